@@ -1,0 +1,97 @@
+// buildApp(deps) → a Fastify instance with every /v1 route; no I/O of its own beyond HTTP.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Clock } from '../ports/clock.js';
+import type { Store } from '../ports/store.js';
+import type { Principal } from '../services/principal.js';
+import type { ProjectService } from '../services/projects.js';
+import type { SessionService } from '../services/sessions.js';
+import type { SubscriptionService } from '../services/subscriptions.js';
+import { FenixError } from '../domain/errors.js';
+import type { Authenticator } from './auth.js';
+import { handleError, notFound } from './errors.js';
+import { maintenanceRoutes } from './routes/maintenance.js';
+import { simulatorRoutes, type SimulatorControl } from './routes/simulator.js';
+import { subscriptionRoutes } from './routes/subscriptions.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export interface AppDeps {
+  store: Store;
+  clock: Clock;
+  sessions: SessionService;
+  projects: ProjectService;
+  subscriptions: SubscriptionService;
+  authenticate: Authenticator;
+  /** Present with the simulated driver only. */
+  simulator?: SimulatorControl;
+  logger?: Logger | boolean;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: typeof deps.logger === 'object' ? deps.logger : undefined,
+    logger: typeof deps.logger === 'boolean' ? deps.logger : undefined,
+    routerOptions: { ignoreTrailingSlash: true },
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: 1024 * 1024,
+  });
+  // Set by the onRequest hook below before any route runs.
+  (app.decorateRequest as (name: string, value: unknown) => void)('principal', null);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(notFound);
+  // A DELETE or GET without a body but with a JSON content type must not fail.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (!text.trim()) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(new FenixError('BAD_REQUEST', `body is not valid JSON: ${(e as Error).message}`), undefined);
+    }
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    reply.header('x-openstack-request-id', `req-${req.id}`);
+    if (req.url === '/healthz' || req.url === '/') return;
+    req.principal = await deps.authenticate(req);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/', async () => ({ versions: [{ id: 'v1', status: 'CURRENT', links: [{ rel: 'self', href: '/v1' }] }] }));
+
+  await app.register(maintenanceRoutes, deps);
+  await app.register(subscriptionRoutes, deps);
+  if (deps.simulator) {
+    const sim = deps.simulator;
+    await app.register(async (scope) => {
+      // A project token sees and changes only its own project's instances; hosts are admin-only.
+      scope.addHook('preHandler', async (req) => {
+        const p = req.principal;
+        if (p.role === 'admin') return;
+        const url = req.url.split('?')[0]!.replace(/\/+$/, '');
+        if (url.endsWith('/hosts')) throw new FenixError('FORBIDDEN', 'simulator hosts need an admin token');
+        if (req.method === 'GET') {
+          const q = req.query as { project_id?: string };
+          if (q.project_id !== undefined && q.project_id !== p.projectId) throw new FenixError('FORBIDDEN', 'not your project');
+          (req.query as { project_id?: string }).project_id = p.projectId;
+        } else if (req.method === 'POST') {
+          const b = req.body as { project_id?: unknown } | undefined;
+          if (b?.project_id !== p.projectId) throw new FenixError('FORBIDDEN', `a project token creates instances in ${p.projectId} only`);
+        } else if (req.method === 'DELETE') {
+          const id = (req.params as { id?: string }).id;
+          const own = sim.instancesView({ projectId: p.projectId }).some((i) => i.id === id);
+          if (!own) throw new FenixError('INSTANCE_NOT_FOUND', `no instance ${id} in project ${p.projectId}`);
+        }
+      });
+      await simulatorRoutes(scope, { sim });
+    });
+  }
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,84 @@
+// /v1/maintenance: sessions (admin, spec §3) and the project API (spec §4).
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { ProjectService } from '../../services/projects.js';
+import type { SessionService } from '../../services/sessions.js';
+import { detailView, sessionView } from '../../services/detail.js';
+import { requireAdmin } from '../../services/principal.js';
+import { FenixError } from '../../domain/errors.js';
+import type { Store } from '../../ports/store.js';
+import type { Clock } from '../../ports/clock.js';
+import { ErrorSchema, InstanceParams, ProjectParams, SessionIdParams } from '../schemas/common.js';
+import {
+  CreateSessionBody,
+  InstanceIdsView,
+  ReplyAccepted,
+  ReplyBody,
+  SessionList,
+  SessionView,
+  UpdateSessionBody,
+} from '../schemas/maintenance.js';
+
+export interface MaintenanceRouteDeps {
+  sessions: SessionService;
+  projects: ProjectService;
+  store: Store;
+  clock: Clock;
+}
+
+const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema };
+
+export async function maintenanceRoutes(app: FastifyInstance, deps: MaintenanceRouteDeps): Promise<void> {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { sessions, projects } = deps;
+
+  r.post('/v1/maintenance', { schema: { body: CreateSessionBody, response: { 200: SessionView, ...errors } } }, async (req) =>
+    sessionView(await sessions.create(req.principal, req.body)),
+  );
+
+  r.get('/v1/maintenance', { schema: { response: { 200: SessionList, ...errors } } }, async (req) => {
+    const list = await sessions.list(req.principal);
+    return { sessions: list.map((s) => s.id) };
+  });
+
+  r.get('/v1/maintenance/:session_id', { schema: { params: SessionIdParams, response: { 200: SessionView, ...errors } } }, async (req) =>
+    sessionView(await sessions.getForAdmin(req.principal, req.params.session_id)),
+  );
+
+  r.get('/v1/maintenance/:session_id/detail', { schema: { params: SessionIdParams } }, async (req) => {
+    requireAdmin(req.principal);
+    const id = req.params.session_id;
+    await sessions.get(id);
+    const [data, outbox, timeline] = await Promise.all([deps.store.loadSnapshot(id), deps.store.outboxFor(id), deps.store.timeline(id)]);
+    if (!data) throw new FenixError('SESSION_NOT_FOUND', `no maintenance session ${id}`);
+    return detailView(data, outbox, timeline, deps.clock.now());
+  });
+
+  r.put(
+    '/v1/maintenance/:session_id',
+    { schema: { params: SessionIdParams, body: UpdateSessionBody, response: { 200: SessionView, ...errors } } },
+    async (req) => sessionView(await sessions.update(req.principal, req.params.session_id, req.body)),
+  );
+
+  r.delete('/v1/maintenance/:session_id', { schema: { params: SessionIdParams, response: { 200: SessionView, ...errors } } }, async (req) =>
+    sessionView(await sessions.delete(req.principal, req.params.session_id)),
+  );
+
+  // ---- project API ----
+
+  r.get('/v1/maintenance/:session_id/:project_id', { schema: { params: ProjectParams, response: { 200: InstanceIdsView, ...errors } } }, async (req) => ({
+    instance_ids: await projects.instances(req.principal, req.params.session_id, req.params.project_id),
+  }));
+
+  r.put(
+    '/v1/maintenance/:session_id/:project_id',
+    { schema: { params: ProjectParams, body: ReplyBody, response: { 200: ReplyAccepted, ...errors } } },
+    async (req) => projects.reply(req.principal, req.params.session_id, req.params.project_id, req.body ?? {}),
+  );
+
+  r.put(
+    '/v1/maintenance/:session_id/:project_id/:instance_id',
+    { schema: { params: InstanceParams, body: ReplyBody, response: { 200: ReplyAccepted, ...errors } } },
+    async (req) => projects.reply(req.principal, req.params.session_id, req.params.project_id, req.body ?? {}, req.params.instance_id),
+  );
+}

@@ -1,0 +1,73 @@
+// Wire schemas of /v1/maintenance (spec §3-4). Request and response schemas are separate.
+import { Type, type Static } from 'typebox';
+import { INSTANCE_ACTIONS, PLUGIN_TYPES } from '../../domain/states.js';
+
+const lit = <T extends string>(xs: readonly T[]) => Type.Union(xs.map((x) => Type.Literal(x)));
+
+export const CreateSessionBody = Type.Object(
+  {
+    hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 10_000 })),
+    state: Type.Optional(Type.String()),
+    maintenance_at: Type.Optional(Type.String({ maxLength: 64 })),
+    metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    workflow: Type.Optional(Type.String()),
+    actions: Type.Optional(
+      Type.Array(
+        Type.Object({
+          plugin: Type.String({ minLength: 1, maxLength: 255 }),
+          type: lit(PLUGIN_TYPES),
+          metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+        }),
+      ),
+    ),
+    download: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    // Project extensions (docs/api.md).
+    reply_window: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+    scale_in_reply_window: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+    own_action_timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+    no_subscription: Type.Optional(lit(['act', 'fail'] as const)),
+    max_parallel_hosts: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: true },
+);
+export type CreateSessionBody = Static<typeof CreateSessionBody>;
+
+export const SessionView = Type.Object(
+  {
+    session_id: Type.String(),
+    state: Type.String(),
+    workflow: Type.String(),
+    maintenance_at: Type.String(),
+    percent_done: Type.Integer(),
+    paused: Type.Boolean(),
+    reason: Type.Union([Type.String(), Type.Null()]),
+    metadata: Type.Record(Type.String(), Type.Unknown()),
+    created_at: Type.String(),
+    updated_at: Type.String(),
+  },
+  { additionalProperties: true },
+);
+
+export const SessionList = Type.Object({ sessions: Type.Array(Type.String()) });
+
+export const UpdateSessionBody = Type.Object(
+  { state: Type.Optional(Type.String()), action: Type.Optional(Type.String()) },
+  { additionalProperties: true },
+);
+
+/** Replies are validated by the service, so the codes are ours (INVALID_REPLY_STATE, ...), not AJV's. */
+export const ReplyBody = Type.Object(
+  {
+    state: Type.Optional(Type.Unknown()),
+    instance_actions: Type.Optional(Type.Unknown()),
+    instance_action: Type.Optional(Type.Unknown()),
+    instance_ids: Type.Optional(Type.Unknown()),
+    session_id: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: true },
+);
+
+export const InstanceIdsView = Type.Object({ instance_ids: Type.Array(Type.String()) });
+export const ReplyAccepted = Type.Object({ accepted: Type.Boolean() }, { additionalProperties: true });
+
+export const InstanceActionNames = lit(INSTANCE_ACTIONS);

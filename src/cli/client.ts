@@ -1,0 +1,454 @@
+// `fenix session …` and `fenix subscription …`: admin client commands over the /v1 HTTP API.
+import { setTimeout as delay } from 'node:timers/promises';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { FenixHttp, formatError, resolveApi, resolveToken } from './http.js';
+
+/** Where the commands write; tests pass their own. */
+export interface CliIO {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const stdio: CliIO = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+};
+
+interface ConnOpts {
+  api?: string;
+  token?: string;
+}
+
+const withConn = (cmd: Command): Command =>
+  cmd
+    .option('--api <url>', 'Fenix API base URL (env FENIX_API, default http://127.0.0.1:12347)')
+    .option('--token <token>', 'X-Auth-Token (env FENIX_TOKEN)');
+
+const clientOf = (o: ConnOpts): FenixHttp => new FenixHttp({ api: resolveApi(o.api), token: resolveToken(o.token) });
+
+const enc = encodeURIComponent;
+
+const jsonArg =
+  (name: string) =>
+  (v: string): unknown => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch (err) {
+      throw new InvalidArgumentError(`${name} is not valid JSON: ${(err as Error).message}`);
+    }
+  };
+
+const listArg = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
+const intArg =
+  (name: string, min: number) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+
+// ---------------------------------------------------------------------------------------------
+// Reading loosely shaped JSON (the detail view is the API's to grow)
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The first present field among snake_case / camelCase spellings. */
+function pick(o: unknown, ...keys: string[]): unknown {
+  if (!isObj(o)) return undefined;
+  for (const k of keys) {
+    if (o[k] !== undefined) return o[k];
+    const camel = k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+    if (o[camel] !== undefined) return o[camel];
+  }
+  return undefined;
+}
+
+function asArray(v: unknown): unknown[] {
+  if (Array.isArray(v)) return v;
+  if (isObj(v)) return Object.entries(v).map(([k, x]) => (isObj(x) ? { name: k, ...x } : { name: k, value: x }));
+  return [];
+}
+
+/** Times as ISO (ms epoch or strings), other values compactly. */
+function show(v: unknown, key = ''): string {
+  if (v === undefined || v === null || v === '') return '-';
+  if (typeof v === 'number' && v > 1e11 && /(_at|At|time|Time|^at)$/.test(key)) return new Date(v).toISOString();
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (Array.isArray(v)) return v.length === 0 ? '-' : v.map((x) => show(x)).join(',');
+  if (isObj(v)) return JSON.stringify(v);
+  return String(v);
+}
+
+interface Column {
+  title: string;
+  keys: string[];
+}
+
+function table(rows: unknown[], columns: Column[]): string[] {
+  const cells = rows.map((r) => columns.map((c) => show(pick(r, ...c.keys), c.keys[0])));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i]!.length)));
+  const line = (vals: string[]): string =>
+    vals
+      .map((v, i) => (i === vals.length - 1 ? v : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.title)), ...cells.map(line)];
+}
+
+function waitingFor(detail: Obj, session: Obj, projects: unknown[]): string[] {
+  const w = pick(detail, 'waiting_for', 'waiting') ?? pick(session, 'waiting_for', 'waiting');
+  if (typeof w === 'string') return w ? [w] : [];
+  if (Array.isArray(w)) {
+    return w.map((x) =>
+      typeof x === 'string' ? x : show(pick(x, 'description', 'message', 'reason', 'what') ?? x),
+    );
+  }
+  if (isObj(w)) return Object.entries(w).map(([k, v]) => `${k}: ${show(v)}`);
+  // Derive it: projects asked for a reply that has not come yet.
+  const out: string[] = [];
+  for (const p of projects) {
+    const awaiting = pick(p, 'awaiting', 'awaited_state');
+    const got = pick(p, 'reply');
+    if (typeof awaiting === 'string' && awaiting && !got) {
+      const until = pick(p, 'reply_at');
+      out.push(`project ${show(pick(p, 'project_id', 'id', 'name'))} to answer ${awaiting}${until ? ` by ${show(until, 'reply_at')}` : ''}`);
+    }
+  }
+  return out;
+}
+
+/** A readable summary of GET /v1/maintenance/{id}/detail. */
+export function summarizeDetail(detail: unknown, timelineLines = 15): string[] {
+  const d: Obj = isObj(detail) ? detail : {};
+  const s: Obj = isObj(d.session) ? d.session : d;
+  const lines: string[] = [];
+  const percent = pick(d, 'percent_done') ?? pick(s, 'percent_done');
+  const paused = pick(s, 'paused') === true || pick(d, 'paused') === true;
+  lines.push(
+    `session ${show(pick(s, 'session_id', 'id'))}  state ${show(pick(s, 'state'))}${paused ? ' (paused)' : ''}  ` +
+      `workflow ${show(pick(s, 'workflow'))}  ${percent === undefined ? '-' : show(percent)}% done`,
+  );
+  const at = pick(s, 'maintenance_at');
+  if (at !== undefined) lines.push(`maintenance at ${show(at, 'maintenance_at')}`);
+  const reason = pick(s, 'reason', 'error', 'failure');
+  if (reason) lines.push(`reason: ${show(reason)}`);
+
+  const projects = asArray(pick(d, 'projects'));
+  const waiting = waitingFor(d, s, projects);
+  lines.push(`waiting for: ${waiting.length ? waiting.join('; ') : 'nothing'}`);
+
+  const hosts = asArray(pick(d, 'hosts'));
+  if (hosts.length) {
+    lines.push('', 'hosts:');
+    lines.push(
+      ...table(hosts, [
+        { title: 'HOST', keys: ['name', 'host', 'hostname'] },
+        { title: 'TYPE', keys: ['type'] },
+        { title: 'STATUS', keys: ['status', 'step', 'current_step', 'state'] },
+        { title: 'MAINTAINED', keys: ['maintained', 'maintained_at'] },
+        { title: 'DISABLED_BY_US', keys: ['disabled_by_us', 'disabled'] },
+      ]).map((l) => '  ' + l),
+    );
+  }
+  if (projects.length) {
+    lines.push('', 'projects:');
+    lines.push(
+      ...table(projects, [
+        { title: 'PROJECT', keys: ['project_id', 'id', 'name'] },
+        { title: 'AWAITING', keys: ['awaiting', 'state'] },
+        { title: 'REPLY', keys: ['reply'] },
+        { title: 'REPLY_AT', keys: ['reply_at'] },
+        { title: 'LAST_REPLY', keys: ['last_reply'] },
+        { title: 'INTERACTING', keys: ['interacting', 'subscribed'] },
+      ]).map((l) => '  ' + l),
+    );
+  }
+  const instances = asArray(pick(d, 'instances'));
+  if (instances.length) {
+    const count: Record<string, number> = {};
+    for (const i of instances) {
+      const st = show(pick(i, 'status', 'state'));
+      count[st] = (count[st] ?? 0) + 1;
+    }
+    lines.push(
+      '',
+      `instances: ${instances.length} (${Object.entries(count)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ')})`,
+    );
+  }
+  const outbox = asArray(pick(d, 'outbox', 'deliveries', 'outbox_deliveries'));
+  if (outbox.length) {
+    const bad = outbox.filter((o) => {
+      const st = pick(o, 'status');
+      return st !== 'delivered';
+    });
+    lines.push(`deliveries: ${outbox.length} (${outbox.length - bad.length} delivered, ${bad.length} pending/dead)`);
+    for (const o of bad.slice(-5)) {
+      lines.push(
+        `  ${show(pick(o, 'event_type'))} to ${show(pick(o, 'subscription_id', 'url'))}: ${show(pick(o, 'status'))}, ` +
+          `${show(pick(o, 'attempts'))} attempt(s), last ${show(pick(o, 'last_error', 'last_status'))}`,
+      );
+    }
+  }
+  const plugins = asArray(pick(d, 'plugins', 'plugin_runs'));
+  if (plugins.length) {
+    lines.push('', 'plug-ins:');
+    lines.push(
+      ...table(plugins, [
+        { title: 'PLUGIN', keys: ['plugin', 'name', 'subject'] },
+        { title: 'TYPE', keys: ['type'] },
+        { title: 'HOST', keys: ['host'] },
+        { title: 'STATE', keys: ['state', 'status'] },
+      ]).map((l) => '  ' + l),
+    );
+  }
+  const timeline = asArray(pick(d, 'timeline'));
+  if (timeline.length) {
+    lines.push('', `timeline (last ${Math.min(timelineLines, timeline.length)} of ${timeline.length}):`);
+    for (const t of timeline.slice(-timelineLines)) {
+      if (!isObj(t)) {
+        lines.push(`  ${show(t)}`);
+        continue;
+      }
+      const when = pick(t, 'at', 'time', 'timestamp');
+      lines.push(`  ${show(when, 'at')}  ${show(pick(t, 'kind', 'type'))}  ${show(pick(t, 'message', 'text'))}`);
+    }
+  }
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+type Action<A extends unknown[]> = (...args: A) => Promise<void>;
+
+/**
+ * Commander passes (...positionals, options, command). Merge options of parent commands (e.g. a
+ * program-wide --api) under the command's own, so either placement works.
+ */
+export function withGlobals(args: unknown[]): unknown[] {
+  const cmd = args.at(-1) as Command | undefined;
+  if (args.length < 2 || !cmd || typeof cmd.optsWithGlobals !== 'function') return args;
+  const own = Object.fromEntries(Object.entries(args.at(-2) as Obj).filter(([, v]) => v !== undefined));
+  return [...args.slice(0, -2), { ...cmd.optsWithGlobals(), ...own }, cmd];
+}
+
+export function registerClientCommands(program: Command, io: CliIO = stdio): void {
+  /** Runs an action; any error becomes `error CODE: message` and exit code 1. */
+  const run =
+    <A extends unknown[]>(fn: Action<A>) =>
+    async (...args: A): Promise<void> => {
+      try {
+        await fn(...(withGlobals(args) as A));
+      } catch (err) {
+        io.err(formatError(err));
+        process.exitCode = 1;
+      }
+    };
+  const json = (v: unknown): void => io.out(JSON.stringify(v, null, 2));
+
+  const session = program.command('session').description('maintenance sessions (admin API)');
+
+  withConn(session.command('create'))
+    .description('create a maintenance session and print its id')
+    .option('--hosts <a,b>', 'hosts to maintain (default: every host)', listArg)
+    .option('--at <time>', 'maintenance_at: "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 (default now)')
+    .option('--workflow <name>', 'default | vnf | k8s', 'default')
+    .option('--metadata <json>', 'metadata passed to projects, e.g. \'{"openstack_version":"Train"}\'', jsonArg('--metadata'))
+    .option('--actions <json>', 'action plug-ins: [{"plugin","type","metadata"}]', jsonArg('--actions'))
+    .option('--download <urls>', 'comma-separated URLs to fetch before pre plug-ins', listArg)
+    .option('--extra <json>', 'more body fields (project extensions), merged last', jsonArg('--extra'))
+    .option('--wait', 'poll until MAINTENANCE_DONE / MAINTENANCE_FAILED, printing state changes')
+    .option('--interval <ms>', 'poll interval for --wait', intArg('--interval', 1), 2000)
+    .action(
+      run(
+        async (o: ConnOpts & {
+          hosts?: string[];
+          at?: string;
+          workflow: string;
+          metadata?: unknown;
+          actions?: unknown;
+          download?: string[];
+          extra?: unknown;
+          wait?: boolean;
+          interval: number;
+        }) => {
+          const http = clientOf(o);
+          const body: Obj = { state: 'MAINTENANCE', workflow: o.workflow };
+          if (o.hosts) body.hosts = o.hosts;
+          if (o.at) body.maintenance_at = o.at;
+          if (o.metadata !== undefined) body.metadata = o.metadata;
+          if (o.actions !== undefined) body.actions = o.actions;
+          if (o.download) body.download = o.download;
+          if (isObj(o.extra)) Object.assign(body, o.extra);
+          const res = await http.post<{ session_id?: string }>('/v1/maintenance', body);
+          const id = res?.session_id;
+          if (!id) throw new Error(`no session_id in answer: ${JSON.stringify(res)}`);
+          io.out(id);
+          if (o.wait) await waitDone(http, id, o.interval, io);
+        },
+      ),
+    );
+
+  withConn(session.command('list'))
+    .description('list session ids')
+    .option('--long', 'one line per session with state and progress')
+    .action(
+      run(async (o: ConnOpts & { long?: boolean }) => {
+        const http = clientOf(o);
+        const res = await http.get<{ sessions?: unknown[] }>('/v1/maintenance');
+        const ids = (res?.sessions ?? []).map((s) => (isObj(s) ? String(pick(s, 'session_id', 'id')) : String(s)));
+        if (!o.long) {
+          for (const id of ids) io.out(id);
+          return;
+        }
+        const rows: Obj[] = [];
+        for (const id of ids) {
+          try {
+            rows.push(await http.get<Obj>(`/v1/maintenance/${enc(id)}`));
+          } catch (err) {
+            rows.push({ session_id: id, state: formatError(err) });
+          }
+        }
+        for (const l of table(rows, [
+          { title: 'SESSION', keys: ['session_id'] },
+          { title: 'STATE', keys: ['state'] },
+          { title: 'WORKFLOW', keys: ['workflow'] },
+          { title: 'DONE%', keys: ['percent_done'] },
+          { title: 'MAINTENANCE_AT', keys: ['maintenance_at'] },
+        ]))
+          io.out(l);
+      }),
+    );
+
+  withConn(session.command('show <id>'))
+    .description('print a session (GET /v1/maintenance/{id})')
+    .action(
+      run(async (id: string, o: ConnOpts) => {
+        json(await clientOf(o).get(`/v1/maintenance/${enc(id)}`));
+      }),
+    );
+
+  withConn(session.command('detail <id>'))
+    .description('state, progress, what it waits for, hosts, projects and recent timeline')
+    .option('--json', 'print the raw detail JSON')
+    .option('--timeline <n>', 'timeline entries to show', intArg('--timeline', 0), 15)
+    .action(
+      run(async (id: string, o: ConnOpts & { json?: boolean; timeline: number }) => {
+        const d = await clientOf(o).get(`/v1/maintenance/${enc(id)}/detail`);
+        if (o.json) json(d);
+        else for (const l of summarizeDetail(d, o.timeline)) io.out(l);
+      }),
+    );
+
+  withConn(session.command('delete <id>'))
+    .description('stop and remove a session (hosts are put back)')
+    .action(
+      run(async (id: string, o: ConnOpts) => {
+        await clientOf(o).delete(`/v1/maintenance/${enc(id)}`);
+        io.out(`deleted ${id}`);
+      }),
+    );
+
+  withConn(session.command('continue <id>'))
+    .description('continue a MAINTENANCE_FAILED session (from --state, or where it failed)')
+    .option('--state <state>', 'state to continue from')
+    .action(
+      run(async (id: string, o: ConnOpts & { state?: string }) => {
+        const body = o.state ? { state: o.state } : { action: 'continue' };
+        const res = await clientOf(o).put(`/v1/maintenance/${enc(id)}`, body);
+        io.out(`${id} ${show(pick(res, 'state')) === '-' ? 'continued' : show(pick(res, 'state'))}`);
+      }),
+    );
+
+  for (const action of ['pause', 'resume', 'abort'] as const) {
+    withConn(session.command(`${action} <id>`))
+      .description(`${action} a session`)
+      .action(
+        run(async (id: string, o: ConnOpts) => {
+          const res = await clientOf(o).put(`/v1/maintenance/${enc(id)}`, { action });
+          const state = pick(res, 'state');
+          const paused = pick(res, 'paused');
+          io.out(`${id} ${action}d${state ? ` (state ${show(state)}${paused === true ? ', paused' : ''})` : ''}`);
+        }),
+      );
+  }
+
+  const sub = program.command('subscription').description('notification subscriptions');
+
+  withConn(sub.command('add'))
+    .description('subscribe a webhook and print the subscription id')
+    .requiredOption('--url <url>', 'webhook URL the engine POSTs to')
+    .option('--project <pid>', 'project id (required for maintenance.scheduled)')
+    .option('--events <types>', 'comma-separated event types', listArg, ['maintenance.scheduled'])
+    .addOption(new Option('--format <format>', 'notification format').choices(['aodh', 'json']).default('aodh'))
+    .option('--secret <secret>', 'HMAC secret (JSON format)')
+    .action(
+      run(async (o: ConnOpts & { url: string; project?: string; events: string[]; format: string; secret?: string }) => {
+        const body: Obj = { url: o.url, event_types: o.events, format: o.format };
+        if (o.project) body.project_id = o.project;
+        if (o.secret) body.secret = o.secret;
+        const res = await clientOf(o).post<{ subscription_id?: string; id?: string }>('/v1/subscriptions', body);
+        io.out(String(res?.subscription_id ?? res?.id ?? JSON.stringify(res)));
+      }),
+    );
+
+  withConn(sub.command('list'))
+    .description('list subscriptions')
+    .option('--json', 'print the raw JSON')
+    .action(
+      run(async (o: ConnOpts & { json?: boolean }) => {
+        const res = await clientOf(o).get<unknown>('/v1/subscriptions');
+        if (o.json) return json(res);
+        const rows = Array.isArray(res) ? res : asArray(pick(res, 'subscriptions'));
+        for (const l of table(rows, [
+          { title: 'ID', keys: ['subscription_id', 'id'] },
+          { title: 'PROJECT', keys: ['project_id'] },
+          { title: 'FORMAT', keys: ['format'] },
+          { title: 'EVENTS', keys: ['event_types'] },
+          { title: 'URL', keys: ['url'] },
+        ]))
+          io.out(l);
+      }),
+    );
+
+  withConn(sub.command('delete <id>'))
+    .description('delete a subscription')
+    .action(
+      run(async (id: string, o: ConnOpts) => {
+        await clientOf(o).delete(`/v1/subscriptions/${enc(id)}`);
+        io.out(`deleted ${id}`);
+      }),
+    );
+}
+
+/** Polls a session until it is done or failed, printing each change; exit code 1 on failure. */
+async function waitDone(http: FenixHttp, id: string, intervalMs: number, io: CliIO): Promise<void> {
+  let last = '';
+  for (;;) {
+    const s = await http.get<Obj>(`/v1/maintenance/${enc(id)}`);
+    const state = show(pick(s, 'state'));
+    const percent = pick(s, 'percent_done');
+    const paused = pick(s, 'paused') === true;
+    const line = `${state}${percent === undefined ? '' : ` ${show(percent)}%`}${paused ? ' (paused)' : ''}`;
+    if (line !== last) {
+      io.out(`${new Date().toISOString()} ${line}`);
+      last = line;
+    }
+    if (state === 'MAINTENANCE_DONE') return;
+    if (state === 'MAINTENANCE_FAILED') {
+      const reason = pick(s, 'reason');
+      if (reason) io.err(`session ${id} failed: ${show(reason)}`);
+      process.exitCode = 1;
+      return;
+    }
+    await delay(intervalMs);
+  }
+}

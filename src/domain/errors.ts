@@ -1,0 +1,45 @@
+// The closed registry of stable error codes (spec §3). api/ maps them to HTTP in one place.
+
+export const ERROR_CODES = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  INVALID_REPLY_STATE: 400,
+  UNKNOWN_INSTANCE_ACTION: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  SESSION_NOT_FOUND: 404,
+  PROJECT_NOT_IN_SESSION: 404,
+  INSTANCE_NOT_FOUND: 404,
+  SUBSCRIPTION_NOT_FOUND: 404,
+  CONSTRAINT_NOT_FOUND: 404,
+  SIMULATOR_UNAVAILABLE: 404,
+  STATE_CONFLICT: 409,
+  NO_CAPACITY: 409,
+  UNKNOWN_HOSTS: 422,
+  HOSTS_BUSY: 409,
+  MAINTENANCE_AT_TOO_SOON: 422,
+  UNKNOWN_PLUGIN: 422,
+  UNKNOWN_WORKFLOW: 422,
+  NO_HOSTS: 422,
+  INTERNAL: 500,
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class FenixError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'FenixError';
+  }
+  get status(): number {
+    return ERROR_CODES[this.code];
+  }
+}
+
+export const fail = (code: ErrorCode, message: string, details?: unknown): never => {
+  throw new FenixError(code, message, details);
+};

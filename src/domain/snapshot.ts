@@ -1,0 +1,31 @@
+// Everything a workflow decides over: the stored session plus the observed infrastructure.
+import type { HostInfo, InstanceInfo } from './infra.js';
+import type { Op, SessionHost, SessionInstance, SessionProject, SessionRow } from './model.js';
+
+export interface SessionData {
+  session: SessionRow;
+  hosts: SessionHost[];
+  projects: SessionProject[];
+  instances: SessionInstance[];
+  ops: Op[];
+  /** Projects that have a maintenance.scheduled subscription. */
+  subscribedProjects: string[];
+  /** Per event key: delivery status of this session's maintenance.scheduled outbox rows. */
+  deliveries: Record<string, { delivered: number; pending: number; dead: number }>;
+  /** Keys of every event the session has decided to send. */
+  eventKeys: string[];
+}
+
+export interface WorkflowContext {
+  /** Base of URLs sent in notifications (reply_url, instance_ids). */
+  publicUrl: string;
+  /** project_id carried by maintenance.host events. */
+  adminProject: string;
+  /** Plug-ins the engine knows (an unknown one fails the session when its turn comes). */
+  plugins: string[];
+}
+
+export interface Snapshot extends SessionData {
+  observed: { hosts: HostInfo[]; instances: InstanceInfo[] };
+  ctx: WorkflowContext;
+}

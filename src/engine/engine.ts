@@ -1,0 +1,315 @@
+// The reconciler (docs/architecture.md): level-triggered, durable. tick(id) re-reads everything,
+// asks the session's workflow what to do, persists that in one transaction under the session's
+// lease (fencing token), then carries out the new intents and records each outcome as a fact.
+import type { Decision } from '../domain/decision.js';
+import { hasEffects, minWake } from '../domain/decision.js';
+import type { Op } from '../domain/model.js';
+import type { SessionData, Snapshot, WorkflowContext } from '../domain/snapshot.js';
+import type { PluginType } from '../domain/states.js';
+import type { PluginRegistry } from '../ports/action-plugin.js';
+import type { Clock } from '../ports/clock.js';
+import { DriverError, type InfraDriver, type MoveKind } from '../ports/infra-driver.js';
+import type { Lease, Store } from '../ports/store.js';
+import { workflowFor } from '../workflows/index.js';
+
+export interface EngineLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface EngineOptions {
+  /** Lease time-to-live: long enough to outlast one slow tick, short enough for a quick takeover. */
+  leaseTtlMs: number;
+  /** Longest wait between polls of a running migration (the original slept 5 s; Nova needs 2-4 s). */
+  pollMs: number;
+  /** Shortest wait between polls, so a driver's estimate never turns into a busy loop. */
+  minPollMs: number;
+  /** Sweep interval when nothing is due: picks up sessions nudged by another process. */
+  idleMs: number;
+  /** Decide/apply rounds per tick before yielding to other sessions. */
+  maxStepsPerTick: number;
+  /** Sessions ticked concurrently. */
+  concurrency: number;
+  /** Backoff for retryable driver errors. */
+  retryMs: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  leaseTtlMs: 30_000,
+  pollMs: 1_000,
+  minPollMs: 100,
+  idleMs: 1_000,
+  maxStepsPerTick: 200,
+  concurrency: 8,
+  retryMs: 2_000,
+};
+
+export interface EngineDeps {
+  store: Store;
+  driver: InfraDriver;
+  plugins: PluginRegistry;
+  clock: Clock;
+  ctx: WorkflowContext;
+  log: EngineLog;
+  owner: string;
+  /** Called after notifications were written, so the relay delivers them now. */
+  onOutbox?: () => void;
+}
+
+export class Engine {
+  private readonly opts: EngineOptions;
+  private readonly plugins = new Map<number, Promise<void>>();
+  private wake: AbortController | null = null;
+  private readonly nudged = new Set<string>();
+  private readonly ticking = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly deps: EngineDeps,
+    opts: Partial<EngineOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts };
+  }
+
+  /** Ask for a session to be looked at soon (after an API change or a finished plug-in). */
+  nudge(sessionId?: string): void {
+    if (sessionId) this.nudged.add(sessionId);
+    this.wake?.abort();
+  }
+
+  /** Tick every due or nudged session once. Returns the number of sessions ticked. */
+  async runOnce(): Promise<number> {
+    const { store, clock, owner } = this.deps;
+    const due = new Set([...this.nudged, ...(await store.dueSessions(clock.now(), 500, owner))]);
+    this.nudged.clear();
+    const ids = [...due];
+    for (let i = 0; i < ids.length; i += this.opts.concurrency)
+      await Promise.all(ids.slice(i, i + this.opts.concurrency).map((id) => this.tick(id)));
+    return ids.length;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { store, clock, log } = this.deps;
+    while (!signal.aborted) {
+      try {
+        await this.runOnce();
+      } catch (err) {
+        log.error({ err }, 'engine round failed');
+      }
+      if (signal.aborted || this.nudged.size) continue;
+      const next = await store.nextWakeAt().catch(() => null);
+      const now = clock.now();
+      const ms = Math.max(0, Math.min(this.opts.idleMs, next === null ? this.opts.idleMs : next - now));
+      this.wake = new AbortController();
+      const stop = () => this.wake?.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      await clock.sleep(ms, this.wake.signal);
+      signal.removeEventListener('abort', stop);
+      this.wake = null;
+    }
+    await Promise.allSettled([...this.plugins.values(), ...this.ticking.values()]);
+  }
+
+  /** Reconcile one session. Safe to call at any time, any number of times. */
+  tick(id: string): Promise<void> {
+    const running = this.ticking.get(id);
+    if (running) {
+      // Coalesce: one more pass after the running one, so nothing nudged meanwhile is missed.
+      this.nudged.add(id);
+      return running;
+    }
+    const p = this.reconcile(id).finally(() => this.ticking.delete(id));
+    this.ticking.set(id, p);
+    return p;
+  }
+
+  private async reconcile(id: string): Promise<void> {
+    const { store, clock, ctx, log, owner } = this.deps;
+    const lease = await store.acquireLease(id, owner, clock.now(), this.opts.leaseTtlMs);
+    if (!lease) return;
+    let observed: Snapshot['observed'] | null = null;
+    let wroteEvents = false;
+    try {
+      for (let step = 0; step < this.opts.maxStepsPerTick; step++) {
+        const data = await store.loadSnapshot(id);
+        if (!data) return;
+        if (data.session.deleting && data.session.phase.restored) {
+          await store.purgeSession(id);
+          log.info({ session: id }, 'session deleted');
+          return;
+        }
+        if (await this.pollOps(data, lease)) {
+          observed = null;
+          continue;
+        }
+        const decide = workflowFor(data.session.workflow);
+        if (!decide) {
+          await store.applyDecision(id, lease.fence, { wakeAt: null }, clock.now());
+          return;
+        }
+        observed ??= await this.observe();
+        const now = clock.now();
+        const d = decide({ ...data, observed, ctx }, now);
+        if (!hasEffects(d)) {
+          const wakeAt = minWake(d.wakeAt ?? null, this.nextOpWake(data.ops));
+          if (wakeAt !== data.session.wakeAt) await store.applyDecision(id, lease.fence, { wakeAt }, now);
+          return;
+        }
+        if (!(await store.applyDecision(id, lease.fence, { ...d, wakeAt: d.wakeAt ?? now }, now))) {
+          log.warn({ session: id }, 'lease lost; another engine owns the session now');
+          return;
+        }
+        if (d.events?.length) wroteEvents = true;
+        logDecision(log, id, d);
+        if (d.ops?.length || data.ops.some((o) => o.status === 'pending')) {
+          const fresh = await store.loadSnapshot(id);
+          if (fresh && (await this.startOps(fresh, lease))) observed = null;
+        }
+      }
+      // Still busy after many steps: yield to other sessions and come straight back.
+      await store.applyDecision(id, lease.fence, { wakeAt: clock.now() }, clock.now());
+    } catch (err) {
+      const retry = err instanceof DriverError && err.retryable;
+      log.error({ err, session: id }, retry ? 'tick failed; will retry' : 'tick failed');
+      await store.applyDecision(id, lease.fence, { wakeAt: clock.now() + this.opts.retryMs }, clock.now()).catch(() => {});
+    } finally {
+      if (wroteEvents) this.deps.onOutbox?.();
+    }
+  }
+
+  private async observe() {
+    const [hosts, instances] = await Promise.all([this.deps.driver.listHosts(), this.deps.driver.listInstances()]);
+    return { hosts, instances };
+  }
+
+  private nextOpWake(ops: Op[]): number | null {
+    let w: number | null = null;
+    for (const o of ops) if (o.status === 'started' && o.pollAt !== null) w = minWake(w, o.pollAt);
+    for (const o of ops) if (o.status === 'pending') w = minWake(w, o.pollAt ?? this.deps.clock.now());
+    return w;
+  }
+
+  // ---- intents ------------------------------------------------------------------------------
+
+  /** Start every pending intent. Returns whether any finished at once (the world changed). */
+  private async startOps(data: SessionData, lease: Lease): Promise<boolean> {
+    const { store, clock, driver, log } = this.deps;
+    let changed = false;
+    for (const op of data.ops) {
+      const now = clock.now();
+      if (op.status === 'started' && op.kind === 'plugin' && !this.plugins.has(op.id)) {
+        this.runPlugin(data, op, lease); // interrupted by a restart: plug-ins are idempotent, run again
+        continue;
+      }
+      if (op.status !== 'pending' || (op.pollAt !== null && op.pollAt > now)) continue;
+      const key = `${op.sessionId}:${op.key}`;
+      try {
+        switch (op.kind) {
+          case 'scheduling':
+            await driver.setHostScheduling(op.subject, op.args.enabled === true, 'maintenance');
+            await store.updateOp(op.id, lease.fence, { status: 'done', startedAt: now, finishedAt: clock.now(), attempts: op.attempts + 1 });
+            changed = true;
+            break;
+          case 'move': {
+            const ref = await driver.startMove(op.subject, op.args.kind as MoveKind, key);
+            await store.updateOp(op.id, lease.fence, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
+            break;
+          }
+          case 'host_maintenance': {
+            const ref = await driver.startHostMaintenance(op.subject, key);
+            await store.updateOp(op.id, lease.fence, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
+            break;
+          }
+          case 'plugin':
+            if (await store.updateOp(op.id, lease.fence, { status: 'started', startedAt: now, attempts: op.attempts + 1 }))
+              this.runPlugin(data, op, lease);
+            break;
+        }
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        if (err instanceof DriverError && err.retryable) {
+          log.warn({ session: op.sessionId, op: op.key, err: msg }, 'driver call failed; will retry');
+          await store.updateOp(op.id, lease.fence, { attempts: op.attempts + 1, error: msg, pollAt: now + this.opts.retryMs });
+        } else {
+          await store.updateOp(op.id, lease.fence, { status: 'failed', error: msg, finishedAt: now, attempts: op.attempts + 1 });
+          changed = true;
+        }
+      }
+    }
+    return changed;
+  }
+
+  /** Poll started driver operations that are due. Returns whether any finished. */
+  private async pollOps(data: SessionData, lease: Lease): Promise<boolean> {
+    const { store, clock, driver } = this.deps;
+    let changed = false;
+    for (const op of data.ops) {
+      if (op.status !== 'started' || op.ref === null || (op.kind !== 'move' && op.kind !== 'host_maintenance')) continue;
+      const now = clock.now();
+      if (op.pollAt !== null && op.pollAt > now) continue;
+      try {
+        const st = await driver.getOperation(op.ref);
+        if (st.status === 'running') {
+          const hint = st.expectedAt ?? now + this.opts.pollMs;
+          const pollAt = Math.max(now + this.opts.minPollMs, Math.min(hint, now + this.opts.pollMs));
+          await store.updateOp(op.id, lease.fence, { pollAt });
+        } else {
+          await store.updateOp(op.id, lease.fence, {
+            status: st.status,
+            finishedAt: now,
+            result: st.host ? { host: st.host } : {},
+            error: st.error ?? null,
+            pollAt: null,
+          });
+          changed = true;
+        }
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        if (err instanceof DriverError && !err.retryable) {
+          await store.updateOp(op.id, lease.fence, { status: 'failed', error: msg, finishedAt: now });
+          changed = true;
+        } else await store.updateOp(op.id, lease.fence, { pollAt: now + this.opts.retryMs, error: msg });
+      }
+    }
+    return changed;
+  }
+
+  private runPlugin(data: SessionData, op: Op, lease: Lease): void {
+    const { store, clock, plugins, log } = this.deps;
+    const plugin = plugins.get(op.subject);
+    const meta = data.session.actions.find((a) => a.plugin === op.subject && a.type === op.args.type)?.metadata ?? {};
+    const ac = new AbortController();
+    const run = (async () => {
+      const res = plugin
+        ? await plugin
+            .run({
+              sessionId: op.sessionId,
+              type: op.args.type as PluginType,
+              ...(typeof op.args.host === 'string' && { host: op.args.host }),
+              metadata: meta,
+              sessionMetadata: data.session.metadata,
+              signal: ac.signal,
+            })
+            .catch((err: unknown) => ({ ok: false, output: err instanceof Error ? err.message : String(err) }))
+        : { ok: false, output: `unknown plug-in ${op.subject}` };
+      await store.updateOp(op.id, lease.fence, {
+        status: res.ok ? 'done' : 'failed',
+        result: { output: res.output.slice(0, 10_000) },
+        error: res.ok ? null : `plug-in ${op.subject} failed: ${res.output.slice(0, 500)}`,
+        finishedAt: clock.now(),
+      });
+      log.info({ session: op.sessionId, plugin: op.subject, ok: res.ok }, 'plug-in finished');
+    })()
+      .catch((err: unknown) => log.error({ err, session: op.sessionId }, 'recording a plug-in result failed'))
+      .finally(() => {
+        this.plugins.delete(op.id);
+        this.nudge(op.sessionId);
+      });
+    this.plugins.set(op.id, run);
+  }
+}
+
+function logDecision(log: EngineLog, id: string, d: Decision): void {
+  for (const t of d.timeline ?? []) log.info({ session: id, kind: t.kind }, t.message);
+}

@@ -1,0 +1,48 @@
+// The one small interface between workflows and an infrastructure (spec §8).
+// Every mutating call is idempotent or keyed, so a restarted engine never repeats an effect.
+import type { HostInfo, InstanceInfo } from '../domain/infra.js';
+import type { InstanceAction } from '../domain/states.js';
+
+export type { HostInfo, InstanceInfo };
+
+/** A long-running driver operation (migration, host maintenance). */
+export interface OpStatus {
+  status: 'running' | 'done' | 'failed';
+  /** Human-readable cause when failed (e.g. Nova's fault message). */
+  error?: string;
+  /** Where the instance is now, for moves. */
+  host?: string;
+  /** When the driver expects the operation to finish (ms epoch), so the engine can sleep until then. */
+  expectedAt?: number;
+}
+
+export type MoveKind = Exclude<InstanceAction, 'OWN_ACTION'>;
+
+export class DriverError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'DriverError';
+  }
+}
+
+export interface InfraDriver {
+  readonly name: string;
+  listHosts(): Promise<HostInfo[]>;
+  listInstances(filter?: { hosts?: string[]; projectId?: string }): Promise<InstanceInfo[]>;
+  /** Enable or disable scheduling of new instances onto a host. Idempotent. */
+  setHostScheduling(host: string, enabled: boolean, reason: string): Promise<void>;
+  /**
+   * Start moving an instance off its current host. `key` is an idempotency key: calling again with
+   * the same key returns the same operation instead of starting a second move.
+   */
+  startMove(instanceId: string, kind: MoveKind, key: string): Promise<string>;
+  /** Start the infrastructure's own maintenance of an empty host (a no-op for clouds where plug-ins do it). */
+  startHostMaintenance(host: string, key: string): Promise<string>;
+  /** Status of an operation started by startMove / startHostMaintenance. */
+  getOperation(ref: string): Promise<OpStatus>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,95 @@
+// The store port: everything the engine, services and relay need from persistence. One contract
+// suite runs against every implementation (SQLite now, PostgreSQL next).
+import type { Decision } from '../domain/decision.js';
+import type { SessionData } from '../domain/snapshot.js';
+import type {
+  Op,
+  OutboxRow,
+  SessionHost,
+  SessionRow,
+  TimelineEntry,
+} from '../domain/model.js';
+import type { EventType } from '../domain/states.js';
+import type { Subscription } from './transport.js';
+
+export type StoredSnapshot = SessionData;
+
+export interface NewSession {
+  session: Omit<SessionRow, 'updatedAt' | 'wakeAt' | 'percentDone' | 'paused' | 'deleting' | 'reason'>;
+  hosts: Pick<SessionHost, 'name' | 'type'>[];
+  timeline: TimelineEntry[];
+}
+
+export interface ReplyInput {
+  sessionId: string;
+  projectId: string;
+  /** Raw reply state, e.g. ACK_PLANNED_MAINTENANCE. */
+  reply: string;
+  /** The state the reply answers (reply minus ACK_/NACK_). */
+  answers: string;
+  instanceActions: Record<string, string>;
+  at: number;
+}
+
+export interface ReplyOutcome {
+  /** The reply answered the state the project was asked; false = recorded, no effect. */
+  accepted: boolean;
+}
+
+export interface Lease {
+  sessionId: string;
+  owner: string;
+  fence: number;
+  expiresAt: number;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // sessions
+  createSession(s: NewSession): Promise<void>;
+  getSession(id: string): Promise<SessionRow | undefined>;
+  listSessions(): Promise<SessionRow[]>;
+  /** Sessions not terminal-and-clean whose hosts overlap `hosts`. */
+  activeSessionsOnHosts(hosts: string[]): Promise<{ id: string; hosts: string[] }[]>;
+  loadSnapshot(id: string): Promise<StoredSnapshot | undefined>;
+  /**
+   * Persist a decision in one transaction: patches, new ops (ignoring known keys), events fanned
+   * out to matching subscriptions as outbox rows (ignoring known keys), timeline, wake_at.
+   * Returns false without writing when `fence` is no longer the session's current fence.
+   */
+  applyDecision(id: string, fence: number, d: Decision, now: number): Promise<boolean>;
+  updateOp(id: number, fence: number, patch: Partial<Pick<Op, 'status' | 'ref' | 'result' | 'error' | 'attempts' | 'startedAt' | 'finishedAt' | 'pollAt'>>): Promise<boolean>;
+  setSessionFlags(id: string, flags: { paused?: boolean; deleting?: boolean; wakeAt?: number | null }, now: number): Promise<void>;
+  /** Remove a session and everything of it (after cleanup). */
+  purgeSession(id: string): Promise<void>;
+  recordReply(r: ReplyInput, instanceIds: string[]): Promise<ReplyOutcome>;
+  /** Sessions whose wake_at has come and that no other live engine holds. */
+  dueSessions(now: number, limit: number, owner: string): Promise<string[]>;
+  /** Earliest wake_at of any session, for the engine's sleep. */
+  nextWakeAt(): Promise<number | null>;
+  timeline(id: string): Promise<TimelineEntry[]>;
+  appendTimeline(id: string, e: TimelineEntry): Promise<void>;
+
+  // leases (fencing tokens): a stale owner's writes are refused
+  acquireLease(id: string, owner: string, now: number, ttlMs: number): Promise<Lease | undefined>;
+  releaseLease(id: string, owner: string): Promise<void>;
+
+  // subscriptions
+  createSubscription(s: Subscription): Promise<void>;
+  getSubscription(id: string): Promise<Subscription | undefined>;
+  listSubscriptions(filter?: { projectId?: string | null }): Promise<Subscription[]>;
+  deleteSubscription(id: string): Promise<boolean>;
+  subscriptionsFor(eventType: EventType, projectId: string | null): Promise<Subscription[]>;
+
+  // outbox
+  /** Oldest due pending row of each subscription (head-of-line per receiver, so order is kept). */
+  dueDeliveries(now: number, limit: number, exclude: string[]): Promise<OutboxRow[]>;
+  markDelivered(id: number, subscriptionId: string, now: number, status: number): Promise<void>;
+  markFailed(id: number, now: number, error: string, status: number | null, nextAttemptAt: number | null): Promise<void>;
+  outboxFor(sessionId: string): Promise<OutboxRow[]>;
+  /** Earliest next_attempt_at of pending rows, for the relay's sleep. */
+  nextDeliveryAt(): Promise<number | null>;
+}

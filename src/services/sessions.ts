@@ -1,0 +1,169 @@
+// Session use cases: create (validated, all or nothing), list, read, detail, delete.
+import { randomUUID } from 'node:crypto';
+import { FenixError } from '../domain/errors.js';
+import type { ActionSpec, SessionOptions, SessionRow } from '../domain/model.js';
+import type { PluginType, WorkflowName } from '../domain/states.js';
+import { isTerminal } from '../domain/states.js';
+import type { PluginRegistry } from '../ports/action-plugin.js';
+import type { Clock } from '../ports/clock.js';
+import type { InfraDriver } from '../ports/infra-driver.js';
+import type { Store } from '../ports/store.js';
+import { requireAdmin, type Principal } from './principal.js';
+import { parseMaintenanceAt } from './time.js';
+
+export interface CreateSessionInput {
+  hosts?: string[];
+  state?: string;
+  maintenance_at?: string;
+  metadata?: Record<string, unknown>;
+  workflow?: string;
+  actions?: { plugin: string; type: PluginType; metadata?: Record<string, unknown> }[];
+  download?: string[];
+  reply_window?: number;
+  scale_in_reply_window?: number;
+  own_action_timeout?: number;
+  no_subscription?: 'act' | 'fail';
+  max_parallel_hosts?: number;
+}
+
+export interface SessionDefaults {
+  replyWindowS: number;
+  scaleInReplyWindowS: number;
+  ownActionTimeoutS: number;
+  noSubscription: 'act' | 'fail';
+  /** maintenance_at, when given, must be at least this many seconds ahead. */
+  minNoticeS: number;
+  /** Workflows this engine can run. */
+  workflows: WorkflowName[];
+}
+
+/** How far in the past a given maintenance_at may lie (clock skew, a slow client) before it is refused. */
+const PAST_TOLERANCE_MS = 5 * 60_000;
+
+export interface SessionDeps {
+  store: Store;
+  driver: InfraDriver;
+  clock: Clock;
+  plugins: PluginRegistry;
+  defaults: SessionDefaults;
+  nudge: (sessionId: string) => void;
+}
+
+export class SessionService {
+  constructor(private readonly deps: SessionDeps) {}
+
+  async create(who: Principal, body: CreateSessionInput): Promise<SessionRow> {
+    requireAdmin(who);
+    const { store, driver, clock, plugins, defaults } = this.deps;
+    const now = clock.now();
+    if (body.state !== undefined && body.state !== 'MAINTENANCE')
+      throw new FenixError('VALIDATION_FAILED', `state must be MAINTENANCE when given, got ${JSON.stringify(body.state)}`);
+
+    const workflow = (body.workflow ?? 'default') as WorkflowName;
+    if (!defaults.workflows.includes(workflow))
+      throw new FenixError('UNKNOWN_WORKFLOW', `workflow ${JSON.stringify(body.workflow)} is not available here; use one of ${defaults.workflows.join(', ')}`);
+
+    let maintenanceAt = now;
+    if (body.maintenance_at !== undefined) {
+      const t = parseMaintenanceAt(body.maintenance_at);
+      if (t === null)
+        throw new FenixError('VALIDATION_FAILED', `maintenance_at ${JSON.stringify(body.maintenance_at)} is not "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601`);
+      if (t < now - PAST_TOLERANCE_MS) throw new FenixError('MAINTENANCE_AT_TOO_SOON', `maintenance_at ${body.maintenance_at} is in the past`);
+      if (t < now + defaults.minNoticeS * 1000)
+        throw new FenixError('MAINTENANCE_AT_TOO_SOON', `maintenance_at must be at least ${defaults.minNoticeS}s ahead so projects can answer`);
+      maintenanceAt = Math.max(t, now);
+    }
+
+    const unknownPlugins = (body.actions ?? []).map((a) => a.plugin).filter((p) => !plugins.get(p));
+    if (unknownPlugins.length)
+      throw new FenixError('UNKNOWN_PLUGIN', `unknown action plug-in(s): ${[...new Set(unknownPlugins)].join(', ')}; known: ${plugins.names().join(', ') || 'none'}`);
+
+    const known = await driver.listHosts();
+    const asked = body.hosts ?? [];
+    const dup = asked.filter((h, i) => asked.indexOf(h) !== i);
+    if (dup.length) throw new FenixError('VALIDATION_FAILED', `hosts listed twice: ${[...new Set(dup)].join(', ')}`);
+    const unknown = asked.filter((h) => !known.some((k) => k.name === h));
+    if (unknown.length) throw new FenixError('UNKNOWN_HOSTS', `unknown hosts: ${unknown.join(', ')}`, { unknown });
+    const hosts = asked.length ? asked.map((h) => known.find((k) => k.name === h)!) : known;
+    if (!hosts.length) throw new FenixError('NO_HOSTS', 'the infrastructure reports no hosts to maintain');
+    const busy = await store.activeSessionsOnHosts(hosts.map((h) => h.name));
+    if (busy.length)
+      throw new FenixError(
+        'HOSTS_BUSY',
+        `hosts already in a running session: ${busy.map((b) => `${b.hosts.join(', ')} (session ${b.id})`).join('; ')}`,
+        { sessions: busy },
+      );
+
+    const options: SessionOptions = {
+      replyWindowS: body.reply_window ?? defaults.replyWindowS,
+      scaleInReplyWindowS: body.scale_in_reply_window ?? defaults.scaleInReplyWindowS,
+      noSubscription: body.no_subscription ?? defaults.noSubscription,
+      ownActionTimeoutS: body.own_action_timeout ?? defaults.ownActionTimeoutS,
+      maxParallelHosts: body.max_parallel_hosts ?? 0,
+    };
+    const actions: ActionSpec[] = (body.actions ?? []).map((a) => ({ plugin: a.plugin, type: a.type, metadata: a.metadata ?? {} }));
+    const id = randomUUID();
+    await store.createSession({
+      session: {
+        id,
+        state: 'MAINTENANCE',
+        workflow,
+        maintenanceAt,
+        metadata: body.metadata ?? {},
+        actions,
+        download: body.download ?? [],
+        options,
+        phase: {},
+        createdAt: now,
+      },
+      hosts: hosts.map((h) => ({ name: h.name, type: h.type })),
+      timeline: [
+        {
+          at: now,
+          kind: 'created',
+          message: `session created over ${hosts.length} hosts, workflow ${workflow}, maintenance at ${new Date(maintenanceAt).toISOString()}`,
+        },
+      ],
+    });
+    this.deps.nudge(id);
+    return (await store.getSession(id))!;
+  }
+
+  async list(who: Principal): Promise<SessionRow[]> {
+    requireAdmin(who);
+    return (await this.deps.store.listSessions()).filter((s) => !s.deleting);
+  }
+
+  /** A session visible through the API (deleted ones are gone at once, while hosts are restored). */
+  async get(id: string): Promise<SessionRow> {
+    const s = await this.deps.store.getSession(id);
+    if (!s || s.deleting) throw new FenixError('SESSION_NOT_FOUND', `no maintenance session ${id}`);
+    return s;
+  }
+
+  async getForAdmin(who: Principal, id: string): Promise<SessionRow> {
+    requireAdmin(who);
+    return this.get(id);
+  }
+
+  /** DELETE: stop the session; the engine puts hosts back as found, then removes it. Any state. */
+  async delete(who: Principal, id: string): Promise<SessionRow> {
+    const s = await this.getForAdmin(who, id);
+    const now = this.deps.clock.now();
+    await this.deps.store.setSessionFlags(id, { deleting: true, wakeAt: now }, now);
+    await this.deps.store.appendTimeline(id, { at: now, kind: 'deleted', message: 'session deleted; restoring hosts' });
+    this.deps.nudge(id);
+    return s;
+  }
+
+  /** PUT: session control (spec §3). */
+  async update(who: Principal, id: string, body: { state?: string; action?: string }): Promise<SessionRow> {
+    const s = await this.getForAdmin(who, id);
+    const what = body.action ?? body.state;
+    if (!what) throw new FenixError('VALIDATION_FAILED', 'give "state" (to continue a failed session) or "action"');
+    throw new FenixError(
+      'STATE_CONFLICT',
+      `${JSON.stringify(what)} cannot be applied to a session in ${s.state}${isTerminal(s.state) ? '' : ' (it is still running)'}`,
+    );
+  }
+}

@@ -1,0 +1,539 @@
+// The Store port over Kysely: one implementation for every SQL dialect. Dialect-specific setup
+// (connections, pragmas, type parsers) lives in sqlite/ and postgres/.
+import { randomUUID } from 'node:crypto';
+import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
+import type { Decision } from '../domain/decision.js';
+import type {
+  OutboxRow,
+  SessionRow,
+  TimelineEntry,
+} from '../domain/model.js';
+import type { EventType } from '../domain/states.js';
+import type { Lease, NewSession, ReplyInput, ReplyOutcome, Store, StoredSnapshot } from '../ports/store.js';
+import type { Subscription } from '../ports/transport.js';
+import { migrationProvider } from './migrations/index.js';
+import type { DB } from './schema.js';
+import * as row from './rows.js';
+
+class FenceLost extends Error {}
+
+export class KyselyStore implements Store {
+  constructor(
+    readonly db: Kysely<DB>,
+    readonly dialect: 'sqlite' | 'postgres',
+  ) {}
+
+  async migrate(): Promise<void> {
+    const { error, results } = await new Migrator({ db: this.db, provider: migrationProvider }).migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (error || failed) throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  // ---- sessions -------------------------------------------------------------------------------
+
+  async createSession(n: NewSession): Promise<void> {
+    const s = n.session;
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('sessions')
+        .values({
+          id: s.id,
+          state: s.state,
+          workflow: s.workflow,
+          maintenance_at: s.maintenanceAt,
+          metadata: JSON.stringify(s.metadata),
+          actions: JSON.stringify(s.actions),
+          download: JSON.stringify(s.download),
+          options: JSON.stringify(s.options),
+          phase: JSON.stringify(s.phase),
+          reason: null,
+          paused: 0,
+          deleting: 0,
+          wake_at: s.createdAt,
+          percent_done: 0,
+          created_at: s.createdAt,
+          updated_at: s.createdAt,
+          lease_owner: null,
+          lease_expires_at: null,
+        })
+        .execute();
+      if (n.hosts.length)
+        await trx
+          .insertInto('session_hosts')
+          .values(
+            n.hosts.map((h, i) => ({
+              session_id: s.id,
+              name: h.name,
+              type: h.type,
+              status: 'pending',
+              original_enabled: null,
+              disabled_by_us: 0,
+              maintained_at: null,
+              position: i,
+            })),
+          )
+          .execute();
+      for (const e of n.timeline) await insertTimeline(trx, s.id, e);
+    });
+  }
+
+  async getSession(id: string): Promise<SessionRow | undefined> {
+    const r = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && row.session(r);
+  }
+
+  async listSessions(): Promise<SessionRow[]> {
+    const rs = await this.db.selectFrom('sessions').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rs.map(row.session);
+  }
+
+  async activeSessionsOnHosts(hosts: string[]): Promise<{ id: string; hosts: string[] }[]> {
+    if (!hosts.length) return [];
+    const rs = await this.db
+      .selectFrom('session_hosts')
+      .innerJoin('sessions', 'sessions.id', 'session_hosts.session_id')
+      .select(['sessions.id as id', 'session_hosts.name as name'])
+      .where('session_hosts.name', 'in', hosts)
+      .where('sessions.state', 'not in', ['MAINTENANCE_DONE', 'MAINTENANCE_FAILED'])
+      .where('sessions.deleting', '=', 0)
+      .execute();
+    const by = new Map<string, string[]>();
+    for (const r of rs) by.set(r.id, [...(by.get(r.id) ?? []), r.name]);
+    return [...by].map(([id, hs]) => ({ id, hosts: hs }));
+  }
+
+  async loadSnapshot(id: string): Promise<StoredSnapshot | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const s = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!s) return undefined;
+      const [hosts, projects, instances, ops, subs, deliveries, events] = await Promise.all([
+        trx.selectFrom('session_hosts').selectAll().where('session_id', '=', id).orderBy('position').execute(),
+        trx.selectFrom('session_projects').selectAll().where('session_id', '=', id).orderBy('project_id').execute(),
+        trx.selectFrom('session_instances').selectAll().where('session_id', '=', id).orderBy('instance_id').execute(),
+        trx.selectFrom('ops').selectAll().where('session_id', '=', id).orderBy('id').execute(),
+        trx
+          .selectFrom('subscriptions')
+          .select(['project_id', 'event_types'])
+          .where('project_id', 'is not', null)
+          .execute(),
+        trx
+          .selectFrom('outbox')
+          .select(['event_key', 'status'])
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('session_id', '=', id)
+          .where('event_type', '=', 'maintenance.scheduled')
+          .groupBy(['event_key', 'status'])
+          .execute(),
+        trx.selectFrom('session_events').select('key').where('session_id', '=', id).execute(),
+      ]);
+      const subscribed = new Set<string>();
+      for (const sub of subs)
+        if (sub.project_id && (JSON.parse(sub.event_types) as string[]).includes('maintenance.scheduled'))
+          subscribed.add(sub.project_id);
+      const del: StoredSnapshot['deliveries'] = {};
+      for (const d of deliveries) {
+        const key = d.event_key.slice(id.length + 1);
+        const e = (del[key] ??= { delivered: 0, pending: 0, dead: 0 });
+        e[d.status as 'delivered' | 'pending' | 'dead'] += Number(d.n);
+      }
+      return {
+        session: row.session(s),
+        hosts: hosts.map(row.host),
+        projects: projects.map(row.project),
+        instances: instances.map(row.instance),
+        ops: ops.map(row.op),
+        subscribedProjects: [...subscribed].sort(),
+        deliveries: del,
+        eventKeys: events.map((e) => e.key),
+      };
+    });
+  }
+
+  async applyDecision(id: string, fence: number, d: Decision, now: number): Promise<boolean> {
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        const s = d.session;
+        const res = await trx
+          .updateTable('sessions')
+          .set({
+            updated_at: now,
+            ...(s?.state !== undefined && { state: s.state }),
+            ...(s?.phase !== undefined && { phase: JSON.stringify(s.phase) }),
+            ...(s?.reason !== undefined && { reason: s.reason }),
+            ...(s?.percentDone !== undefined && { percent_done: Math.round(s.percentDone) }),
+            ...(d.wakeAt !== undefined && { wake_at: d.wakeAt }),
+          })
+          .where('id', '=', id)
+          .where('fence', '=', fence)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) !== 1) throw new FenceLost();
+
+        for (const h of d.hosts ?? []) {
+          const set = row.hostPatch(h);
+          if (Object.keys(set).length)
+            await trx.updateTable('session_hosts').set(set).where('session_id', '=', id).where('name', '=', h.name).execute();
+        }
+        for (const p of d.projects ?? []) {
+          const set = row.projectPatch(p);
+          const upd = Object.keys(set).length
+            ? await trx
+                .updateTable('session_projects')
+                .set(set)
+                .where('session_id', '=', id)
+                .where('project_id', '=', p.projectId)
+                .executeTakeFirst()
+            : { numUpdatedRows: 0n };
+          if (Number(upd.numUpdatedRows) === 0)
+            await trx
+              .insertInto('session_projects')
+              .values({ ...row.newProject(id, p), ...set })
+              .onConflict((oc) => oc.doNothing())
+              .execute();
+        }
+        for (const i of d.instances ?? []) {
+          const set = row.instancePatch(i);
+          const upd = Object.keys(set).length
+            ? await trx
+                .updateTable('session_instances')
+                .set(set)
+                .where('session_id', '=', id)
+                .where('instance_id', '=', i.instanceId)
+                .executeTakeFirst()
+            : { numUpdatedRows: 0n };
+          if (Number(upd.numUpdatedRows) === 0 && i.projectId !== undefined && i.host !== undefined)
+            await trx
+              .insertInto('session_instances')
+              .values(row.newInstance(id, i))
+              .onConflict((oc) => oc.doNothing())
+              .execute();
+        }
+        for (const op of d.ops ?? [])
+          await trx
+            .insertInto('ops')
+            .values({
+              session_id: id,
+              key: op.key,
+              kind: op.kind,
+              subject: op.subject,
+              args: JSON.stringify(op.args ?? {}),
+              status: 'pending',
+              ref: null,
+              result: null,
+              error: null,
+              attempts: 0,
+              created_at: now,
+              started_at: null,
+              finished_at: null,
+              poll_at: null,
+            })
+            .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
+            .execute();
+        for (const ev of d.events ?? []) {
+          const ins = await trx
+            .insertInto('session_events')
+            .values({
+              session_id: id,
+              key: ev.key,
+              event_type: ev.eventType,
+              project_id: ev.projectId,
+              payload: JSON.stringify(ev.payload),
+              created_at: now,
+            })
+            .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
+            .executeTakeFirst();
+          if (Number(ins.numInsertedOrUpdatedRows ?? 0) === 0) continue; // decided before: already fanned out
+          for (const sub of await subscriptionsFor(trx, ev.eventType, ev.projectId))
+            await trx
+              .insertInto('outbox')
+              .values({
+                message_id: randomUUID(),
+                event_key: `${id}:${ev.key}`,
+                session_id: id,
+                subscription_id: sub.id,
+                event_type: ev.eventType,
+                payload: JSON.stringify(ev.payload),
+                status: 'pending',
+                attempts: 0,
+                next_attempt_at: now,
+                last_error: null,
+                last_status: null,
+                created_at: now,
+                delivered_at: null,
+              })
+              .onConflict((oc) => oc.columns(['event_key', 'subscription_id']).doNothing())
+              .execute();
+        }
+        for (const e of d.timeline ?? []) await insertTimeline(trx, id, e);
+      });
+      return true;
+    } catch (e) {
+      if (e instanceof FenceLost) return false;
+      throw e;
+    }
+  }
+
+  async updateOp(id: number, fence: number, patch: Parameters<Store['updateOp']>[2]): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const op = await trx.selectFrom('ops').select('session_id').where('id', '=', id).executeTakeFirst();
+      if (!op) return false;
+      const s = await trx
+        .selectFrom('sessions')
+        .select('fence')
+        .where('id', '=', op.session_id)
+        .where('fence', '=', fence)
+        .executeTakeFirst();
+      if (!s) return false;
+      await trx.updateTable('ops').set(row.opPatch(patch)).where('id', '=', id).execute();
+      return true;
+    });
+  }
+
+  async setSessionFlags(id: string, f: { paused?: boolean; deleting?: boolean; wakeAt?: number | null }, now: number): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({
+        updated_at: now,
+        ...(f.paused !== undefined && { paused: f.paused ? 1 : 0 }),
+        ...(f.deleting !== undefined && { deleting: f.deleting ? 1 : 0 }),
+        ...(f.wakeAt !== undefined && { wake_at: f.wakeAt }),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async purgeSession(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const t of ['timeline', 'session_events', 'ops', 'session_instances', 'session_projects', 'session_hosts'] as const)
+        await trx.deleteFrom(t).where('session_id', '=', id).execute();
+      await trx.deleteFrom('sessions').where('id', '=', id).execute();
+    });
+  }
+
+  async recordReply(r: ReplyInput, instanceIds: string[]): Promise<ReplyOutcome> {
+    return this.db.transaction().execute(async (trx) => {
+      const p = await trx
+        .selectFrom('session_projects')
+        .selectAll()
+        .where('session_id', '=', r.sessionId)
+        .where('project_id', '=', r.projectId)
+        .executeTakeFirst();
+      if (!p) return { accepted: false };
+      const accepted = p.awaiting !== null && p.awaiting === r.answers;
+      await trx
+        .updateTable('session_projects')
+        .set({
+          last_reply: r.reply,
+          last_reply_at: r.at,
+          ...(accepted && { reply: r.reply, replied_at: r.at }),
+        })
+        .where('session_id', '=', r.sessionId)
+        .where('project_id', '=', r.projectId)
+        .execute();
+      if (accepted) {
+        const own = new Set(instanceIds);
+        for (const [iid, action] of Object.entries(r.instanceActions)) {
+          if (!own.has(iid)) continue;
+          await trx
+            .updateTable('session_instances')
+            .set({ action })
+            .where('session_id', '=', r.sessionId)
+            .where('instance_id', '=', iid)
+            .where('status', 'in', ['present', 'moved'])
+            .execute();
+        }
+        await trx.updateTable('sessions').set({ wake_at: r.at }).where('id', '=', r.sessionId).execute();
+      }
+      await insertTimeline(trx, r.sessionId, {
+        at: r.at,
+        kind: accepted ? 'reply' : 'reply_ignored',
+        message: accepted
+          ? `${r.projectId} replied ${r.reply}`
+          : `${r.projectId} replied ${r.reply} while ${p.awaiting ? `${p.awaiting} was awaited` : 'no reply was awaited'}; recorded, no effect`,
+        data: Object.keys(r.instanceActions).length ? { instance_actions: r.instanceActions } : undefined,
+      });
+      return { accepted };
+    });
+  }
+
+  async dueSessions(now: number, limit: number, owner: string): Promise<string[]> {
+    const rs = await this.db
+      .selectFrom('sessions')
+      .select('id')
+      .where('wake_at', 'is not', null)
+      .where('wake_at', '<=', now)
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_owner', '=', owner), eb('lease_expires_at', '<', now)]))
+      .orderBy('wake_at')
+      .limit(limit)
+      .execute();
+    return rs.map((r) => r.id);
+  }
+
+  async nextWakeAt(): Promise<number | null> {
+    const r = await this.db
+      .selectFrom('sessions')
+      .select((eb) => eb.fn.min('wake_at').as('w'))
+      .executeTakeFirst();
+    return r?.w == null ? null : Number(r.w);
+  }
+
+  async timeline(id: string): Promise<TimelineEntry[]> {
+    const rs = await this.db.selectFrom('timeline').selectAll().where('session_id', '=', id).orderBy('id').execute();
+    return rs.map(row.timeline);
+  }
+
+  async appendTimeline(id: string, e: TimelineEntry): Promise<void> {
+    await insertTimeline(this.db, id, e);
+  }
+
+  // ---- leases ---------------------------------------------------------------------------------
+
+  async acquireLease(id: string, owner: string, now: number, ttlMs: number): Promise<Lease | undefined> {
+    const r = await this.db
+      .updateTable('sessions')
+      .set((eb) => ({
+        lease_owner: owner,
+        lease_expires_at: now + ttlMs,
+        // A new owner (or an owner whose lease lapsed) gets a new fencing token.
+        fence: eb
+          .case()
+          .when(eb.and([eb('lease_owner', '=', owner), eb('lease_expires_at', '>=', now)]))
+          .then(eb.ref('fence'))
+          .else(sql<number>`fence + 1`)
+          .end(),
+      }))
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_owner', '=', owner), eb('lease_expires_at', '<', now)]))
+      .returning(['fence', 'lease_expires_at'])
+      .executeTakeFirst();
+    if (!r) return undefined;
+    return { sessionId: id, owner, fence: Number(r.fence), expiresAt: Number(r.lease_expires_at) };
+  }
+
+  async releaseLease(id: string, owner: string): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({ lease_owner: null, lease_expires_at: null })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .execute();
+  }
+
+  // ---- subscriptions --------------------------------------------------------------------------
+
+  async createSubscription(s: Subscription): Promise<void> {
+    await this.db
+      .insertInto('subscriptions')
+      .values({
+        id: s.id,
+        project_id: s.projectId,
+        url: s.url,
+        event_types: JSON.stringify(s.eventTypes),
+        format: s.format,
+        secret: s.secret,
+        created_at: s.createdAt,
+        delivered: s.delivered,
+      })
+      .execute();
+  }
+
+  async getSubscription(id: string): Promise<Subscription | undefined> {
+    const r = await this.db.selectFrom('subscriptions').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && row.subscription(r);
+  }
+
+  async listSubscriptions(filter?: { projectId?: string | null }): Promise<Subscription[]> {
+    let q = this.db.selectFrom('subscriptions').selectAll().orderBy('created_at').orderBy('id');
+    if (filter?.projectId !== undefined)
+      q = filter.projectId === null ? q.where('project_id', 'is', null) : q.where('project_id', '=', filter.projectId);
+    return (await q.execute()).map(row.subscription);
+  }
+
+  async deleteSubscription(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('subscriptions').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async subscriptionsFor(eventType: EventType, projectId: string | null): Promise<Subscription[]> {
+    return subscriptionsFor(this.db, eventType, projectId);
+  }
+
+  // ---- outbox ---------------------------------------------------------------------------------
+
+  async dueDeliveries(now: number, limit: number, exclude: string[]): Promise<OutboxRow[]> {
+    // Head of line per subscription: the oldest pending row of each receiver, if it is due.
+    const heads = this.db
+      .selectFrom('outbox')
+      .select((eb) => ['subscription_id', eb.fn.min('id').as('head')])
+      .where('status', '=', 'pending')
+      .groupBy('subscription_id');
+    let q = this.db
+      .selectFrom('outbox')
+      .innerJoin(heads.as('h'), 'h.head', 'outbox.id')
+      .selectAll('outbox')
+      .where('outbox.next_attempt_at', '<=', now)
+      .orderBy('outbox.id')
+      .limit(limit);
+    if (exclude.length) q = q.where('outbox.subscription_id', 'not in', exclude);
+    return (await q.execute()).map(row.outbox);
+  }
+
+  async markDelivered(id: number, subscriptionId: string, now: number, status: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('outbox')
+        .set((eb) => ({ status: 'delivered', delivered_at: now, last_status: status, attempts: eb('attempts', '+', 1) }))
+        .where('id', '=', id)
+        .execute();
+      await trx
+        .updateTable('subscriptions')
+        .set((eb) => ({ delivered: eb('delivered', '+', 1) }))
+        .where('id', '=', subscriptionId)
+        .execute();
+    });
+  }
+
+  async markFailed(id: number, _now: number, error: string, status: number | null, nextAttemptAt: number | null): Promise<void> {
+    await this.db
+      .updateTable('outbox')
+      .set((eb) => ({
+        attempts: eb('attempts', '+', 1),
+        last_error: error.slice(0, 1000),
+        last_status: status,
+        ...(nextAttemptAt === null ? { status: 'dead' } : { next_attempt_at: nextAttemptAt }),
+      }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async outboxFor(sessionId: string): Promise<OutboxRow[]> {
+    const rs = await this.db.selectFrom('outbox').selectAll().where('session_id', '=', sessionId).orderBy('id').execute();
+    return rs.map(row.outbox);
+  }
+
+  async nextDeliveryAt(): Promise<number | null> {
+    const r = await this.db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.min('next_attempt_at').as('t'))
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return r?.t == null ? null : Number(r.t);
+  }
+}
+
+async function insertTimeline(db: Kysely<DB> | Transaction<DB>, sessionId: string, e: TimelineEntry): Promise<void> {
+  await db
+    .insertInto('timeline')
+    .values({ session_id: sessionId, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null })
+    .execute();
+}
+
+async function subscriptionsFor(db: Kysely<DB> | Transaction<DB>, eventType: EventType, projectId: string | null): Promise<Subscription[]> {
+  let q = db.selectFrom('subscriptions').selectAll().orderBy('created_at').orderBy('id');
+  q = projectId === null ? q.where('project_id', 'is', null) : q.where('project_id', '=', projectId);
+  return (await q.execute()).map(row.subscription).filter((s) => s.eventTypes.includes(eventType));
+}
+

@@ -1,0 +1,222 @@
+// Mapping between table rows (snake_case, 0/1, JSON text) and domain objects.
+import type { HostPatch, InstancePatch, ProjectPatch } from '../domain/decision.js';
+import type {
+  Op,
+  OutboxRow,
+  SessionHost,
+  SessionInstance,
+  SessionProject,
+  SessionRow,
+  TimelineEntry,
+} from '../domain/model.js';
+import type { Subscription } from '../ports/transport.js';
+import type {
+  OpsTable,
+  OutboxTable,
+  SessionHostsTable,
+  SessionInstancesTable,
+  SessionProjectsTable,
+  SessionsTable,
+  SubscriptionsTable,
+  TimelineTable,
+} from './schema.js';
+import type { Selectable, Updateable } from 'kysely';
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v == null ? null : Number(v));
+const boolOrNull = (v: unknown): boolean | null => (v == null ? null : Number(v) === 1);
+const bit = (b: boolean): number => (b ? 1 : 0);
+
+export const session = (r: Selectable<SessionsTable>): SessionRow => ({
+  id: r.id,
+  state: r.state as SessionRow['state'],
+  workflow: r.workflow as SessionRow['workflow'],
+  maintenanceAt: num(r.maintenance_at),
+  metadata: JSON.parse(r.metadata),
+  actions: JSON.parse(r.actions),
+  download: JSON.parse(r.download),
+  options: JSON.parse(r.options),
+  phase: JSON.parse(r.phase),
+  reason: r.reason,
+  paused: num(r.paused) === 1,
+  deleting: num(r.deleting) === 1,
+  wakeAt: numOrNull(r.wake_at),
+  createdAt: num(r.created_at),
+  updatedAt: num(r.updated_at),
+  percentDone: num(r.percent_done),
+});
+
+export const host = (r: Selectable<SessionHostsTable>): SessionHost => ({
+  sessionId: r.session_id,
+  name: r.name,
+  type: r.type as SessionHost['type'],
+  status: r.status as SessionHost['status'],
+  originalEnabled: boolOrNull(r.original_enabled),
+  disabledByUs: num(r.disabled_by_us) === 1,
+  maintainedAt: numOrNull(r.maintained_at),
+});
+
+export const project = (r: Selectable<SessionProjectsTable>): SessionProject => ({
+  sessionId: r.session_id,
+  projectId: r.project_id,
+  interacting: num(r.interacting) === 1,
+  awaiting: r.awaiting as SessionProject['awaiting'],
+  askKey: r.ask_key,
+  notifiedAt: numOrNull(r.notified_at),
+  replyAt: numOrNull(r.reply_at),
+  reply: r.reply,
+  repliedAt: numOrNull(r.replied_at),
+  lastReply: r.last_reply,
+  lastReplyAt: numOrNull(r.last_reply_at),
+  unreachable: num(r.unreachable) === 1,
+});
+
+export const instance = (r: Selectable<SessionInstancesTable>): SessionInstance => ({
+  sessionId: r.session_id,
+  instanceId: r.instance_id,
+  projectId: r.project_id,
+  name: r.name,
+  host: r.host,
+  originHost: r.origin_host,
+  vcpus: num(r.vcpus),
+  floatingIp: num(r.floating_ip) === 1,
+  liveMigratable: num(r.live_migratable) === 1,
+  action: r.action as SessionInstance['action'],
+  status: r.status as SessionInstance['status'],
+  moves: num(r.moves),
+  error: r.error,
+});
+
+export const op = (r: Selectable<OpsTable>): Op => ({
+  id: num(r.id),
+  sessionId: r.session_id,
+  key: r.key,
+  kind: r.kind as Op['kind'],
+  subject: r.subject,
+  args: JSON.parse(r.args),
+  status: r.status as Op['status'],
+  ref: r.ref,
+  result: r.result == null ? null : JSON.parse(r.result),
+  error: r.error,
+  attempts: num(r.attempts),
+  createdAt: num(r.created_at),
+  startedAt: numOrNull(r.started_at),
+  finishedAt: numOrNull(r.finished_at),
+  pollAt: numOrNull(r.poll_at),
+});
+
+export const timeline = (r: Selectable<TimelineTable>): TimelineEntry => ({
+  at: num(r.at),
+  kind: r.kind,
+  message: r.message,
+  ...(r.data != null && { data: JSON.parse(r.data) }),
+});
+
+export const subscription = (r: Selectable<SubscriptionsTable>): Subscription => ({
+  id: r.id,
+  projectId: r.project_id,
+  url: r.url,
+  eventTypes: JSON.parse(r.event_types),
+  format: r.format as Subscription['format'],
+  secret: r.secret,
+  createdAt: num(r.created_at),
+  delivered: num(r.delivered),
+});
+
+export const outbox = (r: Selectable<OutboxTable>): OutboxRow => ({
+  id: num(r.id),
+  messageId: r.message_id,
+  sessionId: r.session_id,
+  subscriptionId: r.subscription_id,
+  eventType: r.event_type as OutboxRow['eventType'],
+  payload: JSON.parse(r.payload),
+  status: r.status as OutboxRow['status'],
+  attempts: num(r.attempts),
+  nextAttemptAt: num(r.next_attempt_at),
+  lastError: r.last_error,
+  lastStatus: numOrNull(r.last_status),
+  createdAt: num(r.created_at),
+  deliveredAt: numOrNull(r.delivered_at),
+});
+
+export function hostPatch(h: HostPatch): Updateable<SessionHostsTable> {
+  return {
+    ...(h.type !== undefined && { type: h.type }),
+    ...(h.status !== undefined && { status: h.status }),
+    ...(h.originalEnabled !== undefined && { original_enabled: h.originalEnabled === null ? null : bit(h.originalEnabled) }),
+    ...(h.disabledByUs !== undefined && { disabled_by_us: bit(h.disabledByUs) }),
+    ...(h.maintainedAt !== undefined && { maintained_at: h.maintainedAt }),
+  };
+}
+
+export function projectPatch(p: ProjectPatch): Updateable<SessionProjectsTable> {
+  return {
+    ...(p.interacting !== undefined && { interacting: bit(p.interacting) }),
+    ...(p.awaiting !== undefined && { awaiting: p.awaiting }),
+    ...(p.askKey !== undefined && { ask_key: p.askKey }),
+    ...(p.notifiedAt !== undefined && { notified_at: p.notifiedAt }),
+    ...(p.replyAt !== undefined && { reply_at: p.replyAt }),
+    ...(p.reply !== undefined && { reply: p.reply }),
+    ...(p.repliedAt !== undefined && { replied_at: p.repliedAt }),
+    ...(p.lastReply !== undefined && { last_reply: p.lastReply }),
+    ...(p.lastReplyAt !== undefined && { last_reply_at: p.lastReplyAt }),
+    ...(p.unreachable !== undefined && { unreachable: bit(p.unreachable) }),
+  };
+}
+
+export const newProject = (sessionId: string, p: ProjectPatch): Selectable<SessionProjectsTable> => ({
+  session_id: sessionId,
+  project_id: p.projectId,
+  interacting: bit(p.interacting ?? false),
+  awaiting: null,
+  ask_key: null,
+  notified_at: null,
+  reply_at: null,
+  reply: null,
+  replied_at: null,
+  last_reply: null,
+  last_reply_at: null,
+  unreachable: 0,
+});
+
+export function instancePatch(i: InstancePatch): Updateable<SessionInstancesTable> {
+  return {
+    ...(i.projectId !== undefined && { project_id: i.projectId }),
+    ...(i.name !== undefined && { name: i.name }),
+    ...(i.host !== undefined && { host: i.host }),
+    ...(i.vcpus !== undefined && { vcpus: i.vcpus }),
+    ...(i.action !== undefined && { action: i.action }),
+    ...(i.status !== undefined && { status: i.status }),
+    ...(i.moves !== undefined && { moves: i.moves }),
+    ...(i.error !== undefined && { error: i.error }),
+  };
+}
+
+export const newInstance = (sessionId: string, i: InstancePatch): Selectable<SessionInstancesTable> => ({
+  session_id: sessionId,
+  instance_id: i.instanceId,
+  project_id: i.projectId!,
+  name: i.name ?? i.instanceId,
+  host: i.host!,
+  origin_host: i.originHost ?? i.host!,
+  vcpus: i.vcpus ?? 0,
+  floating_ip: bit(i.floatingIp ?? false),
+  live_migratable: bit(i.liveMigratable ?? false),
+  action: i.action ?? null,
+  status: i.status ?? 'present',
+  moves: i.moves ?? 0,
+  error: i.error ?? null,
+});
+
+export function opPatch(p: Partial<Op>): Updateable<OpsTable> {
+  return {
+    ...(p.status !== undefined && { status: p.status }),
+    ...(p.ref !== undefined && { ref: p.ref }),
+    ...(p.result !== undefined && { result: p.result === null ? null : JSON.stringify(p.result) }),
+    ...(p.error !== undefined && { error: p.error }),
+    ...(p.attempts !== undefined && { attempts: p.attempts }),
+    ...(p.startedAt !== undefined && { started_at: p.startedAt }),
+    ...(p.finishedAt !== undefined && { finished_at: p.finishedAt }),
+    ...(p.pollAt !== undefined && { poll_at: p.pollAt }),
+  };
+}

@@ -1,0 +1,146 @@
+// Table types for Kysely: the columns exactly as migrations create them.
+import type { Generated } from 'kysely';
+
+type Int = number;
+/** bigint columns: SQLite returns numbers; the PostgreSQL store parses int8 into numbers too. */
+type Ms = number;
+
+export interface SessionsTable {
+  id: string;
+  state: string;
+  workflow: string;
+  maintenance_at: Ms;
+  metadata: string;
+  actions: string;
+  download: string;
+  options: string;
+  phase: string;
+  reason: string | null;
+  paused: Int;
+  deleting: Int;
+  wake_at: Ms | null;
+  percent_done: Int;
+  created_at: Ms;
+  updated_at: Ms;
+  lease_owner: string | null;
+  lease_expires_at: Ms | null;
+  fence: Generated<Int>;
+}
+
+export interface SessionHostsTable {
+  session_id: string;
+  name: string;
+  type: string;
+  status: string;
+  original_enabled: Int | null;
+  disabled_by_us: Int;
+  maintained_at: Ms | null;
+  position: Int;
+}
+
+export interface SessionProjectsTable {
+  session_id: string;
+  project_id: string;
+  interacting: Int;
+  awaiting: string | null;
+  ask_key: string | null;
+  notified_at: Ms | null;
+  reply_at: Ms | null;
+  reply: string | null;
+  replied_at: Ms | null;
+  last_reply: string | null;
+  last_reply_at: Ms | null;
+  unreachable: Int;
+}
+
+export interface SessionInstancesTable {
+  session_id: string;
+  instance_id: string;
+  project_id: string;
+  name: string;
+  host: string;
+  origin_host: string;
+  vcpus: Int;
+  floating_ip: Int;
+  live_migratable: Int;
+  action: string | null;
+  status: string;
+  moves: Int;
+  error: string | null;
+}
+
+export interface OpsTable {
+  id: Generated<Int>;
+  session_id: string;
+  key: string;
+  kind: string;
+  subject: string;
+  args: string;
+  status: string;
+  ref: string | null;
+  result: string | null;
+  error: string | null;
+  attempts: Int;
+  created_at: Ms;
+  started_at: Ms | null;
+  finished_at: Ms | null;
+  poll_at: Ms | null;
+}
+
+export interface TimelineTable {
+  id: Generated<Int>;
+  session_id: string;
+  at: Ms;
+  kind: string;
+  message: string;
+  data: string | null;
+}
+
+export interface SubscriptionsTable {
+  id: string;
+  project_id: string | null;
+  url: string;
+  event_types: string;
+  format: string;
+  secret: string | null;
+  created_at: Ms;
+  delivered: Int;
+}
+
+export interface OutboxTable {
+  id: Generated<Int>;
+  message_id: string;
+  event_key: string;
+  session_id: string | null;
+  subscription_id: string;
+  event_type: string;
+  payload: string;
+  status: string;
+  attempts: Int;
+  next_attempt_at: Ms;
+  last_error: string | null;
+  last_status: Int | null;
+  created_at: Ms;
+  delivered_at: Ms | null;
+}
+
+export interface SessionEventsTable {
+  session_id: string;
+  key: string;
+  event_type: string;
+  project_id: string | null;
+  payload: string;
+  created_at: Ms;
+}
+
+export interface DB {
+  session_events: SessionEventsTable;
+  sessions: SessionsTable;
+  session_hosts: SessionHostsTable;
+  session_projects: SessionProjectsTable;
+  session_instances: SessionInstancesTable;
+  ops: OpsTable;
+  timeline: TimelineTable;
+  subscriptions: SubscriptionsTable;
+  outbox: OutboxTable;
+}

@@ -1,0 +1,314 @@
+// Building blocks shared by workflows: asking projects, keyed intents, host scheduling, plug-in
+// sequences, host maintenance, failure and restore. Each returns a Decision (effects as data) and,
+// where it waits, whether it is done; none performs I/O.
+import type { Decision } from '../domain/decision.js';
+import { merge } from '../domain/decision.js';
+import type { NewOp, Op, SessionHost, SessionInstance, SessionProject } from '../domain/model.js';
+import type { Snapshot } from '../domain/snapshot.js';
+import type { InstanceAction, PluginType, ReplyState, SessionState } from '../domain/states.js';
+import { isTerminal } from '../domain/states.js';
+
+export type StepResult = { status: 'done'; decision: Decision } | { status: 'waiting'; decision: Decision } | { status: 'failed'; reason: string; decision: Decision };
+
+export const done = (decision: Decision = {}): StepResult => ({ status: 'done', decision });
+export const waiting = (decision: Decision = {}): StepResult => ({ status: 'waiting', decision });
+export const failed = (reason: string, decision: Decision = {}): StepResult => ({ status: 'failed', reason, decision });
+
+export const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Continue-attempt prefix of intent keys: a continued session issues fresh intents. */
+export const attempt = (s: Snapshot): string => `a${s.session.phase.attempt ?? 0}`;
+
+export const opByKey = (s: Snapshot, key: string): Op | undefined => s.ops.find((o) => o.key === key);
+export const emitted = (s: Snapshot, key: string): boolean => s.eventKeys.includes(key);
+
+// ---- observed world --------------------------------------------------------------------------
+
+export const observedOn = (s: Snapshot, host: string) => s.observed.instances.filter((i) => i.host === host);
+export const observedHost = (s: Snapshot, host: string) => s.observed.hosts.find((h) => h.name === host);
+export const sessionHost = (s: Snapshot, host: string): SessionHost | undefined => s.hosts.find((h) => h.name === host);
+export const sessionInstance = (s: Snapshot, id: string): SessionInstance | undefined => s.instances.find((i) => i.instanceId === id);
+export const project = (s: Snapshot, id: string): SessionProject | undefined => s.projects.find((p) => p.projectId === id);
+
+export function percentDone(s: Snapshot): number {
+  if (s.session.state === 'MAINTENANCE_DONE') return 100;
+  const total = s.hosts.length || 1;
+  const maintained = s.hosts.filter((h) => h.status === 'maintained').length;
+  // Hosts make 95 %; the final MAINTENANCE_COMPLETE round the rest.
+  return Math.floor((maintained / total) * 95);
+}
+
+// ---- session transitions ---------------------------------------------------------------------
+
+/** Move the session to `state`, with a maintenance.session event and a timeline entry. */
+export function transition(s: Snapshot, now: number, state: SessionState, message: string, extra: Decision = {}): Decision {
+  const n = (s.session.phase.transitions ?? 0) + 1;
+  const phase = { ...s.session.phase, ...extra.session?.phase, transitions: n };
+  const percent = state === 'MAINTENANCE_DONE' ? 100 : percentDone(s);
+  return merge(extra, {
+    session: { state, phase, percentDone: percent },
+    events: [
+      {
+        key: `session:${n}`,
+        eventType: 'maintenance.session',
+        projectId: null,
+        payload: { service: 'fenix', session_id: s.session.id, state, percent_done: percent, reason: extra.session?.reason ?? null },
+      },
+    ],
+    timeline: [{ at: now, kind: 'state', message: `${state}: ${message}`, data: { from: s.session.state, to: state } }],
+    wakeAt: now,
+  });
+}
+
+export function fail(s: Snapshot, now: number, reason: string): Decision {
+  return transition(s, now, 'MAINTENANCE_FAILED', reason, {
+    session: { reason, phase: { ...s.session.phase, failedIn: s.session.state } },
+  });
+}
+
+// ---- asking projects ------------------------------------------------------------------------
+
+export interface AskSpec {
+  state: ReplyState;
+  /** Distinguishes repeated asks of the same state. */
+  key: string;
+  projects: string[];
+  windowS: number;
+  allowedActions: InstanceAction[];
+  actionsAt: number;
+  /** instance_ids value per project; default: the project URL. */
+  instanceIds?: (projectId: string) => string | string[];
+  /** Action taken for projects that do not interact (also the answer given on their behalf). */
+}
+
+export const projectUrl = (s: Snapshot, projectId: string): string =>
+  `${s.ctx.publicUrl}/v1/maintenance/${s.session.id}/${projectId}`;
+
+/**
+ * Ask each project `spec.state` once per key and evaluate the replies. Projects without a
+ * subscription get the default behaviour (an ACK on their behalf) or fail the session, by policy.
+ */
+export function ask(s: Snapshot, now: number, spec: AskSpec): StepResult {
+  const d: Decision = { projects: [], events: [], timeline: [] };
+  const fresh: string[] = [];
+  for (const pid of spec.projects) {
+    const p = project(s, pid);
+    if (p?.askKey === spec.key) continue;
+    fresh.push(pid);
+    const interacting = s.subscribedProjects.includes(pid);
+    if (!interacting && s.session.options.noSubscription === 'fail')
+      return failed(`project ${pid} has no subscription and the session's policy is to fail such projects`);
+    const replyAt = now + spec.windowS * 1000;
+    d.projects!.push({
+      projectId: pid,
+      interacting,
+      awaiting: interacting ? spec.state : null,
+      askKey: spec.key,
+      notifiedAt: now,
+      replyAt,
+      reply: interacting ? null : `ACK_${spec.state}`,
+      repliedAt: interacting ? null : now,
+      unreachable: false,
+    });
+    if (interacting) {
+      d.events!.push({
+        key: `ask:${spec.key}:${pid}`,
+        eventType: 'maintenance.scheduled',
+        projectId: pid,
+        payload: {
+          service: 'fenix',
+          project_id: pid,
+          session_id: s.session.id,
+          state: spec.state,
+          instance_ids: spec.instanceIds?.(pid) ?? projectUrl(s, pid),
+          allowed_actions: spec.allowedActions,
+          reply_url: projectUrl(s, pid),
+          actions_at: iso(Math.max(spec.actionsAt, now)),
+          reply_at: iso(replyAt),
+          metadata: s.session.metadata,
+        },
+      });
+    } else {
+      d.timeline!.push({ at: now, kind: 'default_behaviour', message: `${pid} has no subscription: ${spec.state} acknowledged on its behalf` });
+    }
+  }
+  if (fresh.length) return waiting({ ...d, wakeAt: now });
+
+  // Every project has been asked under this key: evaluate.
+  let wakeAt: number | null = null;
+  const late: Decision = { projects: [], timeline: [] };
+  for (const pid of spec.projects) {
+    const p = project(s, pid)!;
+    if (p.reply?.startsWith('NACK_')) return failed(`project ${pid} answered ${p.reply}`);
+    if (p.reply?.startsWith('ACK_')) continue;
+    if (p.replyAt !== null && now >= p.replyAt) {
+      const del = s.deliveries[`ask:${spec.key}:${pid}`];
+      if (!del || del.delivered === 0) {
+        // The project never received the question: treat it as not interacting (default behaviour).
+        late.projects!.push({ projectId: pid, reply: `ACK_${spec.state}`, repliedAt: now, awaiting: null, unreachable: true });
+        late.timeline!.push({
+          at: now,
+          kind: 'default_behaviour',
+          message: `${pid} could not be reached before reply_at: ${spec.state} acknowledged on its behalf`,
+        });
+        continue;
+      }
+      return failed(`project ${pid} did not answer ${spec.state} by ${iso(p.replyAt)}`);
+    }
+    wakeAt = wakeAt === null ? p.replyAt : Math.min(wakeAt, p.replyAt ?? wakeAt);
+  }
+  if (late.projects!.length) return waiting({ ...late, wakeAt: now });
+  if (wakeAt !== null) return waiting({ wakeAt });
+  // All acknowledged: stop accepting replies for this ask (later ones are recorded, no effect).
+  const close = spec.projects.filter((pid) => project(s, pid)!.awaiting !== null).map((pid) => ({ projectId: pid, awaiting: null }));
+  return done(close.length ? { projects: close } : {});
+}
+
+// ---- intents --------------------------------------------------------------------------------
+
+/** Ensure the keyed intent exists and report its outcome. */
+export function intent(s: Snapshot, op: NewOp): StepResult {
+  const o = opByKey(s, op.key);
+  if (!o) return waiting({ ops: [op] });
+  if (o.status === 'done') return done();
+  if (o.status === 'failed') return failed(o.error ?? `${op.kind} ${op.subject} failed`);
+  return waiting();
+}
+
+/** Run intents one after the other. */
+export function sequence(s: Snapshot, ops: NewOp[]): StepResult {
+  for (const op of ops) {
+    const r = intent(s, op);
+    if (r.status !== 'done') return r;
+  }
+  return done();
+}
+
+// ---- host scheduling: record what was found, restore exactly that -------------------------
+
+const schedOps = (s: Snapshot, host: string) => s.ops.filter((o) => o.kind === 'scheduling' && o.subject === host);
+
+export function disableHost(s: Snapshot, now: number, host: string): StepResult {
+  const h = sessionHost(s, host);
+  const obs = observedHost(s, host);
+  if (!h || !obs) return failed(`host ${host} is no longer reported by the infrastructure`);
+  const ops = schedOps(s, host);
+  const last = ops.at(-1);
+  if (h.disabledByUs) {
+    if (!last || last.args.enabled !== false) return done();
+    if (last.status === 'failed') return failed(`disabling ${host} failed: ${last.error}`);
+    return last.status === 'done' ? done() : waiting();
+  }
+  if (!obs.enabled) {
+    // Found disabled by someone else: leave it so, and remember that.
+    return h.originalEnabled === null ? waiting({ hosts: [{ name: host, originalEnabled: false }] }) : done();
+  }
+  return waiting({
+    hosts: [{ name: host, disabledByUs: true, originalEnabled: h.originalEnabled ?? true }],
+    ops: [{ key: `sched:${host}:${ops.length}`, kind: 'scheduling', subject: host, args: { enabled: false } }],
+    timeline: [{ at: now, kind: 'host', message: `disabling scheduling on ${host}` }],
+  });
+}
+
+/** Put a host we disabled back to enabled; a host found disabled stays as it was. */
+export function restoreHost(s: Snapshot, now: number, host: string): StepResult {
+  const h = sessionHost(s, host);
+  if (!h?.disabledByUs) return done();
+  const ops = schedOps(s, host);
+  const last = ops.at(-1);
+  if (last && last.args.enabled === true) {
+    if (last.status === 'done') return waiting({ hosts: [{ name: host, disabledByUs: false }] });
+    if (last.status === 'failed') {
+      // Keep trying: a host must never stay disabled because one call failed.
+      return waiting({
+        ops: [{ key: `sched:${host}:${ops.length}`, kind: 'scheduling', subject: host, args: { enabled: true } }],
+        timeline: [{ at: now, kind: 'host', message: `enabling ${host} failed (${last.error}); retrying` }],
+      });
+    }
+    return waiting();
+  }
+  if (last && last.args.enabled === false && last.status !== 'done' && last.status !== 'failed') return waiting();
+  return waiting({
+    ops: [{ key: `sched:${host}:${ops.length}`, kind: 'scheduling', subject: host, args: { enabled: true } }],
+    timeline: [{ at: now, kind: 'host', message: `enabling scheduling on ${host}` }],
+  });
+}
+
+/** Restore every host of the session; done when none is left disabled by us. */
+export function restoreAll(s: Snapshot, now: number): StepResult {
+  const parts: Decision[] = [];
+  let pending = false;
+  for (const h of s.hosts) {
+    const r = restoreHost(s, now, h.name);
+    if (r.status !== 'done') pending = true;
+    parts.push(r.decision);
+  }
+  return pending ? waiting(merge(...parts)) : done();
+}
+
+// ---- plug-ins and host maintenance -----------------------------------------------------------
+
+export function pluginOps(s: Snapshot, type: PluginType, host?: string): NewOp[] {
+  return s.session.actions
+    .filter((a) => a.type === type)
+    .map((a) => a.plugin)
+    .sort()
+    .map((name) => ({
+      key: `plugin:${attempt(s)}:${type}:${name}${host ? `:${host}` : ''}`,
+      kind: 'plugin' as const,
+      subject: name,
+      args: { type, ...(host && { host }) },
+    }));
+}
+
+export function hostEvent(s: Snapshot, host: string, state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE') {
+  return {
+    key: `host:${attempt(s)}:${host}:${state}`,
+    eventType: 'maintenance.host' as const,
+    projectId: null,
+    payload: { service: 'fenix', host, state, session_id: s.session.id, project_id: s.ctx.adminProject },
+  };
+}
+
+/**
+ * Maintain one empty host: IN_MAINTENANCE, `host` then host-type plug-ins, the infrastructure's own
+ * maintenance step, MAINTENANCE_COMPLETE, scheduling back as found, marked maintained.
+ */
+export function maintainHost(s: Snapshot, now: number, host: string): StepResult {
+  const h = sessionHost(s, host)!;
+  if (h.status === 'maintained') return done();
+  const start = hostEvent(s, host, 'IN_MAINTENANCE');
+  if (!emitted(s, start.key))
+    return waiting({
+      hosts: [{ name: host, status: 'maintaining' }],
+      events: [start],
+      timeline: [{ at: now, kind: 'host', message: `${host} in maintenance` }],
+    });
+  const typed: PluginType | null = h.type === 'compute' || h.type === 'controller' ? h.type : null;
+  const work = sequence(s, [
+    ...pluginOps(s, 'host', host),
+    ...(typed ? pluginOps(s, typed, host) : []),
+    { key: `hm:${attempt(s)}:${host}`, kind: 'host_maintenance', subject: host },
+  ]);
+  if (work.status !== 'done') return work.status === 'failed' ? failed(`maintenance of ${host} failed: ${work.reason}`) : work;
+  const complete = hostEvent(s, host, 'MAINTENANCE_COMPLETE');
+  if (!emitted(s, complete.key)) return waiting({ events: [complete] });
+  const back = restoreHost(s, now, host);
+  if (back.status !== 'done') return back;
+  return done({
+    hosts: [{ name: host, status: 'maintained', maintainedAt: now }],
+    timeline: [{ at: now, kind: 'host', message: `${host} maintained` }],
+  });
+}
+
+/** What every workflow does once the session is over (terminal or deleted): hosts back as found. */
+export function settle(s: Snapshot, now: number): StepResult | null {
+  if (!isTerminal(s.session.state) && !s.session.deleting) return null;
+  if (s.session.phase.restored) return done();
+  const r = restoreAll(s, now);
+  if (r.status !== 'done') return r;
+  return waiting({
+    session: { phase: { ...s.session.phase, restored: true } },
+    timeline: [{ at: now, kind: 'host', message: 'every host is back as it was found' }],
+  });
+}

@@ -1,0 +1,365 @@
+// The `default` workflow (spec §6): the original Fenix algorithm, one host at a time, with its
+// defects fixed. decide(snapshot, now) returns the next step as data; the engine calls it again
+// after persisting, until it returns nothing new.
+import type { Decision, InstancePatch } from '../../domain/decision.js';
+import { merge } from '../../domain/decision.js';
+import type { InstanceInfo } from '../../domain/infra.js';
+import type { SessionInstance } from '../../domain/model.js';
+import type { Snapshot } from '../../domain/snapshot.js';
+import type { InstanceAction, ReplyState } from '../../domain/states.js';
+import { chooseHostToEmpty, freeCapacity } from '../../planner/capacity.js';
+import {
+  ask,
+  attempt,
+  disableHost,
+  fail,
+  intent,
+  maintainHost,
+  observedOn,
+  opByKey,
+  pluginOps,
+  project,
+  restoreAll,
+  sequence,
+  sessionInstance,
+  settle,
+  transition,
+  type StepResult,
+} from '../common.js';
+
+const MOVE_ACTIONS: InstanceAction[] = ['MIGRATE', 'LIVE_MIGRATE', 'OWN_ACTION'];
+/** SCALE_IN rounds that free nothing before the session gives up. */
+const MAX_FRUITLESS_SCALE_INS = 1;
+
+export function decide(s: Snapshot, now: number): Decision {
+  const over = settle(s, now);
+  if (over) return over.decision;
+  if (s.session.paused) return {};
+
+  const inv = syncInventory(s, now);
+  if (inv) return inv;
+
+  switch (s.session.state) {
+    case 'MAINTENANCE':
+      return maintenance(s, now);
+    case 'SCALE_IN':
+      return scaleIn(s, now);
+    case 'PREPARE_MAINTENANCE':
+    case 'PLANNED_MAINTENANCE':
+      return emptyHost(s, now);
+    case 'START_MAINTENANCE':
+      return startMaintenance(s, now);
+    case 'MAINTENANCE_COMPLETE':
+      return complete(s, now);
+    default:
+      return {};
+  }
+}
+
+/** Settle a step: its decision when waiting, the session failed when it failed. */
+function orFail(s: Snapshot, now: number, r: StepResult): Decision | null {
+  if (r.status === 'failed') return merge(r.decision, fail(s, now, r.reason));
+  if (r.status === 'waiting') return r.decision;
+  return null;
+}
+
+// ---- inventory ------------------------------------------------------------------------------
+
+const sessionHostNames = (s: Snapshot) => new Set(s.hosts.map((h) => h.name));
+
+/**
+ * Keep the session's instance records in line with what the infrastructure reports: instances that
+ * appeared on the session's hosts join, vanished ones are `gone` (scaled in), moved ones follow.
+ */
+function syncInventory(s: Snapshot, now: number): Decision | null {
+  if (!s.session.phase.inventoried) {
+    const on = sessionHostNames(s);
+    const found = s.observed.instances.filter((i) => on.has(i.host));
+    return {
+      instances: found.map((i) => newInstance(i)),
+      projects: [...new Set(found.map((i) => i.projectId))].sort().map((projectId) => ({
+        projectId,
+        interacting: s.subscribedProjects.includes(projectId),
+      })),
+      session: { phase: { ...s.session.phase, inventoried: true } },
+      timeline: [
+        {
+          at: now,
+          kind: 'inventory',
+          message: `${found.length} instances of ${new Set(found.map((i) => i.projectId)).size} projects on ${on.size} hosts`,
+        },
+      ],
+      wakeAt: now,
+    };
+  }
+  const seen = new Map(s.observed.instances.map((i) => [i.id, i]));
+  const on = sessionHostNames(s);
+  const patches: InstancePatch[] = [];
+  const newProjects = new Set<string>();
+  for (const rec of s.instances) {
+    const o = seen.get(rec.instanceId);
+    if (!o && rec.status !== 'gone' && rec.status !== 'moving') patches.push({ instanceId: rec.instanceId, status: 'gone' });
+    else if (o && o.host !== rec.host && rec.status !== 'moving') patches.push({ instanceId: rec.instanceId, host: o.host, action: null });
+  }
+  for (const o of s.observed.instances) {
+    if (!on.has(o.host) || sessionInstance(s, o.id)) continue;
+    patches.push(newInstance(o));
+    if (!project(s, o.projectId)) newProjects.add(o.projectId);
+  }
+  if (!patches.length) return null;
+  return {
+    instances: patches,
+    projects: [...newProjects].map((projectId) => ({ projectId, interacting: s.subscribedProjects.includes(projectId) })),
+  };
+}
+
+const newInstance = (i: InstanceInfo): InstancePatch => ({
+  instanceId: i.id,
+  projectId: i.projectId,
+  name: i.name,
+  host: i.host,
+  originHost: i.host,
+  vcpus: i.vcpus,
+  floatingIp: i.floatingIp,
+  liveMigratable: i.liveMigratable,
+  status: 'present',
+  moves: 0,
+});
+
+/** Projects with instances still present in the session (not scaled away). */
+const activeProjects = (s: Snapshot): string[] =>
+  [...new Set(s.instances.filter((i) => i.status !== 'gone').map((i) => i.projectId))].sort();
+
+// ---- MAINTENANCE ----------------------------------------------------------------------------
+
+function maintenance(s: Snapshot, now: number): Decision {
+  const pre = orFail(s, now, sequence(s, pluginOps(s, 'pre')));
+  if (pre) return pre;
+  const r = ask(s, now, {
+    state: 'MAINTENANCE',
+    key: `MAINTENANCE:${attempt(s)}`,
+    projects: activeProjects(s),
+    windowS: s.session.options.replyWindowS,
+    allowedActions: [],
+    actionsAt: s.session.maintenanceAt,
+  });
+  const waitingOrFailed = orFail(s, now, r);
+  if (waitingOrFailed) return waitingOrFailed;
+  if (now < s.session.maintenanceAt) return merge(r.decision, { wakeAt: s.session.maintenanceAt });
+  return merge(r.decision, next(s, now));
+}
+
+/**
+ * Where to go once the projects agreed: an empty compute host → START_MAINTENANCE; a host that can
+ * be emptied into free capacity → PREPARE / PLANNED_MAINTENANCE; otherwise SCALE_IN.
+ */
+function next(s: Snapshot, now: number): Decision {
+  const pending = s.hosts.filter((h) => h.status !== 'maintained');
+  if (!pending.length) return transition(s, now, 'MAINTENANCE_COMPLETE', 'every host is maintained');
+  const firstRound = !s.session.phase.computesDisabled;
+  // Non-compute hosts are maintained in a START round after a compute host (or alone, when no
+  // compute host is left): starting with them would disable every compute host with nowhere to go.
+  const computes = pending.filter((h) => h.type === 'compute');
+  const empty = computes.length ? computes.filter((h) => observedOn(s, h.name).length === 0) : pending;
+  if (empty.length) return transition(s, now, 'START_MAINTENANCE', `${empty.map((h) => h.name).join(', ')} can be maintained now`);
+
+  const choice = chooseHostToEmpty(
+    computes.map((h) => h.name),
+    s.observed.hosts,
+    s.observed.instances,
+  );
+  const state = firstRound ? 'PREPARE_MAINTENANCE' : 'PLANNED_MAINTENANCE';
+  if (choice.host)
+    return transition(s, now, state, `emptying ${choice.host}`, {
+      session: { phase: { ...s.session.phase, host: choice.host, actionsSince: null } },
+      hosts: [{ name: choice.host, status: 'emptying' }],
+    });
+
+  const rounds = s.session.phase.scaleInRounds ?? 0;
+  const free = freeCapacity(s.observed.hosts);
+  const fruitless = rounds > 0 && free <= (s.session.phase.scaleInFreeBefore ?? -1);
+  if (fruitless && rounds >= MAX_FRUITLESS_SCALE_INS)
+    return fail(s, now, `not enough capacity to empty any host: ${choice.reason}; scaling in freed nothing`);
+  return transition(s, now, 'SCALE_IN', `no host can be emptied: ${choice.reason}`, {
+    session: { phase: { ...s.session.phase, scaleInRounds: rounds + 1, scaleInFreeBefore: free } },
+  });
+}
+
+// ---- SCALE_IN -------------------------------------------------------------------------------
+
+function scaleIn(s: Snapshot, now: number): Decision {
+  const r = ask(s, now, {
+    state: 'SCALE_IN',
+    key: `SCALE_IN:${attempt(s)}:${s.session.phase.scaleInRounds ?? 1}`,
+    projects: activeProjects(s),
+    windowS: s.session.options.scaleInReplyWindowS,
+    allowedActions: [],
+    actionsAt: now,
+  });
+  return orFail(s, now, r) ?? merge(r.decision, next(s, now));
+}
+
+// ---- PREPARE_MAINTENANCE / PLANNED_MAINTENANCE: empty one host -------------------------------
+
+function emptyHost(s: Snapshot, now: number): Decision {
+  const host = s.session.phase.host;
+  if (!host) return next(s, now);
+  const state = s.session.state as ReplyState;
+  // The host being emptied takes no new instances while it is emptied.
+  const off = orFail(s, now, disableHost(s, now, host));
+  if (off) return off;
+
+  const key = `${state}:${attempt(s)}:${host}`;
+  const moving = s.instances.filter((i) => i.status === 'moving');
+  const onHost = s.instances.filter((i) => i.status !== 'gone' && i.status !== 'moving' && i.host === host);
+  if (!onHost.length && !moving.length && !observedOn(s, host).length) return hostEmptied(s, now, host);
+
+  const projects = [
+    ...new Set([...onHost.map((i) => i.projectId), ...s.projects.filter((p) => p.askKey === key).map((p) => p.projectId)]),
+  ].sort();
+  const asked = ask(s, now, {
+    state,
+    key,
+    projects,
+    windowS: s.session.options.replyWindowS,
+    allowedActions: MOVE_ACTIONS,
+    actionsAt: now,
+  });
+  const notYet = orFail(s, now, asked);
+  if (notYet) return notYet;
+
+  const parts: Decision[] = [asked.decision];
+  const since = s.session.phase.actionsSince ?? now;
+  if (s.session.phase.actionsSince == null) parts.push({ session: { phase: { ...s.session.phase, actionsSince: now } } });
+  let busy = false;
+  for (const inst of [...moving, ...onHost]) {
+    const r = moveInstance(s, now, inst, host);
+    if (r.status === 'failed') return merge(r.decision, fail(s, now, r.reason));
+    if (r.status === 'waiting') busy = true;
+    parts.push(r.decision);
+  }
+  const d = merge(...parts);
+  if (busy || d.ops?.length || d.instances?.length || d.events?.length) return d;
+
+  // What is left on the host is moved by its application manager (OWN_ACTION): wait, with a limit.
+  const left = observedOn(s, host);
+  if (left.length) {
+    const deadline = since + s.session.options.ownActionTimeoutS * 1000;
+    if (now >= deadline)
+      return fail(s, now, `${host} still holds ${left.map((i) => i.id).join(', ')} ${s.session.options.ownActionTimeoutS}s after the actions began`);
+    return merge(d, { wakeAt: deadline });
+  }
+  return merge(d, hostEmptied(s, now, host));
+}
+
+function hostEmptied(s: Snapshot, now: number, host: string): Decision {
+  return transition(s, now, 'START_MAINTENANCE', `${host} is empty`, {
+    session: { phase: { ...s.session.phase, host: null, actionsSince: null } },
+  });
+}
+
+/** The action for one instance: the project's answer, else the default behaviour. */
+function actionFor(s: Snapshot, inst: SessionInstance): InstanceAction {
+  if (inst.action && inst.action !== 'EVICTION') return inst.action;
+  const p = project(s, inst.projectId);
+  if (p && p.interacting && !p.unreachable) return 'MIGRATE';
+  return inst.liveMigratable ? 'LIVE_MIGRATE' : 'MIGRATE';
+}
+
+function moveInstance(s: Snapshot, now: number, inst: SessionInstance, host: string): StepResult {
+  const key = `move:${attempt(s)}:${inst.instanceId}:${host}`;
+  const op = opByKey(s, key);
+  if (inst.status === 'moving') {
+    if (!op) return { status: 'done', decision: {} }; // moving off another host (earlier step)
+    if (op.status === 'failed') return { status: 'failed', reason: `moving ${inst.instanceId} off ${host} failed: ${op.error}`, decision: { instances: [{ instanceId: inst.instanceId, status: 'failed', error: op.error }] } };
+    if (op.status !== 'done') return { status: 'waiting', decision: {} };
+    const landed = String(op.result?.host ?? inst.host);
+    return {
+      status: 'done',
+      decision: {
+        instances: [{ instanceId: inst.instanceId, status: 'moved', host: landed, moves: inst.moves + 1, action: null }],
+        events: project(s, inst.projectId)?.interacting
+          ? [
+              {
+                key: `done:${attempt(s)}:${inst.instanceId}:${host}`,
+                eventType: 'maintenance.scheduled',
+                projectId: inst.projectId,
+                payload: {
+                  service: 'fenix',
+                  project_id: inst.projectId,
+                  session_id: s.session.id,
+                  state: 'INSTANCE_ACTION_DONE',
+                  instance_ids: [inst.instanceId],
+                  allowed_actions: [],
+                  reply_url: null,
+                  actions_at: null,
+                  reply_at: null,
+                  metadata: s.session.metadata,
+                },
+              },
+            ]
+          : [],
+        timeline: [{ at: now, kind: 'instance', message: `${inst.instanceId} moved ${host} → ${landed} (${op.args.kind})` }],
+      },
+    };
+  }
+  if (inst.host !== host) return { status: 'done', decision: {} };
+  const action = actionFor(s, inst);
+  if (action === 'OWN_ACTION') return { status: 'done', decision: inst.action ? {} : { instances: [{ instanceId: inst.instanceId, action }] } };
+  const r = intent(s, { key, kind: 'move', subject: inst.instanceId, args: { kind: action, from: host } });
+  return {
+    status: 'waiting',
+    decision: merge(r.decision, {
+      instances: [{ instanceId: inst.instanceId, status: 'moving', action }],
+      timeline: [{ at: now, kind: 'instance', message: `${action} ${inst.instanceId} off ${host}` }],
+    }),
+  };
+}
+
+// ---- START_MAINTENANCE ----------------------------------------------------------------------
+
+function startMaintenance(s: Snapshot, now: number): Decision {
+  if (!s.session.phase.computesDisabled) {
+    // First round: every compute host of the session stops taking instances, so moved instances
+    // land only on maintained hosts and nothing moves twice.
+    const parts: Decision[] = [];
+    let busy = false;
+    for (const h of s.hosts.filter((x) => x.type === 'compute' && x.status !== 'maintained')) {
+      const r = disableHost(s, now, h.name);
+      if (r.status === 'failed') return merge(r.decision, fail(s, now, r.reason));
+      if (r.status === 'waiting') busy = true;
+      parts.push(r.decision);
+    }
+    if (busy) return merge(...parts);
+    return { session: { phase: { ...s.session.phase, computesDisabled: true } }, wakeAt: now };
+  }
+  const current = s.hosts.find((h) => h.status === 'maintaining');
+  const target =
+    current ?? s.hosts.find((h) => h.status !== 'maintained' && (h.type !== 'compute' || observedOn(s, h.name).length === 0));
+  if (!target) return next(s, now);
+  const r = maintainHost(s, now, target.name);
+  if (r.status === 'failed') return merge(r.decision, fail(s, now, r.reason));
+  if (r.status === 'waiting') return r.decision;
+  // One more host done; the next decide picks the next host or state.
+  const maintained = s.hosts.filter((h) => h.status === 'maintained').length + 1;
+  return merge(r.decision, { session: { percentDone: Math.floor((maintained / s.hosts.length) * 95) }, wakeAt: now });
+}
+
+// ---- MAINTENANCE_COMPLETE -------------------------------------------------------------------
+
+function complete(s: Snapshot, now: number): Decision {
+  const post = orFail(s, now, sequence(s, pluginOps(s, 'post')));
+  if (post) return post;
+  const back = orFail(s, now, restoreAll(s, now));
+  if (back) return back;
+  const r = ask(s, now, {
+    state: 'MAINTENANCE_COMPLETE',
+    key: `MAINTENANCE_COMPLETE:${attempt(s)}`,
+    projects: s.projects.map((p) => p.projectId),
+    windowS: s.session.options.scaleInReplyWindowS,
+    allowedActions: [],
+    actionsAt: now,
+  });
+  return orFail(s, now, r) ?? merge(r.decision, transition(s, now, 'MAINTENANCE_DONE', 'every host maintained'));
+}
+

@@ -1,0 +1,173 @@
+// Behaviour every InfraDriver must show (spec §8), written against the port only, so the same suite
+// runs against the simulator, a real Nova and a real Kubernetes. Each test gets a fresh env and the
+// suite restores the scheduling it changed, so it is safe on a shared test cloud.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DriverError, type InfraDriver, type MoveKind, type OpStatus } from '../../src/ports/infra-driver.js';
+
+export interface DriverContractEnv {
+  driver: InfraDriver;
+  /** Wait (advance a manual clock, or poll) until the op is no longer running; returns its final status. */
+  settle: (ref: string) => Promise<OpStatus>;
+  /** At least 3 compute hosts, enabled and with room for a few small instances, that the suite may use. */
+  hosts: string[];
+  /** Create an instance of `vcpus` on `host` (bypassing the scheduler); returns its id. */
+  placeInstance: (host: string, vcpus: number) => Promise<string>;
+  /** The move the infrastructure supports for these instances (default MIGRATE). */
+  moveKind?: MoveKind;
+  /** Delete what placeInstance created and undo anything else; called after every test. */
+  cleanup: () => Promise<void>;
+}
+
+export function describeDriverContract(name: string, makeEnv: () => Promise<DriverContractEnv>): void {
+  describe(`InfraDriver contract: ${name}`, () => {
+    let env: DriverContractEnv;
+    let driver: InfraDriver;
+    const disabled = new Set<string>();
+
+    const disable = async (host: string) => {
+      disabled.add(host);
+      await driver.setHostScheduling(host, false, 'contract test');
+    };
+    const hostOf = async (id: string) => (await driver.listInstances()).find((i) => i.id === id)?.host;
+    const hostInfo = async (host: string) => (await driver.listHosts()).find((h) => h.name === host);
+
+    beforeEach(async () => {
+      env = await makeEnv();
+      driver = env.driver;
+      disabled.clear();
+      expect(env.hosts.length).toBeGreaterThanOrEqual(3);
+    });
+
+    afterEach(async () => {
+      for (const h of disabled) await driver.setHostScheduling(h, true, 'contract test done');
+      await env.cleanup();
+    });
+
+    it('has a name', () => {
+      expect(typeof driver.name).toBe('string');
+      expect(driver.name.length).toBeGreaterThan(0);
+    });
+
+    it('lists the compute hosts with their type and capacity', async () => {
+      const hosts = await driver.listHosts();
+      const names = hosts.map((h) => h.name);
+      expect(new Set(names).size).toBe(names.length);
+      for (const name of env.hosts) {
+        const h = hosts.find((x) => x.name === name);
+        expect(h, `host ${name} listed`).toBeDefined();
+        expect(h!.type).toBe('compute');
+        expect(h!.vcpus).toBeGreaterThan(0);
+        expect(h!.vcpusUsed).toBeGreaterThanOrEqual(0);
+        expect(h!.vcpusUsed).toBeLessThanOrEqual(h!.vcpus);
+        expect(typeof h!.enabled).toBe('boolean');
+      }
+      for (const h of hosts) expect(['compute', 'controller', 'other']).toContain(h.type);
+    });
+
+    it('disables and enables scheduling idempotently, visible in listHosts', async () => {
+      const host = env.hosts[0]!;
+      await disable(host);
+      await driver.setHostScheduling(host, false, 'contract test');
+      expect((await hostInfo(host))?.enabled).toBe(false);
+      await driver.setHostScheduling(host, true, 'contract test');
+      await driver.setHostScheduling(host, true, 'contract test');
+      expect((await hostInfo(host))?.enabled).toBe(true);
+      disabled.delete(host);
+    });
+
+    it('lists placed instances with their host, and counts them in vcpusUsed', async () => {
+      const host = env.hosts[0]!;
+      const before = (await hostInfo(host))!.vcpusUsed;
+      const id = await env.placeInstance(host, 1);
+      const inst = (await driver.listInstances()).find((i) => i.id === id);
+      expect(inst).toMatchObject({ id, host, vcpus: 1 });
+      expect(typeof inst!.projectId).toBe('string');
+      expect(typeof inst!.name).toBe('string');
+      expect((await hostInfo(host))!.vcpusUsed).toBe(before + 1);
+    });
+
+    it('filters instances by hosts and by project', async () => {
+      const [h0, h1, h2] = env.hosts as [string, string, string];
+      const a = await env.placeInstance(h0, 1);
+      const b = await env.placeInstance(h1, 1);
+
+      const onH0 = await driver.listInstances({ hosts: [h0] });
+      expect(onH0.map((i) => i.id)).toContain(a);
+      expect(onH0.map((i) => i.id)).not.toContain(b);
+      for (const i of onH0) expect(i.host).toBe(h0);
+
+      const onBoth = (await driver.listInstances({ hosts: [h0, h1] })).map((i) => i.id);
+      expect(onBoth).toEqual(expect.arrayContaining([a, b]));
+      const onH2 = (await driver.listInstances({ hosts: [h2] })).map((i) => i.id);
+      expect(onH2).not.toContain(a);
+      expect(onH2).not.toContain(b);
+
+      const project = (await driver.listInstances()).find((i) => i.id === a)!.projectId;
+      const mine = await driver.listInstances({ projectId: project });
+      expect(mine.map((i) => i.id)).toContain(a);
+      for (const i of mine) expect(i.projectId).toBe(project);
+      const none = await driver.listInstances({ projectId: `no-such-project-${Date.now()}` });
+      expect(none).toEqual([]);
+
+      const both = await driver.listInstances({ hosts: [h0], projectId: project });
+      expect(both.map((i) => i.id)).toContain(a);
+      for (const i of both) expect(i).toMatchObject({ host: h0, projectId: project });
+    });
+
+    it('moves an instance to another enabled host, never onto a disabled one', async () => {
+      const [src, off] = env.hosts as [string, string];
+      const id = await env.placeInstance(src, 1);
+      await env.placeInstance(off, 1); // the fullest host: a packing scheduler's first choice if it ignored the flag
+      await disable(off);
+      const ref = await driver.startMove(id, env.moveKind ?? 'MIGRATE', `contract-move-${id}`);
+      expect(typeof ref).toBe('string');
+      const st = await env.settle(ref);
+      expect(st.status, st.error).toBe('done');
+      const now = await hostOf(id);
+      expect(now).toBeDefined();
+      expect(now).not.toBe(src);
+      expect(now).not.toBe(off);
+      if (st.host !== undefined) expect(st.host).toBe(now);
+      expect((await hostInfo(now!))?.enabled).toBe(true);
+      // a finished op keeps answering
+      expect((await driver.getOperation(ref)).status).toBe('done');
+    });
+
+    it('reports a running op with an expected finish time', async () => {
+      const id = await env.placeInstance(env.hosts[0]!, 1);
+      const ref = await driver.startMove(id, env.moveKind ?? 'MIGRATE', `contract-running-${id}`);
+      const st = await driver.getOperation(ref);
+      expect(['running', 'done']).toContain(st.status);
+      if (st.expectedAt !== undefined) expect(Number.isFinite(st.expectedAt)).toBe(true);
+      expect((await env.settle(ref)).status).toBe('done');
+    });
+
+    it('starts one move for the same key, even when called twice at once', async () => {
+      const src = env.hosts[0]!;
+      const id = await env.placeInstance(src, 1);
+      const key = `contract-idem-${id}`;
+      const kind = env.moveKind ?? 'MIGRATE';
+      const [r1, r2] = await Promise.all([driver.startMove(id, kind, key), driver.startMove(id, kind, key)]);
+      expect(r2).toBe(r1);
+      expect(await driver.startMove(id, kind, key)).toBe(r1);
+      const st = await env.settle(r1);
+      expect(st.status, st.error).toBe('done');
+      const landed = await hostOf(id);
+      expect(landed).not.toBe(src);
+      // after completion the same key still names the same op and moves nothing
+      expect(await driver.startMove(id, kind, key)).toBe(r1);
+      expect((await env.settle(r1)).status).toBe('done');
+      expect(await hostOf(id)).toBe(landed);
+    });
+
+    it('rejects unknown instances and operations with a non-retryable DriverError', async () => {
+      const e1 = await driver.startMove('no-such-instance-0000', env.moveKind ?? 'MIGRATE', 'contract-unknown').catch((e: unknown) => e);
+      expect(e1).toBeInstanceOf(DriverError);
+      expect((e1 as DriverError).retryable).toBe(false);
+      expect((e1 as DriverError).code).toBe('NOT_FOUND');
+      const e2 = await driver.getOperation('no-such-operation-0000').catch((e: unknown) => e);
+      expect(e2).toBeInstanceOf(DriverError);
+      expect((e2 as DriverError).retryable).toBe(false);
+    });
+  });
+}

@@ -1,0 +1,225 @@
+// `fenix session …` / `fenix subscription …` against a scripted fake API.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Command } from 'commander';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { registerClientCommands, summarizeDetail } from '../../src/cli/client.js';
+
+interface Recorded {
+  method: string;
+  url: string;
+  token: string | undefined;
+  body: unknown;
+}
+
+let server: Server;
+let api = '';
+const requests: Recorded[] = [];
+/** Scripted answers by "METHOD path"; arrays are consumed one per request (last one sticks). */
+let routes: Record<string, [number, unknown] | [number, unknown][]> = {};
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const tok = req.headers['x-auth-token'];
+      requests.push({
+        method: req.method!,
+        url: req.url!,
+        token: typeof tok === 'string' ? tok : undefined,
+        body: text ? JSON.parse(text) : undefined,
+      });
+      const r = routes[`${req.method} ${req.url}`];
+      let answer: [number, unknown] = [404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` } }];
+      if (r && Array.isArray(r[0])) {
+        const list = r as [number, unknown][];
+        answer = list.length > 1 ? list.shift()! : list[0]!;
+      } else if (r) answer = r as [number, unknown];
+      res.writeHead(answer[0], { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer[1]));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+afterEach(() => {
+  requests.length = 0;
+  routes = {};
+  process.exitCode = 0;
+});
+
+async function run(...args: string[]): Promise<{ out: string[]; err: string[]; code: number }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const program = new Command('fenix').exitOverride();
+  registerClientCommands(program, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  process.exitCode = 0;
+  await program.parseAsync(['node', 'fenix', ...args, '--api', api]);
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { out, err, code };
+}
+
+describe('fenix session', () => {
+  it('create sends the body and prints the id', async () => {
+    routes['POST /v1/maintenance'] = [200, { session_id: 'S1' }];
+    const r = await run(
+      'session',
+      'create',
+      '--hosts',
+      'c1, c2',
+      '--at',
+      '2026-01-01 10:00:00',
+      '--metadata',
+      '{"openstack_version":"Train"}',
+      '--token',
+      'tok',
+    );
+    expect(r).toEqual({ out: ['S1'], err: [], code: 0 });
+    expect(requests).toEqual([
+      {
+        method: 'POST',
+        url: '/v1/maintenance',
+        token: 'tok',
+        body: {
+          state: 'MAINTENANCE',
+          workflow: 'default',
+          hosts: ['c1', 'c2'],
+          maintenance_at: '2026-01-01 10:00:00',
+          metadata: { openstack_version: 'Train' },
+        },
+      },
+    ]);
+  });
+
+  it('create --wait prints state changes and exits 1 on MAINTENANCE_FAILED', async () => {
+    routes['POST /v1/maintenance'] = [200, { session_id: 'S1' }];
+    routes['GET /v1/maintenance/S1'] = [
+      [200, { session_id: 'S1', state: 'MAINTENANCE', percent_done: 0 }],
+      [200, { session_id: 'S1', state: 'MAINTENANCE', percent_done: 0 }],
+      [200, { session_id: 'S1', state: 'PREPARE_MAINTENANCE', percent_done: 10 }],
+      [200, { session_id: 'S1', state: 'MAINTENANCE_FAILED', percent_done: 10, reason: 'NACK from p1' }],
+    ];
+    const r = await run('session', 'create', '--wait', '--interval', '5');
+    expect(r.out[0]).toBe('S1');
+    expect(r.out.slice(1).map((l) => l.replace(/^\S+ /, ''))).toEqual([
+      'MAINTENANCE 0%',
+      'PREPARE_MAINTENANCE 10%',
+      'MAINTENANCE_FAILED 10%',
+    ]);
+    expect(r.err).toEqual(['session S1 failed: NACK from p1']);
+    expect(r.code).toBe(1);
+  });
+
+  it('create --wait exits 0 on MAINTENANCE_DONE', async () => {
+    routes['POST /v1/maintenance'] = [200, { session_id: 'S1' }];
+    routes['GET /v1/maintenance/S1'] = [200, { session_id: 'S1', state: 'MAINTENANCE_DONE', percent_done: 100 }];
+    const r = await run('session', 'create', '--wait');
+    expect(r.code).toBe(0);
+    expect(r.out[1]).toMatch(/MAINTENANCE_DONE 100%$/);
+  });
+
+  it('prints API errors as `error CODE: message` with exit code 1', async () => {
+    const r = await run('session', 'show', 'nope');
+    expect(r).toEqual({ out: [], err: ['error NOT_FOUND: no route GET /v1/maintenance/nope'], code: 1 });
+    routes['PUT /v1/maintenance/S1'] = [409, { error: { code: 'STATE_CONFLICT', message: 'not paused' } }];
+    const r2 = await run('session', 'resume', 'S1');
+    expect(r2.err).toEqual(['error STATE_CONFLICT: not paused']);
+    expect(r2.code).toBe(1);
+    expect(requests.at(-1)!.body).toEqual({ action: 'resume' });
+  });
+
+  it('reports an unreachable API', async () => {
+    const program = new Command('fenix').exitOverride();
+    const err: string[] = [];
+    registerClientCommands(program, { out: () => undefined, err: (l) => err.push(l) });
+    await program.parseAsync(['node', 'fenix', 'session', 'list', '--api', 'http://127.0.0.1:1']);
+    expect(err[0]).toMatch(/^error CONNECTION_FAILED: GET http:\/\/127\.0\.0\.1:1\/v1\/maintenance: .*ECONNREFUSED/);
+    expect(process.exitCode).toBe(1);
+  });
+
+  it('takes --api / --token from a program-wide option too', async () => {
+    routes['GET /v1/maintenance'] = [200, { sessions: ['S9'] }];
+    const program = new Command('fenix').exitOverride().option('--api <url>').option('--token <t>');
+    const out: string[] = [];
+    registerClientCommands(program, { out: (l) => out.push(l), err: (l) => out.push(l) });
+    await program.parseAsync(['node', 'fenix', '--api', api, 'session', 'list', '--token', 'T']);
+    expect(out).toEqual(['S9']);
+    expect(requests.at(-1)!.token).toBe('T');
+  });
+
+  it('list, delete, continue, pause', async () => {
+    routes['GET /v1/maintenance'] = [200, { sessions: ['S1', 'S2'] }];
+    expect((await run('session', 'list')).out).toEqual(['S1', 'S2']);
+    routes['DELETE /v1/maintenance/S1'] = [200, {}];
+    expect((await run('session', 'delete', 'S1')).out).toEqual(['deleted S1']);
+    routes['PUT /v1/maintenance/S1'] = [200, { session_id: 'S1', state: 'PLANNED_MAINTENANCE' }];
+    expect((await run('session', 'continue', 'S1', '--state', 'PLANNED_MAINTENANCE')).out).toEqual([
+      'S1 PLANNED_MAINTENANCE',
+    ]);
+    expect(requests.at(-1)!.body).toEqual({ state: 'PLANNED_MAINTENANCE' });
+    routes['PUT /v1/maintenance/S1'] = [200, { session_id: 'S1', state: 'PLANNED_MAINTENANCE', paused: true }];
+    expect((await run('session', 'pause', 'S1')).out).toEqual(['S1 paused (state PLANNED_MAINTENANCE, paused)']);
+    expect(requests.at(-1)!.body).toEqual({ action: 'pause' });
+  });
+
+  it('detail prints a summary, --json the raw object', async () => {
+    const detail = {
+      session: { session_id: 'S1', state: 'PREPARE_MAINTENANCE', workflow: 'default', maintenance_at: 1767261600000 },
+      percent_done: 25,
+      hosts: [
+        { name: 'c1', type: 'compute', status: 'emptying', disabled_by_us: true, maintained_at: null },
+        { name: 'c2', type: 'compute', status: 'pending', disabled_by_us: false, maintained_at: null },
+      ],
+      projects: [{ project_id: 'p1', awaiting: 'PREPARE_MAINTENANCE', reply: null, reply_at: 1767261660000, interacting: true }],
+      timeline: [{ at: 1767261600000, kind: 'state', message: 'MAINTENANCE -> PREPARE_MAINTENANCE' }],
+    };
+    routes['GET /v1/maintenance/S1/detail'] = [200, detail];
+    const r = await run('session', 'detail', 'S1');
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toBe('session S1  state PREPARE_MAINTENANCE  workflow default  25% done');
+    expect(r.out).toContain('maintenance at 2026-01-01T10:00:00.000Z');
+    expect(r.out).toContain('waiting for: project p1 to answer PREPARE_MAINTENANCE by 2026-01-01T10:01:00.000Z');
+    expect(r.out.join('\n')).toMatch(/c1 +compute +emptying/);
+    expect(r.out.at(-1)).toBe('  2026-01-01T10:00:00.000Z  state  MAINTENANCE -> PREPARE_MAINTENANCE');
+    const j = await run('session', 'detail', 'S1', '--json');
+    expect(JSON.parse(j.out.join('\n'))).toEqual(detail);
+  });
+
+  it('summarizeDetail prefers an explicit waiting_for and survives odd shapes', () => {
+    expect(summarizeDetail({ state: 'MAINTENANCE', waiting_for: ['project p1 (MAINTENANCE)'] })).toContain(
+      'waiting for: project p1 (MAINTENANCE)',
+    );
+    expect(summarizeDetail(null)[0]).toBe('session -  state -  workflow -  -% done');
+  });
+});
+
+describe('fenix subscription', () => {
+  it('add, list, delete', async () => {
+    routes['POST /v1/subscriptions'] = [201, { subscription_id: 'sub-1' }];
+    const a = await run('subscription', 'add', '--project', 'p1', '--url', 'http://h/hook', '--format', 'json');
+    expect(a.out).toEqual(['sub-1']);
+    expect(requests.at(-1)!.body).toEqual({
+      url: 'http://h/hook',
+      event_types: ['maintenance.scheduled'],
+      format: 'json',
+      project_id: 'p1',
+    });
+    routes['GET /v1/subscriptions'] = [
+      200,
+      { subscriptions: [{ subscription_id: 'sub-1', project_id: 'p1', format: 'json', event_types: ['maintenance.scheduled'], url: 'http://h/hook' }] },
+    ];
+    const l = await run('subscription', 'list');
+    expect(l.out[0]).toMatch(/^ID +PROJECT +FORMAT +EVENTS +URL$/);
+    expect(l.out[1]).toMatch(/^sub-1 +p1 +json +maintenance\.scheduled +http:\/\/h\/hook$/);
+    routes['DELETE /v1/subscriptions/sub-1'] = [204, null];
+    expect((await run('subscription', 'delete', 'sub-1')).out).toEqual(['deleted sub-1']);
+  });
+});
