@@ -30,6 +30,8 @@ export interface ServiceOverrides {
   relay?: RelayOptions;
   /** Don't start the engine and relay loops (tests drive runOnce themselves). */
   manual?: boolean;
+  /** A scenario object instead of --scenario / the demo cloud. */
+  scenario?: unknown;
 }
 
 export interface Service {
@@ -57,7 +59,12 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
   const clock = o.clock ?? new SystemClock();
   const log = o.logger ?? pino({ level: config.logLevel, base: { svc: 'fenix' } });
   const authenticate = config.auth === 'token' ? tokenAuth(validateTokenTable(JSON.parse(readFileSync(config.tokens!, 'utf8')))) : noAuth;
-  const scenario = config.scenario ? parseScenario(JSON.parse(readFileSync(config.scenario, 'utf8'))) : demoScenario();
+  const scenario =
+    o.scenario !== undefined
+      ? parseScenario(o.scenario)
+      : config.scenario
+        ? parseScenario(JSON.parse(readFileSync(config.scenario, 'utf8')))
+        : demoScenario();
   const statePath = simulatorStatePath(config.db);
   const driver = new SimulatedDriver(scenario, clock, statePath ? { statePath } : {});
   const store = await openStore(config.db);
