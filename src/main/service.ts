@@ -68,6 +68,8 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
   const statePath = simulatorStatePath(config.db);
   const driver = new SimulatedDriver(scenario, clock, statePath ? { statePath } : {});
   const store = await openStore(config.db);
+  // An SQLite file has one engine, this one: leases of a previous (crashed) process are void.
+  if (store.dialect === 'sqlite') await store.releaseAllLeases();
   const plugins = new MapPluginRegistry([dummyPlugin]);
 
   // The API nudges the engine, which is built after the API (it needs the bound URL).

@@ -76,6 +76,8 @@ export interface Store {
   // leases (fencing tokens): a stale owner's writes are refused
   acquireLease(id: string, owner: string, now: number, ttlMs: number): Promise<Lease | undefined>;
   releaseLease(id: string, owner: string): Promise<void>;
+  /** Drop every lease (a single-engine database after a restart: the old owner is gone). */
+  releaseAllLeases(): Promise<void>;
 
   // subscriptions
   createSubscription(s: Subscription): Promise<void>;

@@ -422,6 +422,10 @@ export class KyselyStore implements Store {
       .execute();
   }
 
+  async releaseAllLeases(): Promise<void> {
+    await this.db.updateTable('sessions').set({ lease_owner: null, lease_expires_at: null }).execute();
+  }
+
   // ---- subscriptions --------------------------------------------------------------------------
 
   async createSubscription(s: Subscription): Promise<void> {
