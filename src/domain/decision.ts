@@ -16,6 +16,10 @@ export interface SessionPatch {
   phase?: Phase;
   reason?: string | null;
   percentDone?: number;
+  paused?: boolean;
+  pausedAt?: number | null;
+  /** Clear the admin command once applied. */
+  control?: null;
 }
 
 export type HostPatch = Pick<SessionHost, 'name'> & Partial<Omit<SessionHost, 'sessionId' | 'name'>>;

@@ -44,11 +44,19 @@ export interface SessionRow {
   paused: boolean;
   /** Set by DELETE; the engine restores hosts, then removes the rows. */
   deleting: boolean;
+  pausedAt: number | null;
+  /** An admin command waiting for the engine (continue / resume / abort). */
+  control: SessionControl | null;
   wakeAt: number | null;
   createdAt: number;
   updatedAt: number;
   percentDone: number;
 }
+
+export type SessionControl =
+  | { action: 'continue'; state: SessionState; at: number }
+  | { action: 'resume'; at: number }
+  | { action: 'abort'; at: number };
 
 export interface Phase {
   /** Instance inventory of the session's hosts has been taken. */
@@ -71,6 +79,8 @@ export interface Phase {
   transitions?: number;
   /** Continue attempts after MAINTENANCE_FAILED (prefixes intent keys). */
   attempt?: number;
+  /** The admin aborted the session. */
+  aborted?: boolean;
 }
 
 export type HostStatus = 'pending' | 'emptying' | 'maintaining' | 'maintained';

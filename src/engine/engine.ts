@@ -10,6 +10,7 @@ import type { PluginRegistry } from '../ports/action-plugin.js';
 import type { Clock } from '../ports/clock.js';
 import { DriverError, type InfraDriver, type MoveKind } from '../ports/infra-driver.js';
 import type { Lease, Store } from '../ports/store.js';
+import { applyControl } from '../workflows/control.js';
 import { workflowFor } from '../workflows/index.js';
 
 export interface EngineLog {
@@ -138,6 +139,14 @@ export class Engine {
           await store.purgeSession(id);
           log.info({ session: id }, 'session deleted');
           return;
+        }
+        if (data.session.control) {
+          observed ??= await this.observe();
+          const d = applyControl({ ...data, observed, ctx }, clock.now(), data.session.control);
+          if (!(await store.applyDecision(id, lease.fence, d, clock.now()))) return;
+          if (d.events?.length) wroteEvents = true;
+          logDecision(log, id, d);
+          continue;
         }
         if (await this.pollOps(data, lease)) {
           observed = null;

@@ -4,6 +4,7 @@ import type { Decision } from '../domain/decision.js';
 import type { SessionData } from '../domain/snapshot.js';
 import type {
   Op,
+  SessionControl,
   OutboxRow,
   SessionHost,
   SessionRow,
@@ -15,7 +16,7 @@ import type { Subscription } from './transport.js';
 export type StoredSnapshot = SessionData;
 
 export interface NewSession {
-  session: Omit<SessionRow, 'updatedAt' | 'wakeAt' | 'percentDone' | 'paused' | 'deleting' | 'reason'>;
+  session: Omit<SessionRow, 'updatedAt' | 'wakeAt' | 'percentDone' | 'paused' | 'deleting' | 'reason' | 'pausedAt' | 'control'>;
   hosts: Pick<SessionHost, 'name' | 'type'>[];
   timeline: TimelineEntry[];
 }
@@ -62,7 +63,12 @@ export interface Store {
    */
   applyDecision(id: string, fence: number, d: Decision, now: number): Promise<boolean>;
   updateOp(id: number, fence: number, patch: Partial<Pick<Op, 'status' | 'ref' | 'result' | 'error' | 'attempts' | 'startedAt' | 'finishedAt' | 'pollAt'>>): Promise<boolean>;
-  setSessionFlags(id: string, flags: { paused?: boolean; deleting?: boolean; wakeAt?: number | null }, now: number): Promise<void>;
+  /** API-side flags: paused (sets paused_at), deleting, an admin command for the engine, a nudge via wake_at. */
+  setSessionFlags(
+    id: string,
+    flags: { paused?: boolean; deleting?: boolean; wakeAt?: number | null; control?: SessionControl | null },
+    now: number,
+  ): Promise<void>;
   /** Remove a session and everything of it (after cleanup). */
   purgeSession(id: string): Promise<void>;
   recordReply(r: ReplyInput, instanceIds: string[]): Promise<ReplyOutcome>;

@@ -1,9 +1,9 @@
 // Session use cases: create (validated, all or nothing), list, read, detail, delete.
 import { randomUUID } from 'node:crypto';
 import { FenixError } from '../domain/errors.js';
-import type { ActionSpec, SessionOptions, SessionRow } from '../domain/model.js';
-import type { PluginType, WorkflowName } from '../domain/states.js';
-import { isTerminal } from '../domain/states.js';
+import type { ActionSpec, SessionControl, SessionOptions, SessionRow } from '../domain/model.js';
+import type { PluginType, SessionState, WorkflowName } from '../domain/states.js';
+import { controlConflict } from '../workflows/control.js';
 import type { PluginRegistry } from '../ports/action-plugin.js';
 import type { Clock } from '../ports/clock.js';
 import type { InfraDriver } from '../ports/infra-driver.js';
@@ -156,14 +156,31 @@ export class SessionService {
     return s;
   }
 
-  /** PUT: session control (spec §3). */
+  /**
+   * PUT: session control (spec §3). `{"state": S}` continues a MAINTENANCE_FAILED session from S;
+   * `{"action": "pause" | "resume" | "abort" | "continue"}` are this project's extensions.
+   * Pause takes effect at once; the others are applied by the engine under the session's lease.
+   */
   async update(who: Principal, id: string, body: { state?: string; action?: string }): Promise<SessionRow> {
     const s = await this.getForAdmin(who, id);
-    const what = body.action ?? body.state;
-    if (!what) throw new FenixError('VALIDATION_FAILED', 'give "state" (to continue a failed session) or "action"');
-    throw new FenixError(
-      'STATE_CONFLICT',
-      `${JSON.stringify(what)} cannot be applied to a session in ${s.state}${isTerminal(s.state) ? '' : ' (it is still running)'}`,
-    );
+    const now = this.deps.clock.now();
+    const action = body.action ?? (body.state !== undefined ? 'continue' : undefined);
+    if (!action) throw new FenixError('VALIDATION_FAILED', 'give "state" (to continue a failed session) or "action": pause, resume, abort or continue');
+    if (!['pause', 'resume', 'abort', 'continue'].includes(action))
+      throw new FenixError('VALIDATION_FAILED', `unknown action ${JSON.stringify(action)}; use pause, resume, abort or continue`);
+    const target = action === 'continue' ? (body.state ?? s.phase.failedIn ?? undefined) : undefined;
+    const conflict = controlConflict(s, action as SessionControl['action'] | 'pause', target);
+    if (conflict) throw new FenixError('STATE_CONFLICT', conflict);
+    if (action === 'pause') {
+      await this.deps.store.setSessionFlags(id, { paused: true }, now);
+      await this.deps.store.appendTimeline(id, { at: now, kind: 'control', message: 'paused by the admin: nothing is sent or moved until resumed' });
+    } else {
+      const control: SessionControl =
+        action === 'continue' ? { action: 'continue', state: target as SessionState, at: now } : { action: action as 'resume' | 'abort', at: now };
+      await this.deps.store.setSessionFlags(id, { control, wakeAt: now }, now);
+      await this.deps.store.appendTimeline(id, { at: now, kind: 'control', message: `${action}${target ? ` from ${target}` : ''} requested by the admin` });
+    }
+    this.deps.nudge(id);
+    return (await this.deps.store.getSession(id))!;
   }
 }

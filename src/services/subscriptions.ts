@@ -31,7 +31,8 @@ export class SubscriptionService {
     const projectId = body.project_id ?? null;
     if (admin.length) {
       if (!isAdmin(who)) throw new FenixError('FORBIDDEN', `${admin.join(', ')} events need an admin token`);
-      if (projectId !== null)
+      // A project-less maintenance.scheduled would never match a project event: refuse, don't store a dead entry.
+      if (projectId !== null || admin.length !== types.length)
         throw new FenixError('VALIDATION_FAILED', `${admin.join(', ')} are admin events: subscribe to them without project_id, separately from maintenance.scheduled`);
     } else {
       if (projectId === null) throw new FenixError('VALIDATION_FAILED', 'maintenance.scheduled subscriptions need project_id');

@@ -5,12 +5,14 @@ import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import type { Decision } from '../domain/decision.js';
 import type {
   OutboxRow,
+  SessionControl,
   SessionRow,
   TimelineEntry,
 } from '../domain/model.js';
 import type { EventType } from '../domain/states.js';
 import type { Lease, NewSession, ReplyInput, ReplyOutcome, Store, StoredSnapshot } from '../ports/store.js';
 import type { Subscription } from '../ports/transport.js';
+import { CAPABILITIES } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import type { DB } from './schema.js';
 import * as row from './rows.js';
@@ -21,10 +23,16 @@ export class KyselyStore implements Store {
   constructor(
     readonly db: Kysely<DB>,
     readonly dialect: 'sqlite' | 'postgres',
+    /** PostgreSQL: the schema holding the tables (and the migrator's own). */
+    readonly schema?: string,
   ) {}
 
   async migrate(): Promise<void> {
-    const { error, results } = await new Migrator({ db: this.db, provider: migrationProvider }).migrateToLatest();
+    const { error, results } = await new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+      ...(this.schema !== undefined && { migrationTableSchema: this.schema }),
+    }).migrateToLatest();
     const failed = results?.find((r) => r.status === 'Error');
     if (error || failed) throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
   }
@@ -59,6 +67,8 @@ export class KyselyStore implements Store {
           updated_at: s.createdAt,
           lease_owner: null,
           lease_expires_at: null,
+          paused_at: null,
+          control: null,
         })
         .execute();
       if (n.hosts.length)
@@ -107,29 +117,29 @@ export class KyselyStore implements Store {
   }
 
   async loadSnapshot(id: string): Promise<StoredSnapshot | undefined> {
-    return this.db.transaction().execute(async (trx) => {
+    // Repeatable read: every query below sees the same snapshot on PostgreSQL (SQLite always does).
+    return this.db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
       const s = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
       if (!s) return undefined;
-      const [hosts, projects, instances, ops, subs, deliveries, events] = await Promise.all([
-        trx.selectFrom('session_hosts').selectAll().where('session_id', '=', id).orderBy('position').execute(),
-        trx.selectFrom('session_projects').selectAll().where('session_id', '=', id).orderBy('project_id').execute(),
-        trx.selectFrom('session_instances').selectAll().where('session_id', '=', id).orderBy('instance_id').execute(),
-        trx.selectFrom('ops').selectAll().where('session_id', '=', id).orderBy('id').execute(),
-        trx
-          .selectFrom('subscriptions')
-          .select(['project_id', 'event_types'])
-          .where('project_id', 'is not', null)
-          .execute(),
-        trx
-          .selectFrom('outbox')
-          .select(['event_key', 'status'])
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('session_id', '=', id)
-          .where('event_type', '=', 'maintenance.scheduled')
-          .groupBy(['event_key', 'status'])
-          .execute(),
-        trx.selectFrom('session_events').select('key').where('session_id', '=', id).execute(),
-      ]);
+      // One query at a time: a transaction is one connection (pg@8 warns on queued queries, pg@9 refuses).
+      const hosts = await trx.selectFrom('session_hosts').selectAll().where('session_id', '=', id).orderBy('position').execute();
+      const projects = await trx.selectFrom('session_projects').selectAll().where('session_id', '=', id).orderBy('project_id').execute();
+      const instances = await trx.selectFrom('session_instances').selectAll().where('session_id', '=', id).orderBy('instance_id').execute();
+      const ops = await trx.selectFrom('ops').selectAll().where('session_id', '=', id).orderBy('id').execute();
+      const subs = await trx
+        .selectFrom('subscriptions')
+        .select(['project_id', 'event_types'])
+        .where('project_id', 'is not', null)
+        .execute();
+      const deliveries = await trx
+        .selectFrom('outbox')
+        .select(['event_key', 'status'])
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('session_id', '=', id)
+        .where('event_type', '=', 'maintenance.scheduled')
+        .groupBy(['event_key', 'status'])
+        .execute();
+      const events = await trx.selectFrom('session_events').select('key').where('session_id', '=', id).execute();
       const subscribed = new Set<string>();
       for (const sub of subs)
         if (sub.project_id && (JSON.parse(sub.event_types) as string[]).includes('maintenance.scheduled'))
@@ -165,6 +175,9 @@ export class KyselyStore implements Store {
             ...(s?.phase !== undefined && { phase: JSON.stringify(s.phase) }),
             ...(s?.reason !== undefined && { reason: s.reason }),
             ...(s?.percentDone !== undefined && { percent_done: Math.round(s.percentDone) }),
+            ...(s?.paused !== undefined && { paused: s.paused ? 1 : 0 }),
+            ...(s?.pausedAt !== undefined && { paused_at: s.pausedAt }),
+            ...(s?.control !== undefined && { control: null }),
             ...(d.wakeAt !== undefined && { wake_at: d.wakeAt }),
           })
           .where('id', '=', id)
@@ -285,6 +298,7 @@ export class KyselyStore implements Store {
         .select('fence')
         .where('id', '=', op.session_id)
         .where('fence', '=', fence)
+        .$if(CAPABILITIES[this.dialect].rowLocks, (q) => q.forShare()) // a takeover waits for this commit
         .executeTakeFirst();
       if (!s) return false;
       await trx.updateTable('ops').set(row.opPatch(patch)).where('id', '=', id).execute();
@@ -292,12 +306,17 @@ export class KyselyStore implements Store {
     });
   }
 
-  async setSessionFlags(id: string, f: { paused?: boolean; deleting?: boolean; wakeAt?: number | null }, now: number): Promise<void> {
+  async setSessionFlags(
+    id: string,
+    f: { paused?: boolean; deleting?: boolean; wakeAt?: number | null; control?: SessionControl | null },
+    now: number,
+  ): Promise<void> {
     await this.db
       .updateTable('sessions')
       .set({
         updated_at: now,
-        ...(f.paused !== undefined && { paused: f.paused ? 1 : 0 }),
+        ...(f.paused !== undefined && { paused: f.paused ? 1 : 0, paused_at: f.paused ? now : null }),
+        ...(f.control !== undefined && { control: f.control === null ? null : JSON.stringify(f.control) }),
         ...(f.deleting !== undefined && { deleting: f.deleting ? 1 : 0 }),
         ...(f.wakeAt !== undefined && { wake_at: f.wakeAt }),
       })
@@ -320,6 +339,7 @@ export class KyselyStore implements Store {
         .selectAll()
         .where('session_id', '=', r.sessionId)
         .where('project_id', '=', r.projectId)
+        .$if(CAPABILITIES[this.dialect].rowLocks, (q) => q.forUpdate()) // `awaiting` cannot change under us
         .executeTakeFirst();
       if (!p) return { accepted: false };
       const accepted = p.awaiting !== null && p.awaiting === r.answers;
@@ -469,10 +489,22 @@ export class KyselyStore implements Store {
 
   async dueDeliveries(now: number, limit: number, exclude: string[]): Promise<OutboxRow[]> {
     // Head of line per subscription: the oldest pending row of each receiver, if it is due.
+    // Rows of a paused session wait (a paused session sends nothing); other sessions' rows go on.
     const heads = this.db
       .selectFrom('outbox')
       .select((eb) => ['subscription_id', eb.fn.min('id').as('head')])
       .where('status', '=', 'pending')
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('sessions')
+              .select('sessions.id')
+              .whereRef('sessions.id', '=', 'outbox.session_id')
+              .where('sessions.paused', '=', 1),
+          ),
+        ),
+      )
       .groupBy('subscription_id');
     let q = this.db
       .selectFrom('outbox')

@@ -40,6 +40,8 @@ export const session = (r: Selectable<SessionsTable>): SessionRow => ({
   reason: r.reason,
   paused: num(r.paused) === 1,
   deleting: num(r.deleting) === 1,
+  pausedAt: numOrNull(r.paused_at),
+  control: r.control == null ? null : JSON.parse(r.control),
   wakeAt: numOrNull(r.wake_at),
   createdAt: num(r.created_at),
   updatedAt: num(r.updated_at),

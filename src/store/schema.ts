@@ -25,6 +25,8 @@ export interface SessionsTable {
   lease_owner: string | null;
   lease_expires_at: Ms | null;
   fence: Generated<Int>;
+  paused_at: Ms | null;
+  control: string | null;
 }
 
 export interface SessionHostsTable {

@@ -353,6 +353,10 @@ describe('conformance: Doctor maintenance test case, default workflow', () => {
     }
 
     // ---- the cloud afterwards: every host enabled, the project back at full size ----
+    console.log(
+      `  notifications: ${states.join(' > ')}; moves per instance: ${(d.instances as { moves: number }[]).map((i) => i.moves).join(',')}; ` +
+        `host order: ${flat.filter((t) => t.state === 'IN_MAINTENANCE').map((t) => t.host).join(', ')}`,
+    );
     const sim = await api(svc.url, 'GET', '/v1/simulator/hosts');
     expect(sim.status).toBe(200);
     expect(sim.body.hosts.map((h: { name: string }) => h.name).sort()).toEqual(HOSTS);

@@ -59,7 +59,7 @@ async function rawPost(body: string, contentType = 'application/json'): Promise<
   } catch {
     /* keep text */
   }
-  return { status: res.status, body: json as any, headers: res.headers };
+  return { status: res.status, body: json as Res['body'], headers: res.headers };
 }
 
 describe('POST /v1/maintenance refuses bad requests and leaves no session behind', () => {
@@ -212,7 +212,7 @@ describe('unknown resources', () => {
     // A DELETE that carries a JSON content type but no body is still just a 404.
     const res = await fetch(`${svc.url}/v1/maintenance/${missing}`, { method: 'DELETE', headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(404);
-    expect(((await res.json()) as any).error.code).toBe('SESSION_NOT_FOUND');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SESSION_NOT_FOUND');
   });
 
   it('404 PROJECT_NOT_IN_SESSION for a project with no instances in the session', async () => {

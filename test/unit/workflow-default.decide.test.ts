@@ -23,6 +23,8 @@ function session(p: Partial<SessionRow> = {}): SessionRow {
     reason: null,
     paused: false,
     deleting: false,
+    pausedAt: null,
+    control: null,
     wakeAt: null,
     createdAt: T0,
     updatedAt: T0,

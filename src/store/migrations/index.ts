@@ -1,9 +1,11 @@
 // Numbered, forward-only migrations. Never edit one that has landed; add the next number.
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001_initial.js';
+import * as m0003 from './0003_session_control.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0003_session_control': m0003,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,15 @@
+// Opens the store a `--db` value names: a postgres:// or postgresql:// URL → PostgreSQL, anything else
+// a SQLite file path (or `:memory:`). Each dialect's driver is loaded only when it is used.
+import type { KyselyStore } from './kysely-store.js';
+
+export const isPostgresUrl = (db: string): boolean => /^postgres(ql)?:\/\//i.test(db);
+
+export async function openStore(db: string, opts: { schema?: string } = {}): Promise<KyselyStore> {
+  if (isPostgresUrl(db)) {
+    const { openPostgresStore } = await import('./postgres/index.js');
+    return openPostgresStore(db, opts);
+  }
+  if (opts.schema !== undefined) throw new Error('a schema applies to PostgreSQL only');
+  const { openSqliteStore } = await import('./sqlite/index.js');
+  return openSqliteStore(db);
+}
