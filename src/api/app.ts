@@ -11,9 +11,14 @@ import type { SubscriptionService } from '../services/subscriptions.js';
 import { FenixError } from '../domain/errors.js';
 import type { Authenticator } from './auth.js';
 import { handleError, notFound } from './errors.js';
+import { metricsRoutes } from './metrics.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
 import { simulatorRoutes, type SimulatorControl } from './routes/simulator.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
+import { ConstraintService } from '../services/constraints.js';
+import type { PlanService } from '../services/plan.js';
+import { constraintRoutes } from './routes/constraints.js';
+import { planRoutes } from './routes/plan.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,6 +29,10 @@ declare module 'fastify' {
 export interface AppDeps {
   store: Store;
   clock: Clock;
+  /** Constraints API (spec §5); built from store and clock when absent. */
+  constraints?: ConstraintService;
+  /** Planner dry-run (`POST /v1/maintenance/plan`); the route exists only when given. */
+  plan?: PlanService;
   sessions: SessionService;
   projects: ProjectService;
   subscriptions: SubscriptionService;
@@ -59,7 +68,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     reply.header('x-openstack-request-id', `req-${req.id}`);
-    if (req.url === '/healthz' || req.url === '/') return;
+    const path = req.url.split('?')[0]!.replace(/\/+$/, '');
+    if (path === '/healthz' || path === '' || path === '/metrics') return;
     req.principal = await deps.authenticate(req);
   });
 
@@ -68,6 +78,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(maintenanceRoutes, deps);
   await app.register(subscriptionRoutes, deps);
+  await app.register(metricsRoutes, deps);
+  await app.register(constraintRoutes, { constraints: deps.constraints ?? new ConstraintService({ store: deps.store, clock: deps.clock }) });
+  if (deps.plan) await app.register(planRoutes, { plan: deps.plan });
   if (deps.simulator) {
     const sim = deps.simulator;
     await app.register(async (scope) => {
@@ -86,7 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           if (b?.project_id !== p.projectId) throw new FenixError('FORBIDDEN', `a project token creates instances in ${p.projectId} only`);
         } else if (req.method === 'DELETE') {
           const id = (req.params as { id?: string }).id;
-          const own = sim.instancesView({ projectId: p.projectId }).some((i) => i.id === id);
+          const own = (await sim.instancesView({ projectId: p.projectId })).some((i) => i.id === id);
           if (!own) throw new FenixError('INSTANCE_NOT_FOUND', `no instance ${id} in project ${p.projectId}`);
         }
       });

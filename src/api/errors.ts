@@ -2,6 +2,7 @@
 // stable code, anything else to 500 INTERNAL (logged; never caused by a client's input).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FenixError, type ErrorCode } from '../domain/errors.js';
+import { DriverError } from '../ports/infra-driver.js';
 
 export function errorBody(code: ErrorCode | string, message: string, details?: unknown) {
   return { error: { code, message, ...(details !== undefined && { details }) } };
@@ -9,6 +10,12 @@ export function errorBody(code: ErrorCode | string, message: string, details?: u
 
 export function handleError(err: FastifyError | FenixError | Error, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof FenixError) return reply.code(err.status).send(errorBody(err.code, err.message, err.details));
+  if (err instanceof DriverError) {
+    // The infrastructure said no: a passing outage is 503 (try again), anything else our fault.
+    if (err.retryable) return reply.code(503).header('retry-after', '5').send(errorBody('INFRASTRUCTURE_UNAVAILABLE', err.message));
+    req.log.error({ err }, 'infrastructure error');
+    return reply.code(500).send(errorBody('INTERNAL', `infrastructure error: ${err.message}`));
+  }
   const fe = err as FastifyError;
   if (fe.validation) {
     const where = fe.validationContext ?? 'request';

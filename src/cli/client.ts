@@ -381,6 +381,29 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
       );
   }
 
+  withConn(program.command('plan'))
+    .description('dry-run: the plan a vnf / k8s session would follow on the cloud as it is now (nothing is created)')
+    .option('--hosts <a,b>', 'hosts to maintain (default: every host)', listArg)
+    .option('--at <time>', 'maintenance_at: "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 (default now)')
+    .option('--workflow <name>', 'vnf | k8s', 'vnf')
+    .option('--max-parallel-hosts <n>', 'hosts in maintenance at once (0: as capacity allows)', intArg('--max-parallel-hosts', 0))
+    .option('--estimates <json>', 'durations to assume, e.g. \'{"migrate_s":20,"host_maintenance_s":900}\'', jsonArg('--estimates'))
+    .option('--moves', 'list every planned move')
+    .option('--json', 'print the plan as JSON')
+    .action(
+      run(async (o: ConnOpts & { hosts?: string[]; at?: string; workflow: string; maxParallelHosts?: number; estimates?: unknown; moves?: boolean; json?: boolean }) => {
+        const body: Obj = { workflow: o.workflow };
+        if (o.hosts) body.hosts = o.hosts;
+        if (o.at) body.maintenance_at = o.at;
+        if (o.maxParallelHosts !== undefined) body.max_parallel_hosts = o.maxParallelHosts;
+        if (o.estimates !== undefined) body.estimates = o.estimates;
+        const plan = await clientOf(o).post<Obj>(`/v1/maintenance/plan${o.moves || o.json ? '' : '?moves=false'}`, body);
+        if (o.json) return json(plan);
+        for (const l of summarizePlan(plan, o.moves === true)) io.out(l);
+        if (pick(plan, 'feasible') === false) process.exitCode = 1;
+      }),
+    );
+
   const sub = program.command('subscription').description('notification subscriptions');
 
   withConn(sub.command('add'))
@@ -427,6 +450,59 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
         io.out(`deleted ${id}`);
       }),
     );
+}
+
+/** A readable summary of POST /v1/maintenance/plan. */
+export function summarizePlan(plan: unknown, withMoves = false): string[] {
+  const p: Obj = isObj(plan) ? plan : {};
+  const lb: Obj = isObj(p.lower_bound) ? p.lower_bound : {};
+  const stats: Obj = isObj(p.stats) ? p.stats : {};
+  const secs = (v: unknown) => (typeof v === 'number' ? `${Math.round(v)}s` : '-');
+  const lines = [
+    `${show(p.workflow)} plan over ${show(p.host_count)} hosts: ${p.feasible === true ? 'feasible' : 'NOT feasible'}` +
+      (p.feasible === true ? `, expected ${secs(p.expected_duration_s)} (ends ${show(p.expected_end)})` : ''),
+    `lower bound ${secs(lb.total_s)} (${show(lb.binding)}; ${show(lb.hosts_in_maintenance_at_once)} hosts fit in maintenance at once)`,
+    `${show(stats.batches)} batches, ${show(stats.moves)} moves (${show(stats.second_moves)} second moves), at most ${show(stats.max_hosts_out)} hosts out at once`,
+  ];
+  if (typeof p.missing_vcpus === 'number' && p.missing_vcpus > 0) lines.push(`missing capacity: about ${p.missing_vcpus} vCPUs (the session would ask for scale-in)`);
+  const reasons = asArray(p.reasons);
+  if (reasons.length) lines.push('', 'reasons:', ...reasons.map((r) => `  ${show(pick(r, 'severity'))} ${show(pick(r, 'kind'))}: ${show(pick(r, 'message'))}`));
+  const batches = asArray(p.batches).map((b) => {
+    const h = isObj(pick(b, 'headroom')) ? (pick(b, 'headroom') as Obj) : {};
+    return { ...(b as Obj), n: asArray(pick(b, 'hosts')).length, free: h.free_vcpus, reserved: h.reserved_vcpus, out: h.hosts_out };
+  });
+  if (batches.length) {
+    lines.push('', 'batches:');
+    lines.push(
+      ...table(batches, [
+        { title: 'BATCH', keys: ['index'] },
+        { title: 'START_S', keys: ['start_s'] },
+        { title: 'DONE_S', keys: ['done_s'] },
+        { title: 'N', keys: ['n'] },
+        { title: 'FREE_VCPUS', keys: ['free'] },
+        { title: 'RESERVED', keys: ['reserved'] },
+        { title: 'HOSTS_OUT', keys: ['out'] },
+        { title: 'HOSTS', keys: ['hosts'] },
+      ]).map((l) => '  ' + l),
+    );
+  }
+  const moves = asArray(p.moves);
+  if (withMoves && moves.length) {
+    lines.push('', 'moves:');
+    lines.push(
+      ...table(moves, [
+        { title: 'INSTANCE', keys: ['instance_id'] },
+        { title: 'FROM', keys: ['from'] },
+        { title: 'TO', keys: ['to'] },
+        { title: 'ACTION', keys: ['action'] },
+        { title: 'BATCH', keys: ['batch'] },
+        { title: 'NOTIFY_S', keys: ['notify_s'] },
+        { title: 'START_S', keys: ['start_s'] },
+        { title: 'END_S', keys: ['end_s'] },
+      ]).map((l) => '  ' + l),
+    );
+  }
+  return lines;
 }
 
 /** Polls a session until it is done or failed, printing each change; exit code 1 on failure. */

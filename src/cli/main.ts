@@ -4,12 +4,22 @@ import { Command, Option } from 'commander';
 import { envName, loadConfig, OPTIONS, type Config } from '../config/config.js';
 import { startService } from '../main/service.js';
 import { registerClientCommands } from './client.js';
+import { registerSimulatorCommand } from './simulator.js';
 import { registerVnfmCommand, startSampleVnfm, type SampleVnfm } from './vnfm.js';
 
 const DEMO_PROJECTS = ['demo-a', 'demo-b'];
 
-function serveCommand(program: Command): void {
-  const cmd = program.command('serve').description('run the API, the engine and the notification relay in one process');
+type Role = 'all' | 'api' | 'engine';
+
+const ROLE_HELP: Record<Role, [string, string]> = {
+  all: ['serve', 'run the API, the engine and the notification relay in one process'],
+  api: ['api', 'run the stateless API only (any number of replicas; needs --db postgres://)'],
+  engine: ['engine', 'run an engine and its notification relay only (any number; needs --db postgres:// and --public-url)'],
+};
+
+function serviceCommand(program: Command, role: Role): void {
+  const [name, description] = ROLE_HELP[role];
+  const cmd = program.command(name).description(description);
   for (const o of OPTIONS) {
     const flag = o.key === 'demo' ? '--demo' : `--${o.flag} <value>`;
     cmd.addOption(new Option(flag, `${o.description} [env ${envName(o.flag)}, default ${JSON.stringify(o.default)}]`));
@@ -22,13 +32,16 @@ function serveCommand(program: Command): void {
       console.error(`error: ${(e as Error).message}`);
       process.exit(2);
     }
-    const svc = await startService(config);
+    const svc = await startService(config, { role }).catch((e: Error) => {
+      console.error(`error: ${e.message}`);
+      process.exit(2);
+    });
     const vnfms: SampleVnfm[] = [];
-    if (config.demo && config.driver === 'simulated') {
+    if (role === 'all' && config.demo && config.driver === 'simulated') {
       for (const projectId of DEMO_PROJECTS)
         vnfms.push(await startSampleVnfm({ projectId, api: svc.url, log: (l) => console.log(`[vnfm ${projectId}] ${l}`) }));
     }
-    console.log(banner(svc.url, config, vnfms.length));
+    console.log(role === 'engine' ? `Fenix engine running (db ${config.db}, notifications point to ${svc.url})` : banner(svc.url, config, vnfms.length));
     let stopping = false;
     const shutdown = async () => {
       if (stopping) return;
@@ -60,7 +73,10 @@ function banner(url: string, c: Config, vnfms: number): string {
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('fenix').description('rolling infrastructure maintenance with zero application downtime (OpenStack Fenix API)');
-  serveCommand(program);
+  serviceCommand(program, 'all');
+  serviceCommand(program, 'api');
+  serviceCommand(program, 'engine');
+  registerSimulatorCommand(program);
   registerVnfmCommand(program);
   registerClientCommands(program);
   await program.parseAsync(argv);

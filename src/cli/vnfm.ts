@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ApiError, FenixHttp, formatError, resolveApi, resolveToken } from './http.js';
+import { novaScaler, novaScalerFromEnv, type InstanceScaler } from './nova-scaler.js';
 import { decodeTraitText } from './python-literal.js';
 
 export type NotificationFormat = 'aodh' | 'json';
@@ -35,6 +36,8 @@ export interface SampleVnfmOptions {
   secret?: string;
   /** One line per step; default: stdout. */
   log?: (line: string) => void;
+  /** Scale through this (e.g. a real Nova: novaScaler in nova-scaler.ts) instead of the simulator API. */
+  scaler?: InstanceScaler;
 }
 
 /** A notification as this application manager understood it. */
@@ -284,7 +287,9 @@ export async function startSampleVnfm(opts: SampleVnfmOptions): Promise<SampleVn
     log(ok ? `PUT ${url} ${state} -> ${status}` : `PUT ${url} ${state} gave up after ${attempts} attempts (last ${status})`);
   };
 
+  const scaler = opts.scaler;
   const listInstances = async (): Promise<SimInstance[]> => {
+    if (scaler) return scaler.list(signal);
     const res = await read<{ instances?: SimInstance[] }>(`/v1/simulator/instances?project_id=${encodeURIComponent(projectId)}`);
     return (res?.instances ?? []).filter((i) => i.project_id === undefined || i.project_id === projectId);
   };
@@ -295,7 +300,8 @@ export async function startSampleVnfm(opts: SampleVnfmOptions): Promise<SampleVn
       .sort((a, b) => b.name.localeCompare(a.name, 'en', { numeric: true }) || b.id.localeCompare(a.id))
       .slice(0, Math.max(0, scaleIn));
     for (const v of victims) {
-      await http.delete(`/v1/simulator/instances/${encodeURIComponent(v.id)}`, signal);
+      if (scaler) await scaler.remove(v.id, signal);
+      else await http.delete(`/v1/simulator/instances/${encodeURIComponent(v.id)}`, signal);
       scaledIn.push({ id: v.id, name: v.name, vcpus: v.vcpus ?? 1 });
       log(`scaled in: deleted ${v.name} (${v.id})`);
     }
@@ -305,11 +311,9 @@ export async function startSampleVnfm(opts: SampleVnfmOptions): Promise<SampleVn
   const doScaleOut = async (): Promise<void> => {
     for (const gone of [...scaledIn]) {
       try {
-        const created = await http.post<SimInstance>(
-          '/v1/simulator/instances',
-          { name: gone.name, project_id: projectId, vcpus: gone.vcpus },
-          signal,
-        );
+        const created = scaler
+          ? await scaler.create({ name: gone.name, vcpus: gone.vcpus }, signal)
+          : await http.post<SimInstance>('/v1/simulator/instances', { name: gone.name, project_id: projectId, vcpus: gone.vcpus }, signal);
         scaledIn.splice(scaledIn.indexOf(gone), 1);
         log(`scaled out: created ${gone.name} (${created?.id ?? '?'})`);
       } catch (err) {
@@ -510,6 +514,7 @@ interface VnfmCliOptions {
   replyDelayMs: number;
   retryDelayMs: number;
   secret?: string;
+  nova?: boolean;
 }
 
 export function registerVnfmCommand(program: Command): Command {
@@ -527,6 +532,7 @@ export function registerVnfmCommand(program: Command): Command {
     .option('--reply-delay-ms <ms>', 'wait before each reply', intArg('--reply-delay-ms', 0), 0)
     .option('--retry-delay-ms <ms>', 'wait between reply retries', intArg('--retry-delay-ms', 0), 1000)
     .option('--secret <secret>', 'subscription secret (JSON format signing)')
+    .option('--nova', "scale through a real Nova with the OS_* variables of the project's openrc, not the simulator API")
     .action(async (own: VnfmCliOptions, cmd: Command) => {
       const defined = Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined));
       const o = { ...cmd.optsWithGlobals(), ...defined } as VnfmCliOptions;
@@ -544,6 +550,7 @@ export function registerVnfmCommand(program: Command): Command {
           replyDelayMs: o.replyDelayMs,
           retryDelayMs: o.retryDelayMs,
           secret: o.secret,
+          ...(o.nova && { scaler: novaScaler(novaScalerFromEnv()) }),
         });
       } catch (err) {
         process.stderr.write(formatError(err) + '\n');

@@ -7,16 +7,33 @@ export interface Config {
   db: string;
   driver: string;
   scenario: string | null;
+  simulatorState: string | null;
+  simulatorUrl: string | null;
   replyWindow: number;
   scaleInReplyWindow: number;
   ownActionTimeout: number;
   noSubscription: 'act' | 'fail';
   minNotice: number;
   adminProject: string;
-  auth: 'none' | 'token';
+  auth: 'none' | 'token' | 'keystone';
   tokens: string | null;
   logLevel: string;
+  leaseTtl: number;
   demo: boolean;
+  // OpenStack (--driver openstack, --auth keystone): flags over the standard OS_* variables of an openrc.
+  osAuthUrl: string | null;
+  osUsername: string | null;
+  osPassword: string | null;
+  osProjectName: string | null;
+  osUserDomainName: string | null;
+  osProjectDomainName: string | null;
+  osRegionName: string | null;
+  osInterface: string | null;
+  /** oslo.messaging notifications on this AMQP broker (amqp:// or an oslo rabbit:// transport_url). */
+  notifyAmqp: string | null;
+  osloExchange: string;
+  /** Projects with an AODH event alarm on maintenance.scheduled are interacting (needs --notify-amqp). */
+  aodh: boolean;
 }
 
 export interface OptionSpec {
@@ -39,6 +56,16 @@ const oneOf =
     return raw as T;
   };
 const str = (raw: string) => raw;
+const httpUrl = (name: string) => (raw: string) => {
+  let u: URL | undefined;
+  try {
+    u = new URL(raw);
+  } catch {
+    /* reported below */
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new Error(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  return raw.replace(/\/+$/, '');
+};
 const bool = (raw: string) => !['0', 'false', 'no', 'off', ''].includes(raw.toLowerCase());
 
 export const OPTIONS: OptionSpec[] = [
@@ -46,18 +73,32 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'host', flag: 'host', description: 'address to bind', default: '127.0.0.1', parse: str },
   { key: 'publicUrl', flag: 'public-url', description: 'base of URLs sent in notifications (default http://<host>:<port>)', default: null, parse: str },
   { key: 'db', flag: 'db', description: 'SQLite file path, :memory:, or a postgres:// URL', default: 'fenix.db', parse: str },
-  { key: 'driver', flag: 'driver', description: 'infrastructure driver', default: 'simulated', parse: oneOf('--driver', ['simulated'] as const) },
+  { key: 'driver', flag: 'driver', description: 'infrastructure driver', default: 'simulated', parse: oneOf('--driver', ['simulated', 'openstack'] as const) },
   { key: 'scenario', flag: 'scenario', description: 'simulated cloud (JSON file); default: the built-in demo cloud', default: null, parse: str },
+  { key: 'simulatorState', flag: 'simulator-state', description: 'file keeping the simulated cloud across restarts (default <db>.simulator.json for a SQLite file)', default: null, parse: str },
+  { key: 'simulatorUrl', flag: 'simulator-url', description: 'use a shared simulator service (fenix simulator) at this URL instead of an in-process one', default: null, parse: httpUrl('--simulator-url') },
   { key: 'replyWindow', flag: 'reply-window', description: 'seconds to answer MAINTENANCE / PREPARE / PLANNED', default: 40, parse: int('--reply-window') },
   { key: 'scaleInReplyWindow', flag: 'scale-in-reply-window', description: 'seconds to answer SCALE_IN / MAINTENANCE_COMPLETE', default: 60, parse: int('--scale-in-reply-window') },
   { key: 'ownActionTimeout', flag: 'own-action-timeout', description: 'seconds for OWN_ACTION instances to leave a host', default: 600, parse: int('--own-action-timeout') },
   { key: 'noSubscription', flag: 'no-subscription', description: 'projects without a subscription: act (default behaviour) or fail', default: 'act', parse: oneOf('--no-subscription', ['act', 'fail'] as const) },
   { key: 'minNotice', flag: 'min-notice', description: 'seconds maintenance_at must be ahead when given (0: any time)', default: 0, parse: int('--min-notice') },
   { key: 'adminProject', flag: 'admin-project', description: 'project_id in maintenance.host events', default: 'admin', parse: str },
-  { key: 'auth', flag: 'auth', description: 'none (loopback only) or token', default: 'none', parse: oneOf('--auth', ['none', 'token'] as const) },
+  { key: 'auth', flag: 'auth', description: 'none (loopback only), token, or keystone (X-Auth-Token validated by Keystone)', default: 'none', parse: oneOf('--auth', ['none', 'token', 'keystone'] as const) },
   { key: 'tokens', flag: 'tokens', description: 'tokens file for --auth token', default: null, parse: str },
+  { key: 'leaseTtl', flag: 'lease-ttl', description: 'seconds an engine owns a session without renewing (takeover time after a crash)', default: 10, parse: int('--lease-ttl') },
   { key: 'logLevel', flag: 'log-level', description: 'pino log level', default: 'info', parse: oneOf('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
   { key: 'demo', flag: 'demo', description: 'attach a sample application manager to each demo project (simulated driver)', default: false, parse: bool },
+  { key: 'osAuthUrl', flag: 'os-auth-url', description: 'Keystone URL (default $OS_AUTH_URL)', default: null, parse: str },
+  { key: 'osUsername', flag: 'os-username', description: 'service user (default $OS_USERNAME)', default: null, parse: str },
+  { key: 'osPassword', flag: 'os-password', description: 'its password (default $OS_PASSWORD)', default: null, parse: str },
+  { key: 'osProjectName', flag: 'os-project-name', description: 'its project (default $OS_PROJECT_NAME)', default: null, parse: str },
+  { key: 'osUserDomainName', flag: 'os-user-domain-name', description: 'default $OS_USER_DOMAIN_NAME or Default', default: null, parse: str },
+  { key: 'osProjectDomainName', flag: 'os-project-domain-name', description: 'default $OS_PROJECT_DOMAIN_NAME or Default', default: null, parse: str },
+  { key: 'osRegionName', flag: 'os-region-name', description: 'catalog region (default $OS_REGION_NAME)', default: null, parse: str },
+  { key: 'osInterface', flag: 'os-interface', description: 'catalog interface: public, internal, admin (default $OS_INTERFACE or public)', default: null, parse: str },
+  { key: 'notifyAmqp', flag: 'notify-amqp', description: 'also publish notifications as oslo.messaging on this AMQP broker (amqp://user:pass@host:5672/)', default: null, parse: str },
+  { key: 'osloExchange', flag: 'oslo-exchange', description: "oslo.messaging control_exchange for --notify-amqp", default: 'openstack', parse: str },
+  { key: 'aodh', flag: 'aodh', description: 'subscriptions from AODH: a project with an event alarm on maintenance.scheduled is interacting (needs --notify-amqp)', default: false, parse: bool },
 ];
 
 export const envName = (flag: string): string => `FENIX_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -78,6 +119,7 @@ export function loadConfig(flags: Partial<Record<keyof Config, string | boolean>
   if (c.auth === 'none' && !isLoopback(c.host))
     throw new Error(`--auth none is allowed only on a loopback address; use --auth token to bind ${c.host}`);
   if (c.auth === 'token' && !c.tokens) throw new Error('--auth token needs --tokens <file.json>');
+  if (c.aodh && !c.notifyAmqp) throw new Error('--aodh needs --notify-amqp (AODH gets the events from the oslo.messaging bus)');
   return c;
 }
 

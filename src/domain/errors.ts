@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   UNKNOWN_PLUGIN: 422,
   UNKNOWN_WORKFLOW: 422,
   NO_HOSTS: 422,
+  INFRASTRUCTURE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -8,6 +8,7 @@ import type {
   SessionState,
   WorkflowName,
 } from './states.js';
+import type { PersistedPlan, PlanEstimates } from './constraints.js';
 
 export interface ActionSpec {
   plugin: string;
@@ -27,6 +28,8 @@ export interface SessionOptions {
   ownActionTimeoutS: number;
   /** Upper limit of hosts in maintenance at once (workflows may use fewer). */
   maxParallelHosts: number;
+  /** vnf / k8s: durations the planner assumes (defaults: the engine's, else DEFAULT_ESTIMATES). */
+  estimates?: Partial<PlanEstimates>;
 }
 
 export interface SessionRow {
@@ -81,6 +84,10 @@ export interface Phase {
   attempt?: number;
   /** The admin aborted the session. */
   aborted?: boolean;
+  /** vnf / k8s: the plan the session follows (null: to be made). */
+  plan?: PersistedPlan | null;
+  /** vnf / k8s: projects asked to scale in, by round. */
+  scaleInAsked?: string[];
 }
 
 export type HostStatus = 'pending' | 'emptying' | 'maintaining' | 'maintained';
@@ -136,6 +143,14 @@ export interface SessionInstance {
   status: InstanceStatus;
   moves: number;
   error: string | null;
+  /** vnf / k8s: state asked of this instance alone (per-instance PREPARE/PLANNED_MAINTENANCE). */
+  askState?: ReplyState | null;
+  askKey?: string | null;
+  notifiedAt?: number | null;
+  replyAt?: number | null;
+  /** Reply to the current per-instance ask (`ACK_…`/`NACK_…`). */
+  reply?: string | null;
+  repliedAt?: number | null;
 }
 
 export type OpKind = 'scheduling' | 'move' | 'host_maintenance' | 'plugin';

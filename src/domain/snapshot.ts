@@ -1,4 +1,5 @@
 // Everything a workflow decides over: the stored session plus the observed infrastructure.
+import type { Constraints, PlanEstimates } from './constraints.js';
 import type { HostInfo, InstanceInfo } from './infra.js';
 import type { Op, SessionHost, SessionInstance, SessionProject, SessionRow } from './model.js';
 
@@ -14,6 +15,8 @@ export interface SessionData {
   deliveries: Record<string, { delivered: number; pending: number; dead: number }>;
   /** Keys of every event the session has decided to send. */
   eventKeys: string[];
+  /** Constraints (spec §5) of the session's projects. */
+  constraints?: Constraints;
 }
 
 export interface WorkflowContext {
@@ -23,6 +26,8 @@ export interface WorkflowContext {
   adminProject: string;
   /** Plug-ins the engine knows (an unknown one fails the session when its turn comes). */
   plugins: string[];
+  /** Durations the vnf / k8s planner assumes (e.g. the simulated driver's timings). */
+  estimates?: Partial<PlanEstimates>;
 }
 
 export interface Snapshot extends SessionData {

@@ -21,7 +21,11 @@ export interface EngineLog {
 }
 
 export interface EngineOptions {
-  /** Lease time-to-live: long enough to outlast one slow tick, short enough for a quick takeover. */
+  /**
+   * Lease time-to-live: long enough to outlast one slow tick (a few driver calls), short enough that
+   * another engine takes over a dead engine's sessions within seconds. Renewed by every tick and,
+   * while plug-ins run, by a heartbeat every third of it.
+   */
   leaseTtlMs: number;
   /** Longest wait between polls of a running migration (the original slept 5 s; Nova needs 2-4 s). */
   pollMs: number;
@@ -38,7 +42,7 @@ export interface EngineOptions {
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
-  leaseTtlMs: 30_000,
+  leaseTtlMs: 10_000,
   pollMs: 1_000,
   minPollMs: 100,
   idleMs: 1_000,
@@ -61,7 +65,7 @@ export interface EngineDeps {
 
 export class Engine {
   private readonly opts: EngineOptions;
-  private readonly plugins = new Map<number, Promise<void>>();
+  private readonly plugins = new Map<number, { sessionId: string; done: Promise<void>; abort: AbortController }>();
   private wake: AbortController | null = null;
   private readonly nudged = new Set<string>();
   private readonly ticking = new Map<string, Promise<void>>();
@@ -77,6 +81,21 @@ export class Engine {
   nudge(sessionId?: string): void {
     if (sessionId) this.nudged.add(sessionId);
     this.wake?.abort();
+  }
+
+  /**
+   * Keep the leases of sessions with plug-ins running in this process: without ticks their lease
+   * would lapse and another engine would start the same plug-in again. A lost lease aborts the run.
+   */
+  private async heartbeat(): Promise<void> {
+    const { store, clock, owner, log } = this.deps;
+    const held = new Set([...this.plugins.values()].map((p) => p.sessionId));
+    for (const id of held) {
+      const lease = await store.acquireLease(id, owner, clock.now(), this.opts.leaseTtlMs).catch(() => undefined);
+      if (lease) continue;
+      log.warn({ session: id }, 'lease lost while a plug-in runs; aborting it');
+      for (const p of this.plugins.values()) if (p.sessionId === id) p.abort.abort();
+    }
   }
 
   /** Tick every due or nudged session once. Returns the number of sessions ticked. */
@@ -98,10 +117,11 @@ export class Engine {
       } catch (err) {
         log.error({ err }, 'engine round failed');
       }
+      await this.heartbeat();
       if (signal.aborted || this.nudged.size) continue;
       const next = await store.nextWakeAt().catch(() => null);
       const now = clock.now();
-      const ms = Math.max(0, Math.min(this.opts.idleMs, next === null ? this.opts.idleMs : next - now));
+      const ms = Math.max(0, Math.min(this.opts.idleMs, this.opts.leaseTtlMs / 3, next === null ? this.opts.idleMs : next - now));
       this.wake = new AbortController();
       const stop = () => this.wake?.abort();
       signal.addEventListener('abort', stop, { once: true });
@@ -109,7 +129,7 @@ export class Engine {
       signal.removeEventListener('abort', stop);
       this.wake = null;
     }
-    await Promise.allSettled([...this.plugins.values(), ...this.ticking.values()]);
+    await Promise.allSettled([...[...this.plugins.values()].map((p) => p.done), ...this.ticking.values()]);
   }
 
   /** Reconcile one session. Safe to call at any time, any number of times. */
@@ -130,7 +150,6 @@ export class Engine {
     const lease = await store.acquireLease(id, owner, clock.now(), this.opts.leaseTtlMs);
     if (!lease) return;
     let observed: Snapshot['observed'] | null = null;
-    let wroteEvents = false;
     try {
       for (let step = 0; step < this.opts.maxStepsPerTick; step++) {
         const data = await store.loadSnapshot(id);
@@ -144,13 +163,22 @@ export class Engine {
           observed ??= await this.observe();
           const d = applyControl({ ...data, observed, ctx }, clock.now(), data.session.control);
           if (!(await store.applyDecision(id, lease.fence, d, clock.now()))) return;
-          if (d.events?.length) wroteEvents = true;
+          if (d.events?.length) this.deps.onOutbox?.(); // deliver now, not at the end of the tick
           logDecision(log, id, d);
           continue;
         }
         if (await this.pollOps(data, lease)) {
           observed = null;
           continue;
+        }
+        // Intents written but never started (their engine died right after writing them) start now.
+        if (data.ops.some((o) => o.status === 'pending' || (o.status === 'started' && o.kind === 'plugin' && !this.plugins.has(o.id)))) {
+          const changed = await this.startOps(data, lease);
+          const fresh = await store.loadSnapshot(id);
+          if (changed || JSON.stringify(fresh?.ops) !== JSON.stringify(data.ops)) {
+            observed = null;
+            continue;
+          }
         }
         const decide = workflowFor(data.session.workflow);
         if (!decide) {
@@ -169,12 +197,9 @@ export class Engine {
           log.warn({ session: id }, 'lease lost; another engine owns the session now');
           return;
         }
-        if (d.events?.length) wroteEvents = true;
+        if (d.events?.length) this.deps.onOutbox?.(); // deliver now, not at the end of the tick
         logDecision(log, id, d);
-        if (d.ops?.length || data.ops.some((o) => o.status === 'pending')) {
-          const fresh = await store.loadSnapshot(id);
-          if (fresh && (await this.startOps(fresh, lease))) observed = null;
-        }
+        if (d.ops?.length) observed = null; // the next round starts them, then observes afresh
       }
       // Still busy after many steps: yield to other sessions and come straight back.
       await store.applyDecision(id, lease.fence, { wakeAt: clock.now() }, clock.now());
@@ -182,8 +207,6 @@ export class Engine {
       const retry = err instanceof DriverError && err.retryable;
       log.error({ err, session: id }, retry ? 'tick failed; will retry' : 'tick failed');
       await store.applyDecision(id, lease.fence, { wakeAt: clock.now() + this.opts.retryMs }, clock.now()).catch(() => {});
-    } finally {
-      if (wroteEvents) this.deps.onOutbox?.();
     }
   }
 
@@ -221,7 +244,7 @@ export class Engine {
             changed = true;
             break;
           case 'move': {
-            const ref = await driver.startMove(op.subject, op.args.kind as MoveKind, key);
+            const ref = await driver.startMove(op.subject, op.args.kind as MoveKind, key, typeof op.args.target === 'string' ? { target: op.args.target } : {});
             await store.updateOp(op.id, lease.fence, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
             break;
           }
@@ -315,7 +338,7 @@ export class Engine {
         this.plugins.delete(op.id);
         this.nudge(op.sessionId);
       });
-    this.plugins.set(op.id, run);
+    this.plugins.set(op.id, { sessionId: op.sessionId, done: run, abort: ac });
   }
 }
 

@@ -6,9 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp } from '../api/app.js';
 import { noAuth, tokenAuth, validateTokenTable } from '../api/auth.js';
+import { keystoneAuth } from '../api/keystone-auth.js';
+import { AodhSubscriptionSync, credentialsFromEnv, KeystoneSession, OpenStackDriver } from '../drivers/openstack/index.js';
+import { ensureOsloAdminSubscription, OsloTransport, osloSubscriptionUrl, RoutingTransport } from '../notifier/oslo-transport.js';
+import type { InfraDriver } from '../ports/infra-driver.js';
 import { SystemClock } from '../clock/system.js';
 import { publicUrlOf, type Config } from '../config/config.js';
-import { demoScenario, parseScenario, SimulatedDriver } from '../drivers/simulated/index.js';
+import { demoScenario, parseScenario, RemoteSimulatorDriver, SimulatedDriver } from '../drivers/simulated/index.js';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import { Relay, type RelayOptions } from '../notifier/relay.js';
 import { WebhookTransport } from '../notifier/webhook.js';
@@ -19,7 +23,8 @@ import type { Store } from '../ports/store.js';
 import { ProjectService } from '../services/projects.js';
 import { SessionService } from '../services/sessions.js';
 import { SubscriptionService } from '../services/subscriptions.js';
-import { openSqliteStore } from '../store/sqlite/index.js';
+import { isPostgresUrl, openStore } from '../store/index.js';
+import { PgNudges } from '../store/postgres/nudges.js';
 import { WORKFLOW_IMPLS } from '../workflows/index.js';
 import type { WorkflowName } from '../domain/states.js';
 
@@ -32,52 +37,84 @@ export interface ServiceOverrides {
   manual?: boolean;
   /** A scenario object instead of --scenario / the demo cloud. */
   scenario?: unknown;
+  /**
+   * all: API, engine and relay in one process (`fenix serve`); api: the stateless API only
+   * (`fenix api`, any number of replicas); engine: engine and relay only (`fenix engine`, any number).
+   * Split roles need PostgreSQL: engines share sessions through leases, the API nudges them by NOTIFY.
+   */
+  role?: 'all' | 'api' | 'engine';
+  /** Use this infrastructure driver (e.g. a test's wrapper of the OpenStack driver). */
+  driver?: InfraDriver;
 }
 
 export interface Service {
-  app: FastifyInstance;
+  /** Absent in the engine role. */
+  app?: FastifyInstance;
   engine: Engine;
   relay: Relay;
   store: Store;
-  driver: SimulatedDriver;
+  /** In-process, or the shared simulator service when config.simulatorUrl is set. */
+  driver: SimulatedDriver | RemoteSimulatorDriver;
+  /** The infrastructure driver in use, whatever its kind (with --driver openstack `driver` is null). */
+  infra: InfraDriver;
   clock: Clock;
   url: string;
   config: Config;
   stop(): Promise<void>;
 }
 
-export async function openStore(db: string): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(db)) throw new Error('PostgreSQL support is not built yet; use a SQLite path');
-  return openSqliteStore(db);
-}
-
-export function simulatorStatePath(db: string): string | undefined {
-  return db === ':memory:' || /^postgres/.test(db) ? undefined : `${db}.simulator.json`;
+/** Where the in-process simulator keeps its cloud: the flag, else beside a SQLite file. */
+export function simulatorStatePath(config: Pick<Config, 'db' | 'simulatorState'>): string | undefined {
+  if (config.simulatorState) return config.simulatorState;
+  return config.db === ':memory:' || isPostgresUrl(config.db) ? undefined : `${config.db}.simulator.json`;
 }
 
 export async function startService(config: Config, o: ServiceOverrides = {}): Promise<Service> {
   const clock = o.clock ?? new SystemClock();
   const log = o.logger ?? pino({ level: config.logLevel, base: { svc: 'fenix' } });
-  const authenticate = config.auth === 'token' ? tokenAuth(validateTokenTable(JSON.parse(readFileSync(config.tokens!, 'utf8')))) : noAuth;
+  // OpenStack: one Keystone session (the service user of OS_* / --os-*) for Nova, AODH and token validation.
+  const keystone =
+    config.driver === 'openstack' || config.auth === 'keystone' || config.aodh
+      ? new KeystoneSession(credentialsFromEnv(process.env, osCredentialFlags(config)))
+      : null;
+  const authenticate =
+    config.auth === 'token'
+      ? tokenAuth(validateTokenTable(JSON.parse(readFileSync(config.tokens!, 'utf8'))))
+      : config.auth === 'keystone'
+        ? keystoneAuth({ validate: (t) => keystone!.validateToken(t) })
+        : noAuth;
   const scenario =
     o.scenario !== undefined
       ? parseScenario(o.scenario)
       : config.scenario
         ? parseScenario(JSON.parse(readFileSync(config.scenario, 'utf8')))
         : demoScenario();
-  const statePath = simulatorStatePath(config.db);
-  const driver = new SimulatedDriver(scenario, clock, statePath ? { statePath } : {});
+  const statePath = simulatorStatePath(config);
+  // --simulator-url: a shared simulator service (fenix simulator) owns the cloud, its scenario and state.
+  const driver =
+    config.driver === 'openstack'
+      ? (null as unknown as SimulatedDriver)
+      : config.simulatorUrl
+        ? new RemoteSimulatorDriver(config.simulatorUrl)
+        : new SimulatedDriver(scenario, clock, statePath ? { statePath } : {});
+  const infra: InfraDriver = o.driver ?? (config.driver === 'openstack' ? new OpenStackDriver(keystone!) : driver);
+  const role = o.role ?? 'all';
   const store = await openStore(config.db);
+  if (role !== 'all' && store.dialect !== 'postgres') throw new Error(`fenix ${role} needs --db postgres://…; use fenix serve with SQLite`);
+  if (role === 'engine' && !config.publicUrl) throw new Error('fenix engine needs --public-url: the API address that notifications point to');
   // An SQLite file has one engine, this one: leases of a previous (crashed) process are void.
   if (store.dialect === 'sqlite') await store.releaseAllLeases();
+  // Across processes the API wakes engines with NOTIFY; in one process it calls the engine.
+  const pgNudges = role === 'all' ? null : new PgNudges(config.db);
   const plugins = new MapPluginRegistry([dummyPlugin]);
 
   // The API nudges the engine, which is built after the API (it needs the bound URL).
   const late: { engine?: Engine; relay?: Relay } = {};
-  const nudge = (id: string) => late.engine?.nudge(id);
+  const nudge = (id: string) =>
+    pgNudges ? void pgNudges.notify(id).catch((err) => log.warn({ err }, 'nudge failed; engines will sweep')) : late.engine?.nudge(id);
   const sessions = new SessionService({
     store,
-    driver,
+    driver: infra,
     clock,
     plugins,
     nudge,
@@ -90,39 +127,53 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       workflows: Object.keys(WORKFLOW_IMPLS) as WorkflowName[],
     },
   });
-  const app = await buildApp({
-    store,
-    clock,
-    sessions,
-    projects: new ProjectService({ store, clock, nudge }),
-    subscriptions: new SubscriptionService({ store, clock }),
-    authenticate,
-    simulator: driver,
-    // Request lines only at debug: the engine's log tells the story; errors still show.
-    logger: log.child({ part: 'api' }, { level: config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn' }),
-  });
-  await app.listen({ port: config.port, host: config.host });
-  const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  const url = publicUrlOf(config, port);
+  let app: FastifyInstance | undefined;
+  let url = config.publicUrl ? publicUrlOf(config) : '';
+  if (role !== 'engine') {
+    app = await buildApp({
+      store,
+      clock,
+      sessions,
+      projects: new ProjectService({ store, clock, nudge }),
+      subscriptions: new SubscriptionService({ store, clock }),
+      authenticate,
+      ...(config.driver !== 'openstack' && { simulator: driver }),
+      // Request lines only at debug: the engine's log tells the story; errors still show.
+      logger: log.child({ part: 'api' }, { level: config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn' }),
+    });
+    await app.listen({ port: config.port, host: config.host });
+    const addr = app.server.address();
+    url = publicUrlOf(config, typeof addr === 'object' && addr ? addr.port : config.port);
+  }
 
-  const relay = new Relay({ store, transport: new WebhookTransport(), clock, log: log.child({ part: 'relay' }) }, o.relay);
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  // --notify-amqp: `oslo:` subscriptions (the infrastructure events, AODH projects) go on the oslo.messaging bus.
+  const oslo = config.notifyAmqp ? new OsloTransport({ url: config.notifyAmqp, exchange: config.osloExchange }) : null;
+  if (oslo) await ensureOsloAdminSubscription(store, { exchange: config.osloExchange, now: clock.now() });
+  const transport = oslo ? new RoutingTransport(new WebhookTransport(), oslo) : new WebhookTransport();
+  const relay = new Relay({ store, transport, clock, log: log.child({ part: 'relay' }), owner }, o.relay);
   const engine = new Engine(
     {
       store,
-      driver,
+      driver: infra,
       plugins,
       clock,
       ctx: { publicUrl: url, adminProject: config.adminProject, plugins: plugins.names() },
       log: log.child({ part: 'engine' }),
-      owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      owner,
       onOutbox: () => relay.nudge(),
     },
-    o.engine,
+    { leaseTtlMs: config.leaseTtl * 1000, ...o.engine },
   );
   late.engine = engine;
   const stop = new AbortController();
-  const loops = o.manual ? [] : [engine.run(stop.signal), relay.run(stop.signal)];
+  const runLoops = role !== 'api' && !o.manual;
+  const loops = runLoops ? [engine.run(stop.signal), relay.run(stop.signal)] : [];
+  if (runLoops && config.aodh) {
+    const sync = new AodhSubscriptionSync({ keystone: keystone!, store, subscriptionUrl: osloSubscriptionUrl(config.osloExchange), now: () => clock.now(), log: log.child({ part: 'aodh' }) });
+    loops.push(sync.run(stop.signal));
+  }
+  if (runLoops && pgNudges) await pgNudges.listen((id) => engine.nudge(id || undefined), (err) => log.warn({ err }, 'LISTEN connection lost'));
 
   return {
     app,
@@ -130,14 +181,35 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
     relay,
     store,
     driver,
+    infra,
     clock,
     url,
     config,
     async stop() {
       stop.abort();
-      await app.close();
+      await app?.close();
       await Promise.allSettled(loops);
+      await oslo?.close();
+      await infra.close?.();
+      await pgNudges?.close();
       await store.close();
     },
   };
+}
+
+/** --os-* flags that were given, as credentials overriding the OS_* variables. */
+function osCredentialFlags(c: Config): Record<string, string> {
+  const out: Record<string, string> = {};
+  const map: [keyof Config, string][] = [
+    ['osAuthUrl', 'authUrl'],
+    ['osUsername', 'username'],
+    ['osPassword', 'password'],
+    ['osProjectName', 'projectName'],
+    ['osUserDomainName', 'userDomainName'],
+    ['osProjectDomainName', 'projectDomainName'],
+    ['osRegionName', 'regionName'],
+    ['osInterface', 'interface'],
+  ];
+  for (const [k, v] of map) if (typeof c[k] === 'string' && c[k]) out[v] = c[k] as string;
+  return out;
 }

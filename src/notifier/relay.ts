@@ -18,11 +18,16 @@ export interface RelayLogger {
   error: LogFn;
 }
 
+/** Shortest sleep of the loop: no busy loop when a due time and the store disagree for a moment. */
+const MIN_SLEEP_MS = 20;
+
 export interface RelayDeps {
   store: RelayStore;
   transport: Transport;
   clock: Clock;
   log?: RelayLogger;
+  /** Who claims rows: unique per relay when several share a database. */
+  owner?: string;
 }
 
 export interface RelayOptions {
@@ -64,10 +69,12 @@ export class Relay {
   /** Set by wake(); a wake between a poll and the sleep that follows it skips that sleep. */
   private woken = false;
 
+  private readonly owner: string;
   constructor(deps: RelayDeps, opts: RelayOptions = {}) {
     this.store = deps.store;
     this.transport = deps.transport;
     this.clock = deps.clock;
+    this.owner = deps.owner ?? 'relay';
     this.log = deps.log ?? SILENT;
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 16));
     this.maxAttempts = Math.max(1, Math.floor(opts.maxAttempts ?? 12));
@@ -99,7 +106,7 @@ export class Relay {
     for (;;) {
       const free = this.concurrency - this.inFlight.size;
       if (free <= 0 || signal.aborted) break;
-      const rows = this.heads(await this.store.dueDeliveries(now, free, [...attempted, ...this.inFlight.keys()]));
+      const rows = this.heads(await this.store.dueDeliveries(now, free, [...attempted, ...this.inFlight.keys()], this.owner));
       const fresh = rows.filter((r) => !attempted.has(r.subscriptionId));
       for (const row of fresh) {
         attempted.add(row.subscriptionId);
@@ -130,20 +137,18 @@ export class Relay {
           const free = this.concurrency - this.inFlight.size;
           let drained = true;
           if (free > 0) {
-            const rows = this.heads(await this.store.dueDeliveries(this.clock.now(), free, [...this.inFlight.keys()]));
+            const rows = this.heads(await this.store.dueDeliveries(this.clock.now(), free, [...this.inFlight.keys()], this.owner));
             for (const row of rows) if (!this.inFlight.has(row.subscriptionId)) this.start(row, signal);
             drained = rows.length < free;
           }
           if (signal.aborted) break;
           if (!drained && this.inFlight.size < this.concurrency) continue; // more may be due
           if (drained) {
-            // Nothing else is due right now; sleep until the next row is due. A due time in the
-            // past belongs to a subscription that is in flight: its completion wakes us.
-            const next = await this.store.nextDeliveryAt();
-            if (next !== null) {
-              const d = next - this.clock.now();
-              if (d > 0) ms = Math.min(d, this.idleMs);
-            }
+            // Nothing else is due right now; sleep until the next head row is due. In-flight
+            // subscriptions are left out: their completion wakes us.
+            const next = await this.store.nextDeliveryAt([...this.inFlight.keys()], this.clock.now(), this.owner);
+            // A head that fell due since dueDeliveries ran is taken after a short pause, not idleMs.
+            if (next !== null) ms = Math.max(MIN_SLEEP_MS, Math.min(next - this.clock.now(), this.idleMs));
           }
           // else all slots are busy: a completion wakes us.
         } catch (err) {

@@ -18,6 +18,11 @@ export interface OpStatus {
 
 export type MoveKind = Exclude<InstanceAction, 'OWN_ACTION'>;
 
+export interface MoveOptions {
+  /** Destination host; absent = the infrastructure's scheduler decides. */
+  target?: string;
+}
+
 export class DriverError extends Error {
   constructor(
     message: string,
@@ -37,9 +42,11 @@ export interface InfraDriver {
   setHostScheduling(host: string, enabled: boolean, reason: string): Promise<void>;
   /**
    * Start moving an instance off its current host. `key` is an idempotency key: calling again with
-   * the same key returns the same operation instead of starting a second move.
+   * the same key returns the same operation instead of starting a second move. `opts.target` asks
+   * for that destination host (the vnf workflow's planned target); without it the infrastructure's
+   * scheduler chooses. A target that cannot take the instance fails the operation.
    */
-  startMove(instanceId: string, kind: MoveKind, key: string): Promise<string>;
+  startMove(instanceId: string, kind: MoveKind, key: string, opts?: MoveOptions): Promise<string>;
   /** Start the infrastructure's own maintenance of an empty host (a no-op for clouds where plug-ins do it). */
   startHostMaintenance(host: string, key: string): Promise<string>;
   /** Status of an operation started by startMove / startHostMaintenance. */

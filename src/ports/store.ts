@@ -1,5 +1,6 @@
 // The store port: everything the engine, services and relay need from persistence. One contract
 // suite runs against every implementation (SQLite now, PostgreSQL next).
+import type { GroupConstraint, InstanceConstraint } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type { SessionData } from '../domain/snapshot.js';
 import type {
@@ -29,6 +30,8 @@ export interface ReplyInput {
   /** The state the reply answers (reply minus ACK_/NACK_). */
   answers: string;
   instanceActions: Record<string, string>;
+  /** Sent to the per-instance reply URL (vnf / k8s): answers that instance's own ask. */
+  instanceId?: string;
   at: number;
 }
 
@@ -82,8 +85,18 @@ export interface Store {
   // leases (fencing tokens): a stale owner's writes are refused
   acquireLease(id: string, owner: string, now: number, ttlMs: number): Promise<Lease | undefined>;
   releaseLease(id: string, owner: string): Promise<void>;
-  /** Drop every lease (a single-engine database after a restart: the old owner is gone). */
+  /** Drop every lease and outbox claim (a single-engine database after a restart: the old owner is gone). */
   releaseAllLeases(): Promise<void>;
+
+  // constraints (spec §5): upserts return the stored row; deletes say whether a row was removed
+  putInstanceConstraint(c: InstanceConstraint): Promise<InstanceConstraint>;
+  getInstanceConstraint(instanceId: string): Promise<InstanceConstraint | undefined>;
+  deleteInstanceConstraint(instanceId: string): Promise<boolean>;
+  listInstanceConstraints(filter?: { projectId?: string }): Promise<InstanceConstraint[]>;
+  putGroupConstraint(g: GroupConstraint): Promise<GroupConstraint>;
+  getGroupConstraint(groupId: string): Promise<GroupConstraint | undefined>;
+  deleteGroupConstraint(groupId: string): Promise<boolean>;
+  listGroupConstraints(filter?: { projectId?: string }): Promise<GroupConstraint[]>;
 
   // subscriptions
   createSubscription(s: Subscription): Promise<void>;
@@ -94,10 +107,10 @@ export interface Store {
 
   // outbox
   /** Oldest due pending row of each subscription (head-of-line per receiver, so order is kept). */
-  dueDeliveries(now: number, limit: number, exclude: string[]): Promise<OutboxRow[]>;
+  dueDeliveries(now: number, limit: number, exclude: string[], owner?: string): Promise<OutboxRow[]>;
   markDelivered(id: number, subscriptionId: string, now: number, status: number): Promise<void>;
   markFailed(id: number, now: number, error: string, status: number | null, nextAttemptAt: number | null): Promise<void>;
   outboxFor(sessionId: string): Promise<OutboxRow[]>;
-  /** Earliest next_attempt_at of pending rows, for the relay's sleep. */
-  nextDeliveryAt(): Promise<number | null>;
+  /** Earliest next_attempt_at of the head rows of subscriptions not in `exclude` (in flight), for the relay's sleep. */
+  nextDeliveryAt(exclude?: string[], now?: number, owner?: string): Promise<number | null>;
 }

@@ -68,7 +68,7 @@ export class ProjectService {
       for (const id of ids) actions[id] ??= body.instance_action;
     }
     const out = await this.deps.store.recordReply(
-      { sessionId, projectId, reply: body.state, answers: parsed.state, instanceActions: actions, at: this.deps.clock.now() },
+      { sessionId, projectId, reply: body.state, answers: parsed.state, instanceActions: actions, at: this.deps.clock.now(), ...(instanceId !== undefined && { instanceId }) },
       own.map((i) => i.instanceId),
     );
     if (out.accepted) this.deps.nudge(sessionId);

@@ -4,7 +4,14 @@ import type { KyselyStore } from './kysely-store.js';
 
 export const isPostgresUrl = (db: string): boolean => /^postgres(ql)?:\/\//i.test(db);
 
-export async function openStore(db: string, opts: { schema?: string } = {}): Promise<KyselyStore> {
+export interface OpenStoreOptions {
+  /** PostgreSQL only: keep every table in this schema (created if missing). */
+  schema?: string;
+  /** PostgreSQL only: an idle pooled connection failed (the pool has dropped it); e.g. log it. */
+  onError?: (e: Error) => void;
+}
+
+export async function openStore(db: string, opts: OpenStoreOptions = {}): Promise<KyselyStore> {
   if (isPostgresUrl(db)) {
     const { openPostgresStore } = await import('./postgres/index.js');
     return openPostgresStore(db, opts);

@@ -2,6 +2,7 @@
 // (connections, pragmas, type parsers) lives in sqlite/ and postgres/.
 import { randomUUID } from 'node:crypto';
 import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
+import type { GroupConstraint, InstanceConstraint } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type {
   OutboxRow,
@@ -19,6 +20,12 @@ import * as row from './rows.js';
 
 class FenceLost extends Error {}
 
+/**
+ * A relay's claim on an outbox row: longer than one delivery attempt (webhook timeout 10 s), short
+ * enough that the rows of a relay that died are sent by another soon after.
+ */
+const CLAIM_TTL_MS = 15_000;
+
 export class KyselyStore implements Store {
   constructor(
     readonly db: Kysely<DB>,
@@ -31,6 +38,8 @@ export class KyselyStore implements Store {
     const { error, results } = await new Migrator({
       db: this.db,
       provider: migrationProvider,
+      // Numbers were reserved by parallel work (0002 landed after 0003); each migration stands alone.
+      allowUnorderedMigrations: true,
       ...(this.schema !== undefined && { migrationTableSchema: this.schema }),
     }).migrateToLatest();
     const failed = results?.find((r) => r.status === 'Error');
@@ -140,6 +149,13 @@ export class KyselyStore implements Store {
         .groupBy(['event_key', 'status'])
         .execute();
       const events = await trx.selectFrom('session_events').select('key').where('session_id', '=', id).execute();
+      const projectIds = projects.map((p) => p.project_id);
+      const instanceConstraints = projectIds.length
+        ? await trx.selectFrom('instance_constraints').selectAll().where('project_id', 'in', projectIds).orderBy('instance_id').execute()
+        : [];
+      const groupConstraints = projectIds.length
+        ? await trx.selectFrom('instance_group_constraints').selectAll().where('project_id', 'in', projectIds).orderBy('group_id').execute()
+        : [];
       const subscribed = new Set<string>();
       for (const sub of subs)
         if (sub.project_id && (JSON.parse(sub.event_types) as string[]).includes('maintenance.scheduled'))
@@ -159,6 +175,7 @@ export class KyselyStore implements Store {
         subscribedProjects: [...subscribed].sort(),
         deliveries: del,
         eventKeys: events.map((e) => e.key),
+        constraints: { instances: instanceConstraints.map(row.instanceConstraint), groups: groupConstraints.map(row.groupConstraint) },
       };
     });
   }
@@ -342,19 +359,54 @@ export class KyselyStore implements Store {
         .$if(CAPABILITIES[this.dialect].rowLocks, (q) => q.forUpdate()) // `awaiting` cannot change under us
         .executeTakeFirst();
       if (!p) return { accepted: false };
-      const accepted = p.awaiting !== null && p.awaiting === r.answers;
+      // Per-instance asks (vnf / k8s) this reply answers: the path's instance, else the listed ones,
+      // else (no list, and no project-level ask of this state) every instance awaiting it.
+      const own = new Set(instanceIds);
+      const awaitingIds = new Set(
+        (
+          await trx
+            .selectFrom('session_instances')
+            .select('instance_id')
+            .where('session_id', '=', r.sessionId)
+            .where('project_id', '=', r.projectId)
+            .where('ask_state', '=', r.answers)
+            .execute()
+        ).map((x) => x.instance_id),
+      );
+      const listed = Object.keys(r.instanceActions).filter((iid) => own.has(iid));
+      const perInstance =
+        r.instanceId !== undefined
+          ? awaitingIds.has(r.instanceId)
+            ? [r.instanceId]
+            : []
+          : listed.length
+            ? listed.filter((iid) => awaitingIds.has(iid))
+            : p.awaiting === r.answers
+              ? []
+              : [...awaitingIds].sort();
+      for (const iid of perInstance) {
+        const action = r.instanceActions[iid];
+        await trx
+          .updateTable('session_instances')
+          .set({ reply: r.reply, replied_at: r.at, ...(action !== undefined && { action }) })
+          .where('session_id', '=', r.sessionId)
+          .where('instance_id', '=', iid)
+          .execute();
+      }
+      const projectAccepted = perInstance.length === 0 && p.awaiting !== null && p.awaiting === r.answers;
+      const accepted = projectAccepted || perInstance.length > 0;
       await trx
         .updateTable('session_projects')
         .set({
           last_reply: r.reply,
           last_reply_at: r.at,
-          ...(accepted && { reply: r.reply, replied_at: r.at }),
+          ...(projectAccepted && { reply: r.reply, replied_at: r.at }),
         })
         .where('session_id', '=', r.sessionId)
         .where('project_id', '=', r.projectId)
         .execute();
-      if (accepted) {
-        const own = new Set(instanceIds);
+      if (perInstance.length) await trx.updateTable('sessions').set({ wake_at: r.at }).where('id', '=', r.sessionId).execute();
+      if (projectAccepted) {
         for (const [iid, action] of Object.entries(r.instanceActions)) {
           if (!own.has(iid)) continue;
           await trx
@@ -370,9 +422,11 @@ export class KyselyStore implements Store {
       await insertTimeline(trx, r.sessionId, {
         at: r.at,
         kind: accepted ? 'reply' : 'reply_ignored',
-        message: accepted
-          ? `${r.projectId} replied ${r.reply}`
-          : `${r.projectId} replied ${r.reply} while ${p.awaiting ? `${p.awaiting} was awaited` : 'no reply was awaited'}; recorded, no effect`,
+        message: perInstance.length
+          ? `${r.projectId} replied ${r.reply} for ${perInstance.join(', ')}`
+          : accepted
+            ? `${r.projectId} replied ${r.reply}`
+            : `${r.projectId} replied ${r.reply}${r.instanceId !== undefined ? ` for ${r.instanceId}` : ''} while ${p.awaiting ? `${p.awaiting} was awaited` : 'no reply was awaited'}; recorded, no effect`,
         data: Object.keys(r.instanceActions).length ? { instance_actions: r.instanceActions } : undefined,
       });
       return { accepted };
@@ -443,7 +497,64 @@ export class KyselyStore implements Store {
   }
 
   async releaseAllLeases(): Promise<void> {
-    await this.db.updateTable('sessions').set({ lease_owner: null, lease_expires_at: null }).execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('sessions').set({ lease_owner: null, lease_expires_at: null }).execute();
+      await trx.updateTable('outbox').set({ claimed_by: null, claimed_until: null }).where('claimed_by', 'is not', null).execute();
+    });
+  }
+
+  // ---- constraints (spec §5) -------------------------------------------------------------------
+
+  async putInstanceConstraint(c: InstanceConstraint): Promise<InstanceConstraint> {
+    const { created_at: _created, instance_id: _id, ...update } = row.instanceConstraintRow(c);
+    await this.db
+      .insertInto('instance_constraints')
+      .values(row.instanceConstraintRow(c))
+      .onConflict((oc) => oc.column('instance_id').doUpdateSet(update))
+      .execute();
+    return (await this.getInstanceConstraint(c.instanceId))!;
+  }
+
+  async getInstanceConstraint(instanceId: string): Promise<InstanceConstraint | undefined> {
+    const r = await this.db.selectFrom('instance_constraints').selectAll().where('instance_id', '=', instanceId).executeTakeFirst();
+    return r && row.instanceConstraint(r);
+  }
+
+  async deleteInstanceConstraint(instanceId: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('instance_constraints').where('instance_id', '=', instanceId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async listInstanceConstraints(filter: { projectId?: string } = {}): Promise<InstanceConstraint[]> {
+    let q = this.db.selectFrom('instance_constraints').selectAll().orderBy('project_id').orderBy('instance_id');
+    if (filter.projectId !== undefined) q = q.where('project_id', '=', filter.projectId);
+    return (await q.execute()).map(row.instanceConstraint);
+  }
+
+  async putGroupConstraint(g: GroupConstraint): Promise<GroupConstraint> {
+    const { created_at: _created, group_id: _id, ...update } = row.groupConstraintRow(g);
+    await this.db
+      .insertInto('instance_group_constraints')
+      .values(row.groupConstraintRow(g))
+      .onConflict((oc) => oc.column('group_id').doUpdateSet(update))
+      .execute();
+    return (await this.getGroupConstraint(g.groupId))!;
+  }
+
+  async getGroupConstraint(groupId: string): Promise<GroupConstraint | undefined> {
+    const r = await this.db.selectFrom('instance_group_constraints').selectAll().where('group_id', '=', groupId).executeTakeFirst();
+    return r && row.groupConstraint(r);
+  }
+
+  async deleteGroupConstraint(groupId: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('instance_group_constraints').where('group_id', '=', groupId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async listGroupConstraints(filter: { projectId?: string } = {}): Promise<GroupConstraint[]> {
+    let q = this.db.selectFrom('instance_group_constraints').selectAll().orderBy('project_id').orderBy('group_id');
+    if (filter.projectId !== undefined) q = q.where('project_id', '=', filter.projectId);
+    return (await q.execute()).map(row.groupConstraint);
   }
 
   // ---- subscriptions --------------------------------------------------------------------------
@@ -487,10 +598,12 @@ export class KyselyStore implements Store {
 
   // ---- outbox ---------------------------------------------------------------------------------
 
-  async dueDeliveries(now: number, limit: number, exclude: string[]): Promise<OutboxRow[]> {
-    // Head of line per subscription: the oldest pending row of each receiver, if it is due.
-    // Rows of a paused session wait (a paused session sends nothing); other sessions' rows go on.
-    const heads = this.db
+  /**
+   * Head of line per subscription: the oldest pending row of each receiver. Rows of a paused
+   * session wait (a paused session sends nothing); other sessions' rows go on.
+   */
+  private heads() {
+    return this.db
       .selectFrom('outbox')
       .select((eb) => ['subscription_id', eb.fn.min('id').as('head')])
       .where('status', '=', 'pending')
@@ -506,22 +619,41 @@ export class KyselyStore implements Store {
         ),
       )
       .groupBy('subscription_id');
-    let q = this.db
-      .selectFrom('outbox')
-      .innerJoin(heads.as('h'), 'h.head', 'outbox.id')
-      .selectAll('outbox')
-      .where('outbox.next_attempt_at', '<=', now)
-      .orderBy('outbox.id')
-      .limit(limit);
-    if (exclude.length) q = q.where('outbox.subscription_id', 'not in', exclude);
-    return (await q.execute()).map(row.outbox);
+  }
+
+  /**
+   * Claim and return the due head rows (see heads()) for `owner`. A row claimed by another relay is
+   * skipped until its claim lapses (a relay that died mid-delivery), so no row is sent twice at once.
+   */
+  async dueDeliveries(now: number, limit: number, exclude: string[], owner = 'relay'): Promise<OutboxRow[]> {
+    return this.db.transaction().execute(async (trx) => {
+      let q = trx
+        .selectFrom('outbox')
+        .innerJoin(this.heads().as('h'), 'h.head', 'outbox.id')
+        .select('outbox.id')
+        .where('outbox.next_attempt_at', '<=', now)
+        .where((eb) => eb.or([eb('outbox.claimed_until', 'is', null), eb('outbox.claimed_until', '<', now), eb('outbox.claimed_by', '=', owner)]))
+        .orderBy('outbox.id')
+        .limit(limit);
+      if (exclude.length) q = q.where('outbox.subscription_id', 'not in', exclude);
+      const ids = (await q.execute()).map((r) => r.id);
+      if (!ids.length) return [];
+      const rows = await trx
+        .updateTable('outbox')
+        .set({ claimed_by: owner, claimed_until: now + CLAIM_TTL_MS })
+        .where('id', 'in', ids)
+        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now), eb('claimed_by', '=', owner)]))
+        .returningAll()
+        .execute();
+      return rows.map(row.outbox).sort((a, b) => a.id - b.id);
+    });
   }
 
   async markDelivered(id: number, subscriptionId: string, now: number, status: number): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('outbox')
-        .set((eb) => ({ status: 'delivered', delivered_at: now, last_status: status, attempts: eb('attempts', '+', 1) }))
+        .set((eb) => ({ status: 'delivered', delivered_at: now, last_status: status, attempts: eb('attempts', '+', 1), claimed_by: null, claimed_until: null }))
         .where('id', '=', id)
         .execute();
       await trx
@@ -539,6 +671,8 @@ export class KyselyStore implements Store {
         attempts: eb('attempts', '+', 1),
         last_error: error.slice(0, 1000),
         last_status: status,
+        claimed_by: null,
+        claimed_until: null,
         ...(nextAttemptAt === null ? { status: 'dead' } : { next_attempt_at: nextAttemptAt }),
       }))
       .where('id', '=', id)
@@ -550,14 +684,24 @@ export class KyselyStore implements Store {
     return rs.map(row.outbox);
   }
 
-  async nextDeliveryAt(): Promise<number | null> {
-    const r = await this.db
+  async nextDeliveryAt(exclude: string[] = [], now?: number, owner?: string): Promise<number | null> {
+    // Only heads count: a row queued behind its subscription's head is not due before the head.
+    // A head claimed by another relay is not ours before its claim lapses.
+    let q = this.db
       .selectFrom('outbox')
-      .select((eb) => eb.fn.min('next_attempt_at').as('t'))
-      .where('status', '=', 'pending')
-      .executeTakeFirst();
-    return r?.t == null ? null : Number(r.t);
+      .innerJoin(this.heads().as('h'), 'h.head', 'outbox.id')
+      .select(['outbox.next_attempt_at as t', 'outbox.claimed_by as by', 'outbox.claimed_until as until']);
+    if (exclude.length) q = q.where('outbox.subscription_id', 'not in', exclude);
+    let next: number | null = null;
+    for (const r of await q.execute()) {
+      const claimedByOther = now !== undefined && r.by !== null && r.by !== owner && r.until !== null && Number(r.until) >= now;
+      const t = claimedByOther ? Number(r.until) + 1 : Number(r.t);
+      next = next === null ? t : Math.min(next, t);
+    }
+    return next;
   }
+
+
 }
 
 async function insertTimeline(db: Kysely<DB> | Transaction<DB>, sessionId: string, e: TimelineEntry): Promise<void> {

@@ -10,7 +10,10 @@ import type {
   TimelineEntry,
 } from '../domain/model.js';
 import type { Subscription } from '../ports/transport.js';
+import type { GroupConstraint, InstanceConstraint } from '../domain/constraints.js';
 import type {
+  InstanceConstraintsTable,
+  InstanceGroupConstraintsTable,
   OpsTable,
   OutboxTable,
   SessionHostsTable,
@@ -87,6 +90,12 @@ export const instance = (r: Selectable<SessionInstancesTable>): SessionInstance 
   status: r.status as SessionInstance['status'],
   moves: num(r.moves),
   error: r.error,
+  askState: r.ask_state as SessionInstance['askState'],
+  askKey: r.ask_key,
+  notifiedAt: numOrNull(r.notified_at),
+  replyAt: numOrNull(r.reply_at),
+  reply: r.reply,
+  repliedAt: numOrNull(r.replied_at),
 });
 
 export const op = (r: Selectable<OpsTable>): Op => ({
@@ -191,6 +200,12 @@ export function instancePatch(i: InstancePatch): Updateable<SessionInstancesTabl
     ...(i.status !== undefined && { status: i.status }),
     ...(i.moves !== undefined && { moves: i.moves }),
     ...(i.error !== undefined && { error: i.error }),
+    ...(i.askState !== undefined && { ask_state: i.askState }),
+    ...(i.askKey !== undefined && { ask_key: i.askKey }),
+    ...(i.notifiedAt !== undefined && { notified_at: i.notifiedAt }),
+    ...(i.replyAt !== undefined && { reply_at: i.replyAt }),
+    ...(i.reply !== undefined && { reply: i.reply }),
+    ...(i.repliedAt !== undefined && { replied_at: i.repliedAt }),
   };
 }
 
@@ -208,6 +223,64 @@ export const newInstance = (sessionId: string, i: InstancePatch): Selectable<Ses
   status: i.status ?? 'present',
   moves: i.moves ?? 0,
   error: i.error ?? null,
+  ask_state: i.askState ?? null,
+  ask_key: i.askKey ?? null,
+  notified_at: i.notifiedAt ?? null,
+  reply_at: i.replyAt ?? null,
+  reply: i.reply ?? null,
+  replied_at: i.repliedAt ?? null,
+});
+
+export const instanceConstraint = (r: Selectable<InstanceConstraintsTable>): InstanceConstraint => ({
+  instanceId: r.instance_id,
+  projectId: r.project_id,
+  groupId: r.group_id,
+  instanceName: r.instance_name,
+  maxInterruptionTime: r.max_interruption_time == null ? null : Number(r.max_interruption_time),
+  migrationType: r.migration_type as InstanceConstraint['migrationType'],
+  resourceMitigation: boolOrNull(r.resource_mitigation),
+  leadTime: r.lead_time == null ? null : Number(r.lead_time),
+  createdAt: num(r.created_at),
+  updatedAt: num(r.updated_at),
+});
+
+export const instanceConstraintRow = (c: InstanceConstraint): Selectable<InstanceConstraintsTable> => ({
+  instance_id: c.instanceId,
+  project_id: c.projectId,
+  group_id: c.groupId,
+  instance_name: c.instanceName,
+  max_interruption_time: c.maxInterruptionTime,
+  migration_type: c.migrationType,
+  resource_mitigation: c.resourceMitigation === null ? null : bit(c.resourceMitigation),
+  lead_time: c.leadTime,
+  created_at: c.createdAt,
+  updated_at: c.updatedAt,
+});
+
+export const groupConstraint = (r: Selectable<InstanceGroupConstraintsTable>): GroupConstraint => ({
+  groupId: r.group_id,
+  projectId: r.project_id,
+  groupName: r.group_name,
+  antiAffinityGroup: boolOrNull(r.anti_affinity_group),
+  maxInstancesPerHost: numOrNull(r.max_instances_per_host),
+  maxImpactedMembers: numOrNull(r.max_impacted_members),
+  recoveryTime: r.recovery_time == null ? null : Number(r.recovery_time),
+  resourceMitigation: boolOrNull(r.resource_mitigation),
+  createdAt: num(r.created_at),
+  updatedAt: num(r.updated_at),
+});
+
+export const groupConstraintRow = (g: GroupConstraint): Selectable<InstanceGroupConstraintsTable> => ({
+  group_id: g.groupId,
+  project_id: g.projectId,
+  group_name: g.groupName,
+  anti_affinity_group: g.antiAffinityGroup === null ? null : bit(g.antiAffinityGroup),
+  max_instances_per_host: g.maxInstancesPerHost,
+  max_impacted_members: g.maxImpactedMembers,
+  recovery_time: g.recoveryTime,
+  resource_mitigation: g.resourceMitigation === null ? null : bit(g.resourceMitigation),
+  created_at: g.createdAt,
+  updated_at: g.updatedAt,
 });
 
 export function opPatch(p: Partial<Op>): Updateable<OpsTable> {

@@ -69,6 +69,13 @@ export interface SessionInstancesTable {
   status: string;
   moves: Int;
   error: string | null;
+  // 0002: per-instance ask (vnf / k8s workflows)
+  ask_state: string | null;
+  ask_key: string | null;
+  notified_at: Ms | null;
+  reply_at: Ms | null;
+  reply: string | null;
+  replied_at: Ms | null;
 }
 
 export interface OpsTable {
@@ -124,6 +131,8 @@ export interface OutboxTable {
   last_status: Int | null;
   created_at: Ms;
   delivered_at: Ms | null;
+  claimed_by: string | null;
+  claimed_until: Ms | null;
 }
 
 export interface SessionEventsTable {
@@ -135,7 +144,37 @@ export interface SessionEventsTable {
   created_at: Ms;
 }
 
+/** 0002: spec §5 instance constraints. */
+export interface InstanceConstraintsTable {
+  instance_id: string;
+  project_id: string;
+  group_id: string | null;
+  instance_name: string | null;
+  max_interruption_time: number | null;
+  migration_type: string | null;
+  resource_mitigation: Int | null;
+  lead_time: number | null;
+  created_at: Ms;
+  updated_at: Ms;
+}
+
+/** 0002: spec §5 instance-group constraints. */
+export interface InstanceGroupConstraintsTable {
+  group_id: string;
+  project_id: string;
+  group_name: string | null;
+  anti_affinity_group: Int | null;
+  max_instances_per_host: Int | null;
+  max_impacted_members: Int | null;
+  recovery_time: number | null;
+  resource_mitigation: Int | null;
+  created_at: Ms;
+  updated_at: Ms;
+}
+
 export interface DB {
+  instance_constraints: InstanceConstraintsTable;
+  instance_group_constraints: InstanceGroupConstraintsTable;
   session_events: SessionEventsTable;
   sessions: SessionsTable;
   session_hosts: SessionHostsTable;

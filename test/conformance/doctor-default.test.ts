@@ -41,13 +41,15 @@ const doctorTime = (ms: number): string => new Date(ms).toISOString().slice(0, 1
 /** An AODH dtype-4 trait value (UTC without zone) to ms. */
 const traitTime = (v: string): number => Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
 
+/** A webhook body as the harness records it (parsed JSON, untyped). */
+type Body = Received['body'];
 type Trait = [string, number, unknown];
-const traitsOf = (body: any): Trait[] => body.reason_data.event.traits as Trait[];
-const trait = (body: any, name: string): Trait | undefined => traitsOf(body).find((t) => t[0] === name);
-const messageId = (body: any): string => body.reason_data.event.message_id as string;
+const traitsOf = (body: Body): Trait[] => body.reason_data.event.traits as Trait[];
+const trait = (body: Body, name: string): Trait | undefined => traitsOf(body).find((t) => t[0] === name);
+const messageId = (body: Body): string => body.reason_data.event.message_id as string;
 
 /** Received webhooks without redeliveries (delivery is at least once; message_id dedupes). */
-function unique(list: Received[], id: (b: any) => string): Received[] {
+function unique(list: Received[], id: (b: Body) => string): Received[] {
   const seen = new Set<string>();
   return list.filter((r) => {
     const k = id(r.body);

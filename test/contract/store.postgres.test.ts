@@ -2,18 +2,25 @@
 // test gets a fresh schema, dropped afterwards unless the test failed. An unreachable server fails
 // the suite; it never skips.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import type { KyselyStore } from '../../src/store/kysely-store.js';
 import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { dropSchema, freshSchema, requirePostgres, schemaExists, TEST_PG_URL } from '../helpers/pg.js';
 import { describeStoreContract } from './store.contract.js';
 
-beforeAll(() => requirePostgres());
+// Checked once; every test that needs the server awaits it, so each one fails (not skips) with the
+// reason when PostgreSQL is down.
+const reachable = requirePostgres();
+reachable.catch(() => {});
+const pgStore = async (schema?: string) => {
+  await reachable;
+  return openPostgresStore(TEST_PG_URL, schema === undefined ? {} : { schema });
+};
 
 describeStoreContract(
   'postgres',
-  () => openPostgresStore(TEST_PG_URL, { schema: freshSchema() }),
+  () => pgStore(freshSchema()),
   async (store, failed) => {
     const schema = (store as KyselyStore).schema!;
     if (failed) console.warn(`store contract: kept the failed test's schema ${schema} in ${TEST_PG_URL}`);
@@ -26,7 +33,7 @@ describe('PostgreSQL store setup', () => {
   const schemas: string[] = [];
   const open = async (schema = freshSchema()) => {
     schemas.push(schema);
-    const s = await openPostgresStore(TEST_PG_URL, { schema });
+    const s = await pgStore(schema);
     opened.push(s);
     return s;
   };
@@ -39,6 +46,7 @@ describe('PostgreSQL store setup', () => {
     for (const url of [TEST_PG_URL, TEST_PG_URL.replace(/^postgres(ql)?:/, 'postgresql:')]) {
       const schema = freshSchema();
       schemas.push(schema);
+      await reachable;
       const s = await openStore(url, { schema });
       opened.push(s);
       expect(s.dialect).toBe('postgres');
@@ -96,7 +104,8 @@ describe('PostgreSQL store setup', () => {
     expect(await s.nextWakeAt()).toBe(4_102_444_800_000);
   });
 
-  it('fails to open, and leaks no connection, when the server is unreachable', async () => {
+  it('fails to open when the server is unreachable', async () => {
+    await reachable;
     const url = new URL(TEST_PG_URL);
     url.port = '1';
     await expect(openPostgresStore(url.toString())).rejects.toThrow();

@@ -24,16 +24,30 @@ export interface FenixProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startFenix(args: string[], port: number, env: NodeJS.ProcessEnv = {}): Promise<FenixProcess> {
+export async function startFenix(
+  args: string[],
+  port: number,
+  env: NodeJS.ProcessEnv = {},
+  command: 'serve' | 'api' | 'engine' = 'serve',
+): Promise<FenixProcess> {
   let out = '';
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), ...args], {
+  const child = spawn(process.execPath, [BIN, command, '--port', String(port), ...args], {
     env: { ...process.env, FENIX_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/healthz`)).ok, `fenix on ${url}\n${out}`, 20_000);
+  try {
+    await waitFor(
+      async () => child.exitCode === null && (command === 'engine' ? out.includes('Fenix engine running') : (await fetch(`${url}/healthz`)).ok),
+      `fenix ${command} on ${url}`,
+      20_000,
+    );
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}; exit ${child.exitCode}; output:\n${out}`);
+  }
   return {
     child,
     url,

@@ -20,16 +20,19 @@ import {
   type SimInstanceViewBody,
 } from '../schemas/simulator.js';
 
+type MaybePromise<T> = T | Promise<T>;
+
 /**
  * What the routes need from the simulator. api/ may not import drivers/ (eslint layers), so this is
- * structural: `SimulatedDriver` from src/drivers/simulated satisfies it; main/ passes it in.
+ * structural: `SimulatedDriver` (in-process, synchronous) and `RemoteSimulatorDriver` (a shared
+ * simulator service, asynchronous) from src/drivers/simulated satisfy it; main/ passes one in.
  */
 export interface SimulatorControl {
-  hostsView(): SimHostViewBody[];
-  instancesView(filter?: { projectId?: string }): SimInstanceViewBody[];
-  /** Throws FenixError('NO_CAPACITY') when no enabled compute host has room. */
-  createInstance(req: { name: string; projectId: string; vcpus: number }): InstanceInfo;
-  deleteInstance(id: string): boolean;
+  hostsView(): MaybePromise<SimHostViewBody[]>;
+  instancesView(filter?: { projectId?: string }): MaybePromise<SimInstanceViewBody[]>;
+  /** Throws (or rejects with) FenixError('NO_CAPACITY') when no enabled compute host has room. */
+  createInstance(req: { name: string; projectId: string; vcpus: number }): MaybePromise<InstanceInfo>;
+  deleteInstance(id: string): MaybePromise<boolean>;
 }
 
 export async function simulatorRoutes(app: FastifyInstance, opts: { sim: SimulatorControl }): Promise<void> {
@@ -37,14 +40,14 @@ export async function simulatorRoutes(app: FastifyInstance, opts: { sim: Simulat
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get('/v1/simulator/hosts', { schema: { response: { 200: SimHostsResponseSchema } } }, async () => ({
-    hosts: sim.hostsView(),
+    hosts: await sim.hostsView(),
   }));
 
   r.get(
     '/v1/simulator/instances',
     { schema: { querystring: SimInstancesQuerySchema, response: { 200: SimInstancesResponseSchema } } },
     async (req) => ({
-      instances: sim.instancesView(req.query.project_id === undefined ? {} : { projectId: req.query.project_id }),
+      instances: await sim.instancesView(req.query.project_id === undefined ? {} : { projectId: req.query.project_id }),
     }),
   );
 
@@ -52,7 +55,7 @@ export async function simulatorRoutes(app: FastifyInstance, opts: { sim: Simulat
     '/v1/simulator/instances',
     { schema: { body: SimCreateInstanceBodySchema, response: { 201: SimInstanceViewSchema, 409: SimErrorSchema } } },
     async (req, reply) => {
-      const i = sim.createInstance({ name: req.body.name, projectId: req.body.project_id, vcpus: req.body.vcpus });
+      const i = await sim.createInstance({ name: req.body.name, projectId: req.body.project_id, vcpus: req.body.vcpus });
       return reply.code(201).send({ id: i.id, name: i.name, project_id: i.projectId, host: i.host, vcpus: i.vcpus });
     },
   );
@@ -61,7 +64,7 @@ export async function simulatorRoutes(app: FastifyInstance, opts: { sim: Simulat
     '/v1/simulator/instances/:id',
     { schema: { params: SimInstanceIdParamsSchema, response: { 204: Type.Null(), 404: SimErrorSchema } } },
     async (req, reply) => {
-      if (!sim.deleteInstance(req.params.id)) {
+      if (!(await sim.deleteInstance(req.params.id))) {
         throw new FenixError('INSTANCE_NOT_FOUND', `instance ${req.params.id} not found`);
       }
       return reply.code(204).send(null);

@@ -26,3 +26,5 @@ export {
   type ScenarioTimings,
   type ScenarioFailures,
 } from './scenario.js';
+export { RemoteSimulatorDriver, type RemoteSimulatorOptions } from './remote-driver.js';
+export { simulatedDriverRoutes, simulatorErrorHandler, simulatorNotFound } from './server.js';

@@ -22,6 +22,7 @@ import {
   type InfraDriver,
   type InstanceInfo,
   type MoveKind,
+  type MoveOptions,
   type OpStatus,
 } from '../../ports/infra-driver.js';
 import type { HostType } from '../../domain/states.js';
@@ -191,7 +192,7 @@ export class SimulatedDriver implements InfraDriver {
     this.persist();
   }
 
-  async startMove(instanceId: string, kind: MoveKind, key: string): Promise<string> {
+  async startMove(instanceId: string, kind: MoveKind, key: string, opts: MoveOptions = {}): Promise<string> {
     this.tick();
     const existing = this.refForKey(key, (op) => op.instanceId === instanceId, `move of instance ${instanceId}`);
     if (existing) return existing;
@@ -220,10 +221,11 @@ export class SimulatedDriver implements InfraDriver {
       op.status = 'failed';
       op.error = `Instance ${instanceId} cannot be live-migrated.`;
     } else {
-      const target = this.schedule(inst.vcpus, inst.host);
+      const refused = opts.target !== undefined ? this.refuseTarget(opts.target, inst) : null;
+      const target = opts.target !== undefined ? (refused ? null : opts.target) : this.schedule(inst.vcpus, inst.host);
       if (!target) {
         op.status = 'failed';
-        op.error = NO_VALID_HOST;
+        op.error = refused ? `${NO_VALID_HOST} Requested host ${opts.target}: ${refused}.` : NO_VALID_HOST;
       } else {
         op.target = target;
         op.finishAt = now + this.durationS(kind) * 1000;
@@ -435,6 +437,23 @@ export class SimulatedDriver implements InfraDriver {
       if (!best || left < best.left) best = { name: h.name, left };
     }
     return best?.name ?? null;
+  }
+
+  /**
+   * Why an explicitly requested destination cannot take the instance (like Nova's scheduler
+   * checking a requested host): unknown, not a compute host, its own host, disabled, under
+   * maintenance, or without room counting moves in flight. Null when it can.
+   */
+  private refuseTarget(name: string, inst: SimInstance): string | null {
+    const h = this.hosts.get(name);
+    if (!h) return 'no such host';
+    if (h.type !== 'compute') return `a ${h.type} host`;
+    if (h.name === inst.host) return 'the instance is already there';
+    if (!h.enabled) return 'scheduling is disabled';
+    if (this.runningOps().some((o) => o.kind === 'HOST_MAINTENANCE' && o.from === name)) return 'under maintenance';
+    const free = this.free(h);
+    if (free < inst.vcpus) return `${free} vCPUs free, ${inst.vcpus} needed`;
+    return null;
   }
 
   /** vCPUs taken per host: placed instances plus moves in flight into it. */

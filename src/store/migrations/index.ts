@@ -1,11 +1,15 @@
 // Numbered, forward-only migrations. Never edit one that has landed; add the next number.
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_constraints.js';
 import * as m0003 from './0003_session_control.js';
+import * as m0004 from './0004_outbox_claims.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_constraints': m0002,
   '0003_session_control': m0003,
+  '0004_outbox_claims': m0004,
 };
 
 export const migrationProvider: MigrationProvider = {

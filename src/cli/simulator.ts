@@ -1,0 +1,56 @@
+// `fenix simulator`: run the shared simulated cloud (built by main/) until SIGINT / SIGTERM, so
+// `fenix serve` / API replicas / engines started with --simulator-url <url> share one cloud.
+import { InvalidArgumentError, type Command } from 'commander';
+import { isLoopback } from '../config/config.js';
+import { DEFAULT_SIMULATOR_PORT, startSimulatorService, type SimulatorServer } from '../main/simulator.js';
+
+interface SimulatorCliOptions {
+  scenario?: string;
+  state?: string;
+  port: number;
+  host: string;
+}
+
+const portArg = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be an integer from 0 to 65535');
+  return n;
+};
+
+export function registerSimulatorCommand(program: Command): Command {
+  return program
+    .command('simulator')
+    .description('run the simulated cloud as a service shared by several fenix processes (they use --simulator-url)')
+    .option('--scenario <file>', 'simulated cloud (JSON file); default: the built-in demo cloud')
+    .option('--state <file>', 'file keeping the simulated cloud across restarts (loaded instead of the scenario when it exists)')
+    .option('--port <port>', 'TCP port (0 = any free port)', portArg, DEFAULT_SIMULATOR_PORT)
+    .option('--host <addr>', 'address to bind (the service has no authentication)', '127.0.0.1')
+    .action(async (o: SimulatorCliOptions) => {
+      let sim: SimulatorServer;
+      try {
+        sim = await startSimulatorService({
+          ...(o.scenario && { scenarioFile: o.scenario }),
+          ...(o.state && { statePath: o.state }),
+          host: o.host,
+          port: o.port,
+        });
+      } catch (err) {
+        process.stderr.write(`error: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      if (!isLoopback(o.host)) process.stderr.write(`warning: the simulator has no authentication and listens on ${o.host}\n`);
+      console.log(`Fenix simulated cloud on ${sim.url}${o.scenario ? ` (scenario ${o.scenario})` : ' (demo cloud)'}${o.state ? `, state ${o.state}` : ''}`);
+      console.log(`  fenix serve --simulator-url ${sim.url}   (or FENIX_SIMULATOR_URL=${sim.url})`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await sim.close();
+    });
+}

@@ -1,0 +1,699 @@
+// The vnf / k8s planner (docs/vnf.md): from the inventory, capacity and constraints, the order in
+// which hosts are emptied and maintained, in batches, with every instance's move (target, times),
+// the expected duration, the capacity headroom at each batch, a lower bound, and — when the
+// session cannot succeed — the reasons. Pure and deterministic: the workflow persists its result
+// and follows it, and the dry-run API shows the same thing before a session exists.
+//
+// How: a discrete-event simulation of the policy the workflow executes.
+// - At the start and whenever a host finishes maintenance, start a batch: take pending hosts
+//   (emptiest first), and start each one whose instances can all be given a target now: a
+//   maintained host or a host outside the session (tier 1), else — for an instance not yet moved —
+//   a host that is maintained later (tier 2: it moves again then; this is what gets a full cloud
+//   going). Targets are reserved when the batch starts. `max_parallel_hosts` caps hosts out at once;
+//   non-compute hosts go one at a time.
+// - Each instance of a started host is notified at once and may move after max(reply, lead_time);
+//   a group never has more than max_impacted_members impacted, an impact lasting from the move's
+//   start to its end plus recovery_time.
+// - A host is maintained once empty; when it is done it takes instances.
+import {
+  groupRules,
+  instanceRules,
+  type Constraints,
+  type GroupRules,
+  type InstanceRules,
+  type PersistedPlan,
+  type PlanEstimates,
+} from '../domain/constraints.js';
+import type { HostType, InstanceAction } from '../domain/states.js';
+import { Heap } from './heap.js';
+import { lowerBound, type BoundGroup, type BoundHost, type LowerBound } from './lower-bound.js';
+import { describeRefusal, Placement, type Placeable, type Refusal } from './placement.js';
+
+export type ActionPolicy = 'vnf' | 'k8s';
+
+export interface PlanHost {
+  name: string;
+  type: HostType;
+  vcpus: number;
+  /** Scheduling enabled: may take instances (after its maintenance, for a host of the session). */
+  enabled: boolean;
+  /** Part of the session (to be maintained). */
+  inSession: boolean;
+  /** Already maintained by this session (takes instances, needs nothing more). */
+  maintained?: boolean;
+}
+
+export interface PlanInstance {
+  id: string;
+  projectId: string;
+  host: string;
+  vcpus: number;
+  liveMigratable: boolean;
+}
+
+export interface PlanInput {
+  hosts: PlanHost[];
+  instances: PlanInstance[];
+  constraints: Constraints;
+  estimates: PlanEstimates;
+  policy: ActionPolicy;
+  /** Hosts in maintenance (emptying or maintained) at once; 0 = as many as capacity allows. */
+  maxParallelHosts?: number;
+  /** Actions already chosen (replies), by instance id. */
+  actions?: Record<string, InstanceAction>;
+  /** Projects that answer notifications; the others get the default behaviour at once. Default: all. */
+  replyingProjects?: string[];
+  /** Allow a first move onto a host maintained later (default true). */
+  allowDoubleMoves?: boolean;
+}
+
+export interface PlanReason {
+  kind: 'capacity' | 'group' | 'constraint';
+  severity: 'error' | 'warning';
+  message: string;
+  host?: string;
+  instance?: string;
+  group?: string;
+  constraint?: string;
+  /** vCPUs that would have to be freed (capacity). */
+  missingVcpus?: number;
+}
+
+export interface PlannedMove {
+  instance: string;
+  project: string;
+  from: string;
+  to: string;
+  action: InstanceAction;
+  batch: number;
+  /** The instance's second move (its first landed on a host maintained later). */
+  second: boolean;
+  /** Seconds after the plan starts. */
+  notifyS: number;
+  startS: number;
+  endS: number;
+}
+
+export interface Headroom {
+  /** vCPUs free on hosts that may take instances now (before this batch's reservations). */
+  freeVcpus: number;
+  /** Of which on maintained / outside hosts. */
+  freeMaintainedVcpus: number;
+  /** vCPUs this batch reserved on targets. */
+  reservedVcpus: number;
+  /** Hosts out of service (emptying or in maintenance) once the batch started. */
+  hostsOut: number;
+}
+
+export interface PlannedBatch {
+  index: number;
+  hosts: string[];
+  /** Hosts that finished maintenance since the previous batch started: this batch waits for them. */
+  waitFor: string[];
+  startS: number;
+  /** When its last host is maintained. */
+  doneS: number;
+  headroom: Headroom;
+}
+
+export interface PlannedHost {
+  name: string;
+  type: HostType;
+  batch: number;
+  instances: number;
+  startS: number;
+  emptyS: number;
+  maintainedS: number;
+}
+
+export interface Plan {
+  feasible: boolean;
+  reasons: PlanReason[];
+  /** Hosts in the order they are started. */
+  order: string[];
+  batches: PlannedBatch[];
+  hosts: PlannedHost[];
+  moves: PlannedMove[];
+  /** Expected duration of the action phase (s). */
+  durationS: number;
+  lowerBound: LowerBound;
+  /** vCPUs to free (scale in) before the plan can start; 0 when feasible. */
+  missingVcpus: number;
+  stats: { hosts: number; instances: number; moves: number; doubleMoves: number; maxHostsOut: number; batches: number };
+  estimates: PlanEstimates;
+}
+
+/** The action an instance gets unless its project answers otherwise. */
+export function defaultAction(policy: ActionPolicy, inst: { liveMigratable: boolean }, rules: InstanceRules): InstanceAction {
+  if (rules.migrationType) return rules.migrationType;
+  if (policy === 'k8s') return 'EVICTION';
+  return inst.liveMigratable ? 'LIVE_MIGRATE' : 'MIGRATE';
+}
+
+export function moveSeconds(action: InstanceAction, est: PlanEstimates): number {
+  if (action === 'LIVE_MIGRATE') return est.liveMigrateS;
+  if (action === 'EVICTION') return est.evictS;
+  return est.migrateS;
+}
+
+/** How long the instance is down while it moves (live migration: none to speak of). */
+export function interruptionSeconds(action: InstanceAction, est: PlanEstimates): number {
+  if (action === 'LIVE_MIGRATE' || action === 'OWN_ACTION') return 0;
+  return moveSeconds(action, est);
+}
+
+/** Groups and instance rules, indexed, with defaults applied. */
+export function indexConstraints(c: Constraints): { groups: Map<string, GroupRules>; instances: Map<string, InstanceRules> } {
+  const groups = new Map<string, GroupRules>();
+  for (const g of c.groups) groups.set(g.groupId, groupRules(g));
+  const instances = new Map<string, InstanceRules>();
+  for (const i of c.instances) instances.set(i.instanceId, instanceRules(i));
+  return { groups, instances };
+}
+
+// ---- simulation state --------------------------------------------------------------------------
+
+type HostStatus = 'outside' | 'pending' | 'active' | 'maintaining' | 'maintained';
+
+interface H {
+  name: string;
+  type: HostType;
+  cap: number;
+  enabled: boolean;
+  compute: boolean;
+  status: HostStatus;
+  inSession: boolean;
+  insts: Set<string>;
+  inbound: number;
+  remaining: number;
+  batch: number;
+  count: number;
+  startMs: number;
+  emptyMs: number;
+  maintainedMs: number;
+  /** Start order (priority of its moves in every group). */
+  rank: number;
+}
+
+interface I {
+  id: string;
+  project: string;
+  vcpus: number;
+  live: boolean;
+  host: string;
+  p: Placeable;
+  rules: InstanceRules;
+  action: InstanceAction;
+  moveMs: number;
+  readyMs: number;
+  moves: number;
+}
+
+interface Mv {
+  i: I;
+  from: string;
+  to: string;
+  batch: number;
+  second: boolean;
+  notifyMs: number;
+  readyAt: number;
+  startMs: number;
+  endMs: number;
+  seq: number;
+}
+
+type Ev =
+  | { t: number; seq: number; kind: 'ready'; mv: Mv }
+  | { t: number; seq: number; kind: 'moveEnd'; mv: Mv }
+  | { t: number; seq: number; kind: 'slotFree'; group: string }
+  | { t: number; seq: number; kind: 'maintained'; host: H };
+
+type EvIn = Ev extends unknown ? (Ev extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never) : never;
+
+const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const ms = (s: number) => Math.round(s * 1000);
+const sec = (m: number) => m / 1000;
+/** Failed candidates in a row after which a batch stops looking (the rest are fuller). */
+const MAX_MISSES = 4;
+
+export function planMaintenance(input: PlanInput): Plan {
+  const est = input.estimates;
+  const thMs = ms(est.hostMaintenanceS);
+  const maxParallel = Math.max(0, input.maxParallelHosts ?? 0);
+  const allowDouble = input.allowDoubleMoves !== false;
+  const replying = input.replyingProjects ? new Set(input.replyingProjects) : null;
+  const { groups, instances: irules } = indexConstraints(input.constraints);
+  const reasons: PlanReason[] = [];
+
+  // ---- hosts and instances
+  const hosts = new Map<string, H>();
+  for (const h of [...input.hosts].sort(byName)) {
+    hosts.set(h.name, {
+      name: h.name,
+      type: h.type,
+      cap: h.vcpus,
+      enabled: h.enabled,
+      compute: h.type === 'compute',
+      inSession: h.inSession,
+      status: !h.inSession ? 'outside' : h.maintained ? 'maintained' : 'pending',
+      insts: new Set(),
+      inbound: 0,
+      remaining: 0,
+      batch: -1,
+      count: 0,
+      startMs: -1,
+      emptyMs: -1,
+      maintainedMs: h.maintained ? 0 : -1,
+      rank: -1,
+    });
+  }
+  const placement = new Placement([...hosts.values()].map((h) => ({ name: h.name, capacity: h.cap })));
+  const insts = new Map<string, I>();
+  const unknownGroups = new Set<string>();
+  for (const x of [...input.instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const h = hosts.get(x.host);
+    if (!h) continue;
+    const rules = irules.get(x.id) ?? instanceRules(undefined);
+    const group = rules.groupId ? (groups.get(rules.groupId) ?? null) : null;
+    if (rules.groupId && !group) unknownGroups.add(rules.groupId);
+    let action = input.actions?.[x.id] ?? defaultAction(input.policy, x, rules);
+    if (rules.maxInterruptionS !== null && interruptionSeconds(action, est) > rules.maxInterruptionS) {
+      if (!input.actions?.[x.id] && !rules.migrationType && x.liveMigratable && input.policy === 'vnf') action = 'LIVE_MIGRATE';
+      else if (h.status === 'pending')
+        reasons.push({
+          kind: 'constraint',
+          severity: 'warning',
+          instance: x.id,
+          constraint: 'max_interruption_time',
+          message: `${x.id}: ${action} interrupts it for about ${interruptionSeconds(action, est)}s, more than its max_interruption_time ${rules.maxInterruptionS}s`,
+        });
+    }
+    const replyS = replying && !replying.has(x.projectId) ? 0 : est.replyS;
+    const i: I = {
+      id: x.id,
+      project: x.projectId,
+      vcpus: x.vcpus,
+      live: x.liveMigratable,
+      host: x.host,
+      p: { id: x.id, vcpus: x.vcpus, group },
+      rules,
+      action,
+      moveMs: ms(moveSeconds(action, est)),
+      readyMs: ms(Math.max(replyS, rules.leadS)),
+      moves: 0,
+    };
+    insts.set(i.id, i);
+    h.insts.add(i.id);
+    placement.add(i.p, h.name);
+  }
+  for (const g of [...unknownGroups].sort())
+    reasons.push({ kind: 'constraint', severity: 'warning', group: g, constraint: 'group_id', message: `group ${g} is referenced by instances but has no constraints: its members are treated as ungrouped` });
+  for (const [gid, g] of groups) {
+    if (!g.antiAffinity) continue;
+    for (const h of hosts.values())
+      if (placement.membersOn(gid, h.name) > 1)
+        reasons.push({ kind: 'group', severity: 'warning', group: gid, host: h.name, constraint: 'anti_affinity', message: `anti-affinity group ${gid} already has ${placement.membersOn(gid, h.name)} members on ${h.name}` });
+  }
+
+  // ---- lower bound (from the initial state)
+  const session = [...hosts.values()].filter((h) => h.inSession && h.status !== 'maintained');
+  const boundHosts: BoundHost[] = session.map((h) => ({
+    compute: h.compute,
+    vcpus: h.cap,
+    enabled: h.enabled,
+    instances: [...h.insts].map((id) => {
+      const i = insts.get(id)!;
+      return { vcpus: i.vcpus, readyS: sec(i.readyMs), moveS: sec(i.moveMs), group: i.p.group && i.p.group.maxImpacted > 0 ? i.p.group.groupId : null };
+    }),
+  }));
+  const boundGroups: BoundGroup[] = [...groups.values()].map((g) => ({ id: g.groupId, maxImpacted: g.maxImpacted, recoveryS: g.recoveryS }));
+  let capacity = 0;
+  let used = 0;
+  for (const h of hosts.values()) {
+    if (!h.compute) continue;
+    if (h.enabled) capacity += h.cap;
+    for (const id of h.insts) used += insts.get(id)!.vcpus;
+  }
+  const bound = lowerBound({ hosts: boundHosts, capacity, used, groups: boundGroups, hostMaintenanceS: est.hostMaintenanceS, maxParallelHosts: maxParallel });
+
+  // ---- target tiers: now (maintained / outside), soon (in maintenance), later (pending: moves again)
+  const tier1 = new Set<string>();
+  const tierSoon = new Set<string>();
+  const tier2 = new Set<string>();
+  for (const h of hosts.values()) {
+    if (!h.compute || !h.enabled) continue;
+    if (h.status === 'outside' || h.status === 'maintained') tier1.add(h.name);
+    else if (h.status === 'pending') tier2.add(h.name);
+  }
+
+  // ---- simulation
+  let seq = 0;
+  const heap = new Heap<Ev>((a, b) => a.t < b.t || (a.t === b.t && a.seq < b.seq));
+  const moves: Mv[] = [];
+  const batches: { hosts: H[]; waitFor: string[]; startMs: number; headroom: Headroom }[] = [];
+  const readyQ = new Map<string, Mv[]>();
+  const impacted = new Map<string, number>();
+  const dirty = new Set<string>();
+  /** Moves whose target is still in maintenance, by target. */
+  const onTarget = new Map<string, Mv[]>();
+  let newlyEmptied: string[] = [];
+  let lastNonCompute: string | null = null;
+  let out = 0;
+  let ranked = 0;
+  let maxOut = 0;
+  let trigger = true;
+
+  const push = (e: EvIn) => heap.push({ ...e, seq: seq++ } as Ev);
+
+  const startMove = (mv: Mv, t: number) => {
+    mv.startMs = t;
+    const g = mv.i.p.group;
+    if (g && g.maxImpacted > 0) impacted.set(g.groupId, (impacted.get(g.groupId) ?? 0) + 1);
+    push({ t: t + mv.i.moveMs, kind: 'moveEnd', mv });
+  };
+
+  /** Ready and its target can take it: move now, or queue for a slot of its group. */
+  const eligible = (mv: Mv, t: number) => {
+    const g = mv.i.p.group;
+    if (g && g.maxImpacted > 0) {
+      // One priority for every group (the host's start order): the first hosts get their members
+      // moved first in all their groups, so they empty early instead of all waiting on each other.
+      const q = readyQ.get(g.groupId) ?? [];
+      const k = rankOf(mv);
+      let at = q.length;
+      while (at > 0 && rankOf(q[at - 1]!) > k) at--;
+      q.splice(at, 0, mv);
+      readyQ.set(g.groupId, q);
+      dirty.add(g.groupId);
+    } else startMove(mv, t);
+  };
+  const rankOf = (mv: Mv) => hosts.get(mv.from)!.rank * 1e6 + mv.seq;
+
+  const startReady = (t: number) => {
+    for (const gid of [...dirty].sort()) {
+      const g = groups.get(gid)!;
+      const q = readyQ.get(gid);
+      while (q?.length && (impacted.get(gid) ?? 0) < g.maxImpacted) startMove(q.shift()!, t);
+    }
+    dirty.clear();
+  };
+
+  const hostEmpty = (h: H, t: number) => {
+    h.status = 'maintaining';
+    h.emptyMs = t;
+    h.maintainedMs = t + thMs;
+    if (h.compute) {
+      if (h.enabled) tierSoon.add(h.name);
+      newlyEmptied.push(h.name);
+      trigger = true;
+    }
+    push({ t: h.maintainedMs, kind: 'maintained', host: h });
+  };
+
+  /** Give every instance of `c` a target, or undo and say which instance fits nowhere. */
+  const assign = (c: H, inBatch: Set<string>): { ok: true; moves: [I, string][] } | { ok: false; inst: I } => {
+    const list = [...c.insts].map((id) => insts.get(id)!).sort((a, b) => b.vcpus - a.vcpus || (a.id < b.id ? -1 : 1));
+    const done: [I, string][] = [];
+    const self = (h: string) => h === c.name;
+    for (const i of list) {
+      let to = placement.bestFit(i.p, tier1, self) ?? placement.bestFit(i.p, tierSoon, self);
+      // A host maintained later: the one emptied soonest, so the instance's second move is early.
+      // A host maintained later (the instance moves again then): best fit, so the fullest hosts,
+      // which are emptied last, take them and the emptiest stay free to be emptied first.
+      if (!to && allowDouble && i.moves === 0) to = placement.bestFit(i.p, tier2, (h) => h === c.name || inBatch.has(h));
+      if (!to) {
+        for (const [j, h] of done) placement.remove(j.p, h);
+        return { ok: false, inst: i };
+      }
+      placement.add(i.p, to);
+      done.push([i, to]);
+    }
+    return { ok: true, moves: done };
+  };
+
+  /** The pending host first in the initial order that can take `p` (it is emptied soonest). */
+  const freeOn = (names: Iterable<string>) => {
+    let n = 0;
+    for (const h of names) n += Math.max(0, placement.free(h));
+    return n;
+  };
+
+  const tryBatch = (t: number) => {
+    const started: H[] = [];
+    const inBatch = new Set<string>();
+    const free1 = freeOn(tier1) + freeOn(tierSoon);
+    const free2 = freeOn(tier2);
+    let reserved = 0;
+    const fresh: Mv[] = [];
+    const room = () => maxParallel === 0 || out + started.length < maxParallel;
+    // Non-compute hosts: one at a time, alongside the computes, each in a batch of its own that
+    // waits for the previous one to be maintained.
+    if (![...hosts.values()].some((h) => !h.compute && (h.status === 'active' || h.status === 'maintaining'))) {
+      const next = [...hosts.values()].find((h) => !h.compute && h.status === 'pending');
+      if (next && room()) {
+        next.status = 'active';
+        next.batch = batches.length;
+        next.startMs = t;
+        next.rank = ranked++;
+        out++;
+        maxOut = Math.max(maxOut, out);
+        batches.push({ hosts: [next], waitFor: lastNonCompute ? [lastNonCompute] : [], startMs: t, headroom: { freeVcpus: 0, freeMaintainedVcpus: 0, reservedVcpus: 0, hostsOut: out } });
+        hostEmpty(next, t);
+      }
+    }
+    const candidates = [...hosts.values()]
+      .filter((h) => h.compute && h.status === 'pending' && h.inbound === 0)
+      .map((h) => ({ h, used: [...h.insts].reduce((n, id) => n + insts.get(id)!.vcpus, 0) }))
+      .sort((a, b) => a.used - b.used || a.h.insts.size - b.h.insts.size || byName(a.h, b.h));
+    let misses = 0;
+    for (const { h: c } of candidates) {
+      if (!room() || misses >= MAX_MISSES) break;
+      if (c.inbound > 0) continue; // took instances of an earlier host of this batch: it waits for them
+      const r = assign(c, inBatch);
+      if (!r.ok) {
+        misses++;
+        continue;
+      }
+      misses = 0;
+      started.push(c);
+      inBatch.add(c.name);
+      tier2.delete(c.name);
+      for (const [i, to] of r.moves) {
+        reserved += i.vcpus;
+        const target = hosts.get(to)!;
+        target.inbound++;
+        // Notified so that its notice (reply, lead_time) has passed when the target is ready.
+        const targetAt = target.status === 'maintaining' ? target.maintainedMs : t;
+        const notifyMs = Math.max(t, targetAt - i.readyMs);
+        const mv: Mv = { i, from: c.name, to, batch: batches.length, second: i.moves > 0, notifyMs, readyAt: notifyMs + i.readyMs, startMs: -1, endMs: -1, seq: moves.length };
+        moves.push(mv);
+        fresh.push(mv);
+      }
+    }
+    if (!started.length) return;
+    const index = batches.length;
+    for (const h of started) {
+      tier2.delete(h.name);
+      h.status = 'active';
+      h.batch = index;
+      h.startMs = t;
+      h.count = h.insts.size;
+      h.remaining = h.insts.size;
+      h.rank = ranked++;
+      out++;
+    }
+    maxOut = Math.max(maxOut, out);
+    for (const mv of fresh) push({ t: mv.readyAt, kind: 'ready', mv });
+    batches.push({
+      hosts: started,
+      waitFor: newlyEmptied,
+      startMs: t,
+      headroom: { freeVcpus: free1 + free2, freeMaintainedVcpus: free1, reservedVcpus: reserved, hostsOut: out },
+    });
+    newlyEmptied = [];
+    for (const h of started) if (h.remaining === 0) hostEmpty(h, t);
+  };
+
+  let now = 0;
+  for (;;) {
+    while (trigger) {
+      trigger = false;
+      tryBatch(now);
+    }
+    startReady(now);
+    const next = heap.peek();
+    if (!next) break;
+    now = next.t;
+    while (heap.peek()?.t === now) {
+      const e = heap.pop()!;
+      switch (e.kind) {
+        case 'ready': {
+          const target = hosts.get(e.mv.to)!;
+          if (target.status === 'maintaining') {
+            const w = onTarget.get(target.name) ?? [];
+            w.push(e.mv);
+            onTarget.set(target.name, w);
+          } else eligible(e.mv, now);
+          break;
+        }
+        case 'moveEnd': {
+          const { i, from, to } = e.mv;
+          e.mv.endMs = now;
+          placement.remove(i.p, from);
+          i.host = to;
+          i.moves++;
+          const src = hosts.get(from)!;
+          const dst = hosts.get(to)!;
+          src.insts.delete(i.id);
+          dst.insts.add(i.id);
+          dst.inbound--;
+          if (dst.status === 'pending' && dst.inbound === 0) trigger = true;
+          const g = i.p.group;
+          if (g && g.maxImpacted > 0) push({ t: now + ms(g.recoveryS), kind: 'slotFree', group: g.groupId });
+          if (--src.remaining === 0) hostEmpty(src, now);
+          break;
+        }
+        case 'slotFree':
+          impacted.set(e.group, (impacted.get(e.group) ?? 1) - 1);
+          dirty.add(e.group);
+          break;
+        case 'maintained': {
+          const h = e.host;
+          h.status = 'maintained';
+          if (!h.compute) lastNonCompute = h.name;
+          trigger = true; // room under max_parallel_hosts, the next non-compute host
+          out--;
+          tierSoon.delete(h.name);
+          if (h.compute && h.enabled) tier1.add(h.name);
+          for (const mv of onTarget.get(h.name) ?? []) eligible(mv, now);
+          onTarget.delete(h.name);
+          break;
+        }
+      }
+    }
+  }
+
+  // ---- stuck: explain why
+  const stuck = [...hosts.values()].filter((h) => h.status === 'pending').sort(byName);
+  let missingVcpus = 0;
+  if (stuck.length) missingVcpus = explainStuck(stuck, insts, placement, new Set([...tier1, ...tierSoon]), tier2, allowDouble, reasons);
+
+  const feasible = stuck.length === 0;
+  const plannedHosts: PlannedHost[] = [...hosts.values()]
+    .filter((h) => h.batch >= 0)
+    .sort((a, b) => a.batch - b.batch || a.startMs - b.startMs || (batches[a.batch]!.hosts.indexOf(a) - batches[b.batch]!.hosts.indexOf(b)))
+    .map((h) => ({ name: h.name, type: h.type, batch: h.batch, instances: h.count, startS: sec(h.startMs), emptyS: sec(h.emptyMs), maintainedS: sec(h.maintainedMs) }));
+  const end = Math.max(0, ...plannedHosts.map((h) => h.maintainedS));
+  return {
+    feasible,
+    reasons,
+    order: plannedHosts.map((h) => h.name),
+    batches: batches.map((b, index) => ({
+      index,
+      hosts: b.hosts.map((h) => h.name),
+      waitFor: b.waitFor,
+      startS: sec(b.startMs),
+      doneS: sec(Math.max(...b.hosts.map((h) => h.maintainedMs))),
+      headroom: b.headroom,
+    })),
+    hosts: plannedHosts,
+    moves: moves.map((m) => ({
+      instance: m.i.id,
+      project: m.i.project,
+      from: m.from,
+      to: m.to,
+      action: m.i.action,
+      batch: m.batch,
+      second: m.second,
+      notifyS: sec(m.notifyMs),
+      startS: sec(m.startMs),
+      endS: sec(m.endMs),
+    })),
+    durationS: feasible ? end : Infinity,
+    lowerBound: bound,
+    missingVcpus,
+    stats: {
+      hosts: session.length,
+      instances: boundHosts.reduce((n, h) => n + h.instances.length, 0),
+      moves: moves.length,
+      doubleMoves: moves.filter((m) => m.second).length,
+      maxHostsOut: maxOut,
+      batches: batches.length,
+    },
+    estimates: est,
+  };
+}
+
+/** Reasons for the hosts that could not be started, and the vCPUs the cheapest one lacks. */
+function explainStuck(
+  stuck: H[],
+  insts: Map<string, I>,
+  placement: Placement,
+  tier1: Set<string>,
+  tier2: Set<string>,
+  allowDouble: boolean,
+  reasons: PlanReason[],
+): number {
+  const usedOf = (h: H) => [...h.insts].reduce((n, id) => n + insts.get(id)!.vcpus, 0);
+  const ranked = [...stuck].filter((h) => h.compute).sort((a, b) => usedOf(a) - usedOf(b) || byName(a, b));
+  let missing = Infinity;
+  for (const c of ranked.slice(0, 3)) {
+    const targets = [...tier1, ...(allowDouble ? tier2 : [])].filter((h) => h !== c.name);
+    const added: [Placeable, string][] = [];
+    let lacking = 0;
+    for (const i of [...c.insts].map((id) => insts.get(id)!).sort((a, b) => b.vcpus - a.vcpus || (a.id < b.id ? -1 : 1))) {
+      const to = placement.bestFit(i.p, i.moves === 0 ? targets : [...tier1]);
+      if (to) {
+        placement.add(i.p, to);
+        added.push([i.p, to]);
+        continue;
+      }
+      lacking += i.vcpus;
+      const refusals = targets.map((h) => [h, placement.refusal(i.p, h)] as [string, Refusal | null]);
+      const group = refusals.find(([, r]) => r && r.kind !== 'capacity');
+      const roomy = refusals.filter(([, r]) => r?.kind !== 'capacity').length;
+      const maxFree = Math.max(0, ...targets.map((h) => placement.free(h)));
+      if (group && roomy > 0) {
+        const [h, r] = group as [string, Refusal];
+        reasons.push({
+          kind: 'group',
+          severity: 'error',
+          host: c.name,
+          instance: i.id,
+          group: 'group' in r ? r.group : undefined,
+          constraint: r.kind,
+          message: `${c.name} cannot be emptied: ${i.id} fits on no host its group allows (e.g. ${describeRefusal(r, h)})`,
+        });
+      } else {
+        reasons.push({
+          kind: 'capacity',
+          severity: 'error',
+          host: c.name,
+          instance: i.id,
+          missingVcpus: Math.max(1, i.vcpus - maxFree),
+          message: `${c.name} cannot be emptied: ${i.id} needs ${i.vcpus} vCPUs, the largest free slot on a host that may take it is ${maxFree}${targets.length ? '' : ' (no host may take instances yet)'}`,
+        });
+      }
+    }
+    for (const [p, h] of added) placement.remove(p, h);
+    missing = Math.min(missing, lacking);
+  }
+  if (!ranked.length) return 0;
+  if (!reasons.some((r) => r.severity === 'error'))
+    reasons.push({ kind: 'capacity', severity: 'error', message: `hosts ${stuck.map((h) => h.name).join(', ')} could not be started`, missingVcpus: 0 });
+  return Number.isFinite(missing) ? missing : 0;
+}
+
+/** What a session persists of a plan (docs/vnf.md): batches and targets. */
+export function persistPlan(plan: Plan, at: number): PersistedPlan {
+  const moves: Record<string, [string, string][]> = {};
+  for (const m of plan.moves) (moves[m.from] ??= []).push([m.instance, m.to]);
+  return {
+    v: 1,
+    at,
+    durationS: plan.durationS,
+    lowerBoundS: plan.lowerBound.totalS,
+    batches: plan.batches.map((b) => ({ hosts: b.hosts, waitFor: b.waitFor })),
+    moves,
+  };
+}
