@@ -4,7 +4,7 @@
 # NOT the nova-compute package: it drags libvirt/qemu; python3-nova has nova.cmd.compute.
 set -euo pipefail
 PKGS="mariadb-server rabbitmq-server keystone placement-api nova-api nova-conductor nova-scheduler
-python3-nova glance-api neutron-server python3-openstackclient python3-pymysql python3-oslo.messaging
+python3-nova glance-api neutron-server aodh-api python3-openstackclient python3-pymysql python3-oslo.messaging
 uwsgi uwsgi-plugin-python3 curl"
 missing=""
 for p in $PKGS; do

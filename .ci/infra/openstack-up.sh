@@ -10,6 +10,7 @@
 #    run with the same settings (stamp), it skips every db sync/bootstrap and just starts the daemons;
 #  - seeds what the tests need: flavors, a 1 KiB raw image, a `demo` project + user (member role),
 #    a `fenix` service user (admin in `service`), and Fenix itself in the catalog as type `maintenance`;
+#  - aodh-api (type `alarming`, :8042) for --aodh; its authtoken reads our config (oslo_config_file);
 #  - a reset step: deletes every server, enables every nova-compute (a crashed run may leave some).
 # Usage: bash openstack-up.sh ; source $OSD/admin-openrc       Stop: bash openstack-down.sh
 set -euo pipefail
@@ -46,7 +47,7 @@ alive() { [ -f "$OSD/pids/$1.pid" ] && kill -0 "$(cat "$OSD/pids/$1.pid")" 2>/de
 
 # ---------------------------------------------------------------- already running?
 running=1
-for s in keystone placement glance-api neutron-server nova-api nova-conductor nova-scheduler; do alive "$s" || running=0; done
+for s in keystone placement glance-api neutron-server nova-api nova-conductor nova-scheduler aodh-api; do alive "$s" || running=0; done
 for n in $(seq 1 "$N_COMPUTE"); do alive "nova-compute$n" || running=0; done
 if [ $running = 1 ] && [ "$(cat "$OSD/stamp" 2>/dev/null)" = "$STAMP" ] && curl -sf -o /dev/null $KS/v3 \
    && curl -s -o /dev/null http://$IP:8774/; then
@@ -70,7 +71,7 @@ if ! (exec 3<>/dev/tcp/$IP/5672) 2>/dev/null; then
   for i in $(seq 1 240); do (exec 3<>/dev/tcp/$IP/5672) 2>/dev/null && break; sleep 0.5; done
 fi
 TRANSPORT="rabbit://guest:guest@$IP:5672/"
-DBS="keystone placement glance neutron nova_api nova nova_cell0"
+DBS="keystone placement glance neutron nova_api nova nova_cell0 aodh"
 if [ $MODE = warm ]; then
   for d in $DBS; do
     [ -n "$(mysql -N -e "SHOW DATABASES LIKE '$d'")" ] || { MODE=fresh; break; }
@@ -92,7 +93,7 @@ mkdir -p "$OSD"/{keystone,glance/images,nova,neutron}
 
 if [ $MODE != running ]; then
 # ---------------------------------------------------------------- configs (always rewritten)
-mkdir -p "$OSD/etc/keystone" "$OSD/etc/placement"
+mkdir -p "$OSD/etc/keystone" "$OSD/etc/placement" "$OSD/etc/aodh"
 cat > "$OSD/etc/keystone/keystone.conf" <<EOC
 [DEFAULT]
 log_file = $OSD/logs/keystone.log
@@ -268,6 +269,20 @@ auth_section glance nova
 auth_section neutron nova
 auth_section service_user nova | sed '1a send_service_user_token = true'
 } > "$OSD/etc/nova.conf"
+{ cat <<EOC
+[DEFAULT]
+log_file = $OSD/logs/aodh-api.log
+transport_url = $TRANSPORT
+[database]
+connection = $(db aodh)
+[api]
+auth_mode = keystone
+paste_config = $OSD/etc/aodh/api-paste.ini
+EOC
+authtoken fenix; auth_section service_credentials fenix; } > "$OSD/etc/aodh/aodh.conf"
+# aodh's paste file makes keystonemiddleware read /etc/aodh/aodh.conf: point it at ours
+sed "/^paste.filter_factory = keystonemiddleware/a oslo_config_file = $OSD/etc/aodh/aodh.conf" \
+  /usr/lib/python3/dist-packages/aodh/api/api-paste.ini > "$OSD/etc/aodh/api-paste.ini"
 NC="--config-file $OSD/etc/nova.conf"
 for n in $(seq 1 "$N_COMPUTE"); do
   cat > "$OSD/etc/nova-compute$n.conf" <<EOC
@@ -308,7 +323,9 @@ if [ $MODE = fresh ]; then
     nova-manage $NC cell_v2 create_cell --name=cell1 --verbose
     nova-manage $NC db sync ) > "$OSD/logs/nova-manage.out" 2>&1 &
   p4=$!
-  for p in $p1 $p2 $p3 $p4; do wait $p || { echo "db sync failed (see $OSD/logs/*-manage.out)" >&2; exit 1; }; done
+  aodh-dbsync --config-file "$OSD/etc/aodh/aodh.conf" > "$OSD/logs/aodh-dbsync.out" 2>&1 &
+  p5=$!
+  for p in $p1 $p2 $p3 $p4 $p5; do wait $p || { echo "db sync failed (see $OSD/logs/*-manage.out)" >&2; exit 1; }; done
 fi
 wait_http $KS/v3
 step "keystone: up"
@@ -339,6 +356,7 @@ for name, typ, url in (("placement", "placement", "http://$IP:8778"),
                        ("nova", "compute", "http://$IP:8774/v2.1"),
                        ("glance", "image", "http://$IP:9292"),
                        ("neutron", "network", "http://$IP:9696"),
+                       ("aodh", "alarming", "http://$IP:8042"),
                        ("fenix", "maintenance", "$FENIX_URL")):
     svc = k.services.create(name, type=typ)
     for itf in ("public", "internal", "admin"):
@@ -357,6 +375,7 @@ bg neutron-server neutron-server --config-file "$OSD/etc/neutron.conf"
 bg nova-api nova-api $NC --log-file "$OSD/logs/nova-api.log"
 bg nova-conductor nova-conductor $NC --log-file "$OSD/logs/nova-conductor.log"
 bg nova-scheduler nova-scheduler $NC --log-file "$OSD/logs/nova-scheduler.log"
+bg aodh-api aodh-api --port 8042 --host $IP -- --config-file "$OSD/etc/aodh/aodh.conf"
 for n in $(seq 1 "$N_COMPUTE"); do
   bg nova-compute$n $PY -c 'import sys; from nova.cmd.compute import main; sys.argv[0]="nova-compute"; sys.exit(main())' \
     $NC --config-file "$OSD/etc/nova-compute$n.conf" --log-file "$OSD/logs/nova-compute$n.log"
@@ -365,6 +384,7 @@ wait_http http://$IP:8778/
 wait_http http://$IP:9292/
 wait_http http://$IP:9696/
 wait_http http://$IP:8774/
+wait_http http://$IP:8042/
 step "all HTTP endpoints answer"
 echo "$STAMP" > "$OSD/stamp.pending"
 fi

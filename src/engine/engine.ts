@@ -167,19 +167,11 @@ export class Engine {
           logDecision(log, id, d);
           continue;
         }
-        if (await this.pollOps(data, lease)) {
-          observed = null;
-          continue;
-        }
-        // Intents written but never started (their engine died right after writing them) start now.
-        if (data.ops.some((o) => o.status === 'pending' || (o.status === 'started' && o.kind === 'plugin' && !this.plugins.has(o.id)))) {
-          const changed = await this.startOps(data, lease);
-          const fresh = await store.loadSnapshot(id);
-          if (changed || JSON.stringify(fresh?.ops) !== JSON.stringify(data.ops)) {
-            observed = null;
-            continue;
-          }
-        }
+        // Pending intents are started (also those whose engine died right after writing them), then
+        // due driver operations polled. Both update `data.ops` in place as they record.
+        const started = await this.startOps(data, lease);
+        const polled = await this.pollOps(data, lease);
+        if (polled || started) observed = null; // the world changed: observe it afresh
         const decide = workflowFor(data.session.workflow);
         if (!decide) {
           await store.applyDecision(id, lease.fence, { wakeAt: null }, clock.now());
@@ -224,9 +216,16 @@ export class Engine {
 
   // ---- intents ------------------------------------------------------------------------------
 
-  /** Start every pending intent. Returns whether any finished at once (the world changed). */
+  /** Record an op's outcome under the lease and mirror it on the in-memory op. */
+  private async record(op: Op, lease: Lease, patch: Parameters<Store['updateOp']>[2]): Promise<boolean> {
+    const ok = await this.deps.store.updateOp(op.id, lease.fence, patch);
+    if (ok) Object.assign(op, patch);
+    return ok;
+  }
+
+  /** Start every pending intent. Returns whether any was started or finished (the world changed). */
   private async startOps(data: SessionData, lease: Lease): Promise<boolean> {
-    const { store, clock, driver, log } = this.deps;
+    const { clock, driver, log } = this.deps;
     let changed = false;
     for (const op of data.ops) {
       const now = clock.now();
@@ -240,21 +239,21 @@ export class Engine {
         switch (op.kind) {
           case 'scheduling':
             await driver.setHostScheduling(op.subject, op.args.enabled === true, 'maintenance');
-            await store.updateOp(op.id, lease.fence, { status: 'done', startedAt: now, finishedAt: clock.now(), attempts: op.attempts + 1 });
+            await this.record(op, lease, { status: 'done', startedAt: now, finishedAt: clock.now(), attempts: op.attempts + 1 });
             changed = true;
             break;
           case 'move': {
             const ref = await driver.startMove(op.subject, op.args.kind as MoveKind, key, typeof op.args.target === 'string' ? { target: op.args.target } : {});
-            await store.updateOp(op.id, lease.fence, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
+            await this.record(op, lease, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
             break;
           }
           case 'host_maintenance': {
             const ref = await driver.startHostMaintenance(op.subject, key);
-            await store.updateOp(op.id, lease.fence, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
+            await this.record(op, lease, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
             break;
           }
           case 'plugin':
-            if (await store.updateOp(op.id, lease.fence, { status: 'started', startedAt: now, attempts: op.attempts + 1 }))
+            if (await this.record(op, lease, { status: 'started', startedAt: now, attempts: op.attempts + 1 }))
               this.runPlugin(data, op, lease);
             break;
         }
@@ -262,9 +261,9 @@ export class Engine {
         const msg = err instanceof Error ? err.message : String(err);
         if (err instanceof DriverError && err.retryable) {
           log.warn({ session: op.sessionId, op: op.key, err: msg }, 'driver call failed; will retry');
-          await store.updateOp(op.id, lease.fence, { attempts: op.attempts + 1, error: msg, pollAt: now + this.opts.retryMs });
+          await this.record(op, lease, { attempts: op.attempts + 1, error: msg, pollAt: now + this.opts.retryMs });
         } else {
-          await store.updateOp(op.id, lease.fence, { status: 'failed', error: msg, finishedAt: now, attempts: op.attempts + 1 });
+          await this.record(op, lease, { status: 'failed', error: msg, finishedAt: now, attempts: op.attempts + 1 });
           changed = true;
         }
       }
@@ -274,7 +273,7 @@ export class Engine {
 
   /** Poll started driver operations that are due. Returns whether any finished. */
   private async pollOps(data: SessionData, lease: Lease): Promise<boolean> {
-    const { store, clock, driver } = this.deps;
+    const { clock, driver } = this.deps;
     let changed = false;
     for (const op of data.ops) {
       if (op.status !== 'started' || op.ref === null || (op.kind !== 'move' && op.kind !== 'host_maintenance')) continue;
@@ -285,9 +284,9 @@ export class Engine {
         if (st.status === 'running') {
           const hint = st.expectedAt ?? now + this.opts.pollMs;
           const pollAt = Math.max(now + this.opts.minPollMs, Math.min(hint, now + this.opts.pollMs));
-          await store.updateOp(op.id, lease.fence, { pollAt });
+          await this.record(op, lease, { pollAt });
         } else {
-          await store.updateOp(op.id, lease.fence, {
+          await this.record(op, lease, {
             status: st.status,
             finishedAt: now,
             result: st.host ? { host: st.host } : {},
@@ -299,16 +298,16 @@ export class Engine {
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
         if (err instanceof DriverError && !err.retryable) {
-          await store.updateOp(op.id, lease.fence, { status: 'failed', error: msg, finishedAt: now });
+          await this.record(op, lease, { status: 'failed', error: msg, finishedAt: now });
           changed = true;
-        } else await store.updateOp(op.id, lease.fence, { pollAt: now + this.opts.retryMs, error: msg });
+        } else await this.record(op, lease, { pollAt: now + this.opts.retryMs, error: msg });
       }
     }
     return changed;
   }
 
   private runPlugin(data: SessionData, op: Op, lease: Lease): void {
-    const { store, clock, plugins, log } = this.deps;
+    const { clock, plugins, log } = this.deps;
     const plugin = plugins.get(op.subject);
     const meta = data.session.actions.find((a) => a.plugin === op.subject && a.type === op.args.type)?.metadata ?? {};
     const ac = new AbortController();
@@ -325,7 +324,7 @@ export class Engine {
             })
             .catch((err: unknown) => ({ ok: false, output: err instanceof Error ? err.message : String(err) }))
         : { ok: false, output: `unknown plug-in ${op.subject}` };
-      await store.updateOp(op.id, lease.fence, {
+      await this.record(op, lease, {
         status: res.ok ? 'done' : 'failed',
         result: { output: res.output.slice(0, 10_000) },
         error: res.ok ? null : `plug-in ${op.subject} failed: ${res.output.slice(0, 500)}`,

@@ -53,7 +53,8 @@ export interface Store {
   close(): Promise<void>;
 
   // sessions
-  createSession(s: NewSession): Promise<void>;
+  /** Creates the session unless one of its hosts is in another running session (then returns those, writing nothing). */
+  createSession(s: NewSession): Promise<{ busy: { id: string; hosts: string[] }[] }>;
   getSession(id: string): Promise<SessionRow | undefined>;
   listSessions(): Promise<SessionRow[]>;
   /** Sessions not terminal-and-clean whose hosts overlap `hosts`. */

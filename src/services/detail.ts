@@ -36,6 +36,16 @@ export function waitingFor(d: SessionData, now: number): { what: string; until: 
       until: Number.isFinite(until) ? iso(until) : null,
     };
   }
+  // vnf / k8s: per-instance asks not answered yet.
+  const silentInstances = d.instances.filter((i) => i.askState && !i.reply && i.status !== 'gone');
+  if (silentInstances.length) {
+    const until = Math.min(...silentInstances.map((i) => i.replyAt ?? Infinity));
+    const names = silentInstances.slice(0, 5).map((i) => `${i.projectId}/${i.instanceId}`);
+    return {
+      what: `replies to ${silentInstances[0]!.askState} for ${names.join(', ')}${silentInstances.length > 5 ? ` and ${silentInstances.length - 5} more` : ''}`,
+      until: Number.isFinite(until) ? iso(until) : null,
+    };
+  }
   const running = d.ops.filter((o) => o.status === 'started' || o.status === 'pending');
   if (running.length) {
     const names = running.map((o) => `${o.kind} ${o.subject}`).slice(0, 5);

@@ -49,6 +49,11 @@ export interface SessionDeps {
   nudge: (sessionId: string) => void;
 }
 
+const busyError = (busy: { id: string; hosts: string[] }[]) =>
+  new FenixError('HOSTS_BUSY', `hosts already in a running session: ${busy.map((b) => `${b.hosts.join(', ')} (session ${b.id})`).join('; ')}`, {
+    sessions: busy,
+  });
+
 export class SessionService {
   constructor(private readonly deps: SessionDeps) {}
 
@@ -87,12 +92,7 @@ export class SessionService {
     const hosts = asked.length ? asked.map((h) => known.find((k) => k.name === h)!) : known;
     if (!hosts.length) throw new FenixError('NO_HOSTS', 'the infrastructure reports no hosts to maintain');
     const busy = await store.activeSessionsOnHosts(hosts.map((h) => h.name));
-    if (busy.length)
-      throw new FenixError(
-        'HOSTS_BUSY',
-        `hosts already in a running session: ${busy.map((b) => `${b.hosts.join(', ')} (session ${b.id})`).join('; ')}`,
-        { sessions: busy },
-      );
+    if (busy.length) throw busyError(busy);
 
     const options: SessionOptions = {
       replyWindowS: body.reply_window ?? defaults.replyWindowS,
@@ -103,7 +103,7 @@ export class SessionService {
     };
     const actions: ActionSpec[] = (body.actions ?? []).map((a) => ({ plugin: a.plugin, type: a.type, metadata: a.metadata ?? {} }));
     const id = randomUUID();
-    await store.createSession({
+    const { busy: raced } = await store.createSession({
       session: {
         id,
         state: 'MAINTENANCE',
@@ -125,6 +125,7 @@ export class SessionService {
         },
       ],
     });
+    if (raced.length) throw busyError(raced);
     this.deps.nudge(id);
     return (await store.getSession(id))!;
   }

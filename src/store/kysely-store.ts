@@ -20,6 +20,9 @@ import * as row from './rows.js';
 
 class FenceLost extends Error {}
 
+/** Advisory lock key serializing session creation on PostgreSQL ('fenix' in ASCII). */
+const CREATE_LOCK = 0x66656e6978;
+
 /**
  * A relay's claim on an outbox row: longer than one delivery attempt (webhook timeout 10 s), short
  * enough that the rows of a relay that died are sent by another soon after.
@@ -52,9 +55,14 @@ export class KyselyStore implements Store {
 
   // ---- sessions -------------------------------------------------------------------------------
 
-  async createSession(n: NewSession): Promise<void> {
+  async createSession(n: NewSession): Promise<{ busy: { id: string; hosts: string[] }[] }> {
     const s = n.session;
-    await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
+      // Two creates over the same hosts must not both pass the busy check: on PostgreSQL they are
+      // serialized by a transaction-scoped advisory lock; SQLite runs one write transaction at a time.
+      if (CAPABILITIES[this.dialect].rowLocks) await sql`select pg_advisory_xact_lock(${CREATE_LOCK})`.execute(trx);
+      const busy = await activeOnHosts(trx, n.hosts.map((h) => h.name));
+      if (busy.length) return { busy };
       await trx
         .insertInto('sessions')
         .values({
@@ -97,6 +105,7 @@ export class KyselyStore implements Store {
           )
           .execute();
       for (const e of n.timeline) await insertTimeline(trx, s.id, e);
+      return { busy: [] };
     });
   }
 
@@ -111,19 +120,9 @@ export class KyselyStore implements Store {
   }
 
   async activeSessionsOnHosts(hosts: string[]): Promise<{ id: string; hosts: string[] }[]> {
-    if (!hosts.length) return [];
-    const rs = await this.db
-      .selectFrom('session_hosts')
-      .innerJoin('sessions', 'sessions.id', 'session_hosts.session_id')
-      .select(['sessions.id as id', 'session_hosts.name as name'])
-      .where('session_hosts.name', 'in', hosts)
-      .where('sessions.state', 'not in', ['MAINTENANCE_DONE', 'MAINTENANCE_FAILED'])
-      .where('sessions.deleting', '=', 0)
-      .execute();
-    const by = new Map<string, string[]>();
-    for (const r of rs) by.set(r.id, [...(by.get(r.id) ?? []), r.name]);
-    return [...by].map(([id, hs]) => ({ id, hosts: hs }));
+    return activeOnHosts(this.db, hosts);
   }
+
 
   async loadSnapshot(id: string): Promise<StoredSnapshot | undefined> {
     // Repeatable read: every query below sees the same snapshot on PostgreSQL (SQLite always does).
@@ -149,7 +148,8 @@ export class KyselyStore implements Store {
         .groupBy(['event_key', 'status'])
         .execute();
       const events = await trx.selectFrom('session_events').select('key').where('session_id', '=', id).execute();
-      const projectIds = projects.map((p) => p.project_id);
+      // Only the constraint-driven workflows read constraints (the default one ignores them).
+      const projectIds = s.workflow === 'default' ? [] : projects.map((p) => p.project_id);
       const instanceConstraints = projectIds.length
         ? await trx.selectFrom('instance_constraints').selectAll().where('project_id', 'in', projectIds).orderBy('instance_id').execute()
         : [];
@@ -702,6 +702,21 @@ export class KyselyStore implements Store {
   }
 
 
+}
+
+async function activeOnHosts(db: Kysely<DB> | Transaction<DB>, hosts: string[]): Promise<{ id: string; hosts: string[] }[]> {
+  if (!hosts.length) return [];
+  const rs = await db
+    .selectFrom('session_hosts')
+    .innerJoin('sessions', 'sessions.id', 'session_hosts.session_id')
+    .select(['sessions.id as id', 'session_hosts.name as name'])
+    .where('session_hosts.name', 'in', hosts)
+    .where('sessions.state', 'not in', ['MAINTENANCE_DONE', 'MAINTENANCE_FAILED'])
+    .where('sessions.deleting', '=', 0)
+    .execute();
+  const by = new Map<string, string[]>();
+  for (const r of rs) by.set(r.id, [...(by.get(r.id) ?? []), r.name]);
+  return [...by].map(([id, hs]) => ({ id, hosts: hs }));
 }
 
 async function insertTimeline(db: Kysely<DB> | Transaction<DB>, sessionId: string, e: TimelineEntry): Promise<void> {

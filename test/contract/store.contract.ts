@@ -141,14 +141,18 @@ export function describeStoreContract(
       });
 
       it('finds active sessions on given hosts, skipping finished and deleting ones', async () => {
-        await store.createSession(newSession('active', ['compute-0', 'compute-1']));
-        await store.createSession(newSession('other', ['compute-2']));
         const fDone = await started('done', ['compute-0']);
         await store.applyDecision('done', fDone, { session: { state: 'MAINTENANCE_DONE' } }, T0);
         const fFailed = await started('failed', ['compute-2']);
         await store.applyDecision('failed', fFailed, { session: { state: 'MAINTENANCE_FAILED' } }, T0);
         await store.createSession(newSession('deleting', ['compute-1']));
         await store.setSessionFlags('deleting', { deleting: true }, T0);
+        // Finished and deleted sessions free their hosts for new ones; running ones keep them.
+        expect(await store.createSession(newSession('active', ['compute-0', 'compute-1']))).toEqual({ busy: [] });
+        expect(await store.createSession(newSession('other', ['compute-2']))).toEqual({ busy: [] });
+        const refused = await store.createSession(newSession('late', ['compute-1', 'compute-7']));
+        expect(refused).toEqual({ busy: [{ id: 'active', hosts: ['compute-1'] }] });
+        expect(await store.getSession('late')).toBeUndefined();
 
         const found = await store.activeSessionsOnHosts(['compute-0', 'compute-2', 'compute-9']);
         expect(found.sort((x, y) => x.id.localeCompare(y.id))).toEqual([
@@ -291,7 +295,7 @@ export function describeStoreContract(
         expect(snap.ops[1]!.id).toBeGreaterThan(snap.ops[0]!.id);
 
         // The same key in another session is another op.
-        const f2 = await started('s2');
+        const f2 = await started('s2', ['compute-8']);
         await store.applyDecision('s2', f2, { ops: [op] }, T0 + 3);
         expect((await store.loadSnapshot('s2'))!.ops).toHaveLength(1);
       });
@@ -452,7 +456,7 @@ export function describeStoreContract(
 
       it('releases one lease (owner only) or all of them', async () => {
         await store.createSession(newSession('s1'));
-        await store.createSession(newSession('s2'));
+        await store.createSession(newSession('s2', ['compute-8']));
         const a = await store.acquireLease('s1', 'a', T0, TTL);
         await store.acquireLease('s2', 'a', T0, TTL);
 
@@ -702,7 +706,7 @@ export function describeStoreContract(
     describe('purgeSession', () => {
       it('removes everything of the session but keeps its outbox rows', async () => {
         await store.createSubscription(sub('admin', null, ['maintenance.session']));
-        const fence = await started('s1');
+        const fence = await started('s1', ['compute-5']);
         await started('s2');
         await store.applyDecision(
           's1',
@@ -729,7 +733,7 @@ export function describeStoreContract(
         expect(ids(await store.dueDeliveries(T0, 10, []))).toEqual([kept[0]!.id]);
 
         // The id can be used again, from scratch.
-        await store.createSession(newSession('s1'));
+        await store.createSession(newSession('s1', ['compute-5']));
         const again = (await store.loadSnapshot('s1'))!;
         expect([again.projects, again.instances, again.ops, again.eventKeys]).toEqual([[], [], [], []]);
         expect(await store.purgeSession('nope')).toBeUndefined();

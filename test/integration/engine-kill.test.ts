@@ -84,6 +84,17 @@ describe.each(['sqlite', 'postgres'] as const)('SIGKILL at random points (%s)', 
       fenix = await startFenix(args, port);
     }
 
+    const context = async () => {
+      const d = (await api(fenix.url, 'GET', `/v1/maintenance/${id}/detail`).catch(() => ({ body: {} }))).body;
+      return `seed ${seed}, kills at ${kills}; waiting for ${JSON.stringify(d.waiting_for)}; deliveries not delivered ${JSON.stringify((d.deliveries ?? []).filter((x: { status: string }) => x.status !== 'delivered'))}; timeline tail ${JSON.stringify((d.timeline ?? []).slice(-6))}\n${fenix.output().slice(-2000)}`;
+    };
+    try {
+      await checkInvariants();
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${await context()}`);
+    }
+
+    async function checkInvariants() {
     const end = await waitForSession(fenix.url, id, (s) => s.state === 'MAINTENANCE_DONE' || s.state === 'MAINTENANCE_FAILED', 90_000);
     const detail = (await api(fenix.url, 'GET', `/v1/maintenance/${id}/detail`)).body;
     expect(end.state, `${JSON.stringify(detail.waiting_for)} ${end.reason} kills at ${kills}`).toBe('MAINTENANCE_DONE');
@@ -120,5 +131,6 @@ describe.each(['sqlite', 'postgres'] as const)('SIGKILL at random points (%s)', 
       const d = (await api(fenix.url, 'GET', `/v1/maintenance/${id}/detail`)).body;
       return d.deliveries.every((x: { status: string }) => x.status === 'delivered');
     }, 'outbox drained', 30_000);
+    }
   });
 });

@@ -90,7 +90,8 @@ describe.skipIf(!LANE)('a migration failure injected through Nova', () => {
 
     // The fix, then continue from the state it failed in.
     for (const h of injected) await setService(h, true);
-    const failedIn = /PUT \{"state": "([A-Z_]+)"\}/.exec(String(detail.waiting_for?.what ?? ''))?.[1] ?? 'MAINTENANCE';
+    const failedIn =
+      (detail.session?.failed_in as string | undefined) ?? /PUT \{"state": "([A-Z_]+)"\}/.exec(String(detail.waiting_for?.what ?? ''))?.[1] ?? 'MAINTENANCE';
     const put = await api(svc.url, 'PUT', `/v1/maintenance/${sid}`, { state: failedIn });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     // The PUT answers before the engine moves on: wait for DONE, or for a second failure.

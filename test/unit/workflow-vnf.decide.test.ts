@@ -194,6 +194,26 @@ describe('vnf workflow: decide(snapshot, now)', () => {
     expect(ask.payload.allowed_actions).toEqual(['EVICTION', 'OWN_ACTION']);
   });
 
+  it('no feasible plan: asks only the projects needed to free the missing capacity to scale in', () => {
+    // Two full hosts: nothing can move anywhere. p1 accepts scale-in (resource_mitigation) and has
+    // enough; p2 said nothing; p3 refused: only p1 is asked.
+    const s = snap({
+      hosts: [host('c0'), host('c1')],
+      projects: [proj('p1'), proj('p2'), proj('p3')],
+      instances: [inst('a', 'c0'), inst('b', 'c0', { projectId: 'p2' }), inst('c', 'c1', { projectId: 'p3' }), inst('d', 'c1')],
+      constraints: { groups: [], instances: [ic('a', null), ic('d', null), ic('c', null, { projectId: 'p3', resourceMitigation: false })] },
+      observed: {
+        hosts: [obsHost('c0', 4, 4), obsHost('c1', 4, 4)],
+        instances: [obsInst('a', 'c0'), obsInst('b', 'c0', 2, 'p2'), obsInst('c', 'c1', 2, 'p3'), obsInst('d', 'c1')],
+      },
+    });
+    const d = decide('vnf', s, T0);
+    expect(d.session?.state).toBe('SCALE_IN');
+    expect(d.session?.phase?.scaleInAsked).toEqual(['p1']);
+    const next = decide('vnf', { ...s, session: session({ state: 'SCALE_IN', phase: { ...d.session!.phase! } }) }, T0);
+    expect(scheduled(next).map((e) => `${e.projectId}:${e.payload.state}`)).toEqual(['p1:SCALE_IN']);
+  });
+
   it('every host maintained: MAINTENANCE_COMPLETE', () => {
     const s = snap({ session: running({ state: 'PLANNED_MAINTENANCE' }), hosts: ['c0', 'c1', 'c2'].map((h) => host(h, { status: 'maintained' })) });
     expect(decide('vnf', s, T0).session?.state).toBe('MAINTENANCE_COMPLETE');

@@ -38,6 +38,8 @@ export interface OpenStackDriverOptions {
   capacity?: 'auto' | 'placement' | 'hypervisors';
   /** Poll hint for a running move that has just started, ms (a quarter of it near its end). Default 1000. */
   pollHintMs?: number;
+  /** How long to wait for the error event of a migration Nova marked failed, ms. Default 5000. */
+  errorGraceMs?: number;
   /** How long inventories (total, reserved, allocation ratio) and the hypervisor list are reused, ms. Default 60000. */
   inventoryTtlMs?: number;
   now?: () => number;
@@ -142,6 +144,8 @@ export class OpenStackDriver implements InfraDriver {
   private readonly inflight = new Map<string, Promise<string>>();
   /** key → ref for moves started by this process (Nova's metadata covers restarts). */
   private readonly refs = new Map<string, string>();
+  /** ref → when its migration was first seen failed without an error event yet. */
+  private readonly settling = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(
@@ -465,7 +469,13 @@ export class OpenStackDriver implements InfraDriver {
       // Nova finished the action without moving the server and without an error event: look at the migration.
       const mig = await this.findMigration(r);
       if (mig && ['error', 'failed', 'cancelled'].includes(mig.status)) {
-        return { status: 'failed', error: `migration ${mig.id} ${mig.status}`, ...(host && { host }) };
+        // Nova resets the server and the migration before it closes the action's event with its
+        // error: give the event a few seconds to land, so the cause (e.g. NoValidHost) is reported.
+        const first = this.settling.get(ref) ?? this.now();
+        this.settling.set(ref, first);
+        if (this.now() - first < (this.opts.errorGraceMs ?? 5_000)) return running();
+        this.settling.delete(ref);
+        return { status: 'failed', error: `Nova ${r.kind === 'MIGRATE' ? 'migration' : 'live migration'} ${mig.id} ended with status ${mig.status}`, ...(host && { host }) };
       }
       if (mig && ['completed', 'confirmed', 'finished', 'done'].includes(mig.status)) {
         return { status: 'failed', error: `migration ${mig.id} ${mig.status} but the server is still on ${r.src}`, ...(host && { host }) };
