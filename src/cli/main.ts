@@ -21,7 +21,7 @@ function serviceCommand(program: Command, role: Role): void {
   const [name, description] = ROLE_HELP[role];
   const cmd = program.command(name).description(description);
   for (const o of OPTIONS) {
-    const flag = o.key === 'demo' ? '--demo' : `--${o.flag} <value>`;
+    const flag = typeof o.default === 'boolean' ? `--${o.flag}` : `--${o.flag} <value>`;
     cmd.addOption(new Option(flag, `${o.description} [env ${envName(o.flag)}, default ${JSON.stringify(o.default)}]`));
   }
   cmd.action(async (flags: Partial<Record<keyof Config, string | boolean>>) => {
@@ -58,7 +58,7 @@ function serviceCommand(program: Command, role: Role): void {
 function banner(url: string, c: Config, vnfms: number): string {
   return [
     '',
-    `Fenix maintenance API on ${url}  (db ${c.db}, driver ${c.driver}${c.scenario ? `, scenario ${c.scenario}` : ', demo cloud'}, auth ${c.auth})`,
+    `Fenix maintenance API on ${url}  (db ${c.db}, driver ${c.driver}${c.driver !== 'simulated' ? '' : c.simulatorUrl ? `, simulator ${c.simulatorUrl}` : c.scenario ? `, scenario ${c.scenario}` : ', demo cloud'}, auth ${c.auth})`,
     vnfms ? `Sample application managers attached to ${DEMO_PROJECTS.join(', ')}.` : '',
     'Start a maintenance session over every host:',
     `  curl -s -X POST ${url}/v1/maintenance -H 'Content-Type: application/json' -d '{}'`,

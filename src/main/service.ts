@@ -53,9 +53,9 @@ export interface Service {
   engine: Engine;
   relay: Relay;
   store: Store;
-  /** In-process, or the shared simulator service when config.simulatorUrl is set. */
-  driver: SimulatedDriver | RemoteSimulatorDriver;
-  /** The infrastructure driver in use, whatever its kind (with --driver openstack `driver` is null). */
+  /** The simulated cloud (in-process or the shared service); absent with --driver openstack. */
+  simulator?: SimulatedDriver | RemoteSimulatorDriver;
+  /** The infrastructure driver in use, whatever its kind. */
   infra: InfraDriver;
   clock: Clock;
   url: string;
@@ -91,13 +91,13 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
         : demoScenario();
   const statePath = simulatorStatePath(config);
   // --simulator-url: a shared simulator service (fenix simulator) owns the cloud, its scenario and state.
-  const driver =
+  const simulator =
     config.driver === 'openstack'
-      ? (null as unknown as SimulatedDriver)
+      ? undefined
       : config.simulatorUrl
         ? new RemoteSimulatorDriver(config.simulatorUrl)
         : new SimulatedDriver(scenario, clock, statePath ? { statePath } : {});
-  const infra: InfraDriver = o.driver ?? (config.driver === 'openstack' ? new OpenStackDriver(keystone!) : driver);
+  const infra: InfraDriver = o.driver ?? simulator ?? new OpenStackDriver(keystone!);
   const role = o.role ?? 'all';
   const store = await openStore(config.db);
   if (role !== 'all' && store.dialect !== 'postgres') throw new Error(`fenix ${role} needs --db postgres://…; use fenix serve with SQLite`);
@@ -137,7 +137,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       projects: new ProjectService({ store, clock, nudge }),
       subscriptions: new SubscriptionService({ store, clock }),
       authenticate,
-      ...(config.driver !== 'openstack' && { simulator: driver }),
+      ...(simulator && { simulator }),
       // Request lines only at debug: the engine's log tells the story; errors still show.
       logger: log.child({ part: 'api' }, { level: config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn' }),
     });
@@ -180,7 +180,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
     engine,
     relay,
     store,
-    driver,
+    ...(simulator && { simulator }),
     infra,
     clock,
     url,

@@ -1,6 +1,7 @@
 // Session control (spec §3 PUT): continue a failed session after a fix, pause / resume, abort, and
 // 409 where a change makes no sense.
 import { afterEach, describe, expect, it } from 'vitest';
+import type { SimulatedDriver } from '../../src/drivers/simulated/index.js';
 import type { Service } from '../../src/main/service.js';
 import { api, aodhTraits, startReceiver, startTestService, waitFor, waitForSession } from '../helpers/harness.js';
 
@@ -36,7 +37,7 @@ describe('session control', () => {
     const failedIn = detail.timeline.find((t: { kind: string; message: string }) => t.message.startsWith('MAINTENANCE_FAILED')).data.from;
 
     expect((await api(svc.url, 'PUT', `/v1/maintenance/${id}`, { state: 'MAINTENANCE_DONE' })).status).toBe(409);
-    svc.driver.heal();
+    (svc.simulator as SimulatedDriver).heal();
     const put = await api(svc.url, 'PUT', `/v1/maintenance/${id}`, { state: failedIn });
     expect(put.status).toBe(200);
     const done = await waitForSession(svc.url, id, (s) => s.state === 'MAINTENANCE_DONE' || s.state === 'MAINTENANCE_FAILED');

@@ -217,7 +217,7 @@ describe('fenix service with --simulator-url', () => {
   it('serves /v1/simulator/* from the shared simulator and runs a session on it', async () => {
     const s = await sim(fast);
     svc = await startTestService({ config: { simulatorUrl: s.url } });
-    expect(svc.driver).toBeInstanceOf(RemoteSimulatorDriver);
+    expect(svc.simulator).toBeInstanceOf(RemoteSimulatorDriver);
     expect((await api(svc.url, 'GET', '/v1/simulator/hosts')).body.hosts).toEqual(s.driver.hostsView());
     const full = await api(svc.url, 'POST', '/v1/simulator/instances', { name: 'big', project_id: 'p1', vcpus: 4 });
     expect(full.status).toBe(409);
