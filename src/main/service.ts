@@ -10,6 +10,8 @@ import { keystoneAuth } from '../api/keystone-auth.js';
 import { AodhSubscriptionSync, credentialsFromEnv, KeystoneSession, OpenStackDriver } from '../drivers/openstack/index.js';
 import { ensureOsloAdminSubscription, OsloTransport, osloSubscriptionUrl, RoutingTransport } from '../notifier/oslo-transport.js';
 import type { InfraDriver } from '../ports/infra-driver.js';
+import type { PlanEstimates } from '../domain/constraints.js';
+import { PlanService } from '../services/plan.js';
 import { SystemClock } from '../clock/system.js';
 import { publicUrlOf, type Config } from '../config/config.js';
 import { demoScenario, parseScenario, RemoteSimulatorDriver, SimulatedDriver } from '../drivers/simulated/index.js';
@@ -69,6 +71,11 @@ export function simulatorStatePath(config: Pick<Config, 'db' | 'simulatorState'>
   return config.db === ':memory:' || isPostgresUrl(config.db) ? undefined : `${config.db}.simulator.json`;
 }
 
+async function simulatorEstimates(sim: SimulatedDriver | RemoteSimulatorDriver): Promise<Partial<PlanEstimates>> {
+  const t = (await sim.snapshot()).timings;
+  return { migrateS: t.migrate_s, liveMigrateS: t.live_migrate_s, evictS: t.evict_s, hostMaintenanceS: t.host_maintenance_s };
+}
+
 export async function startService(config: Config, o: ServiceOverrides = {}): Promise<Service> {
   const clock = o.clock ?? new SystemClock();
   const log = o.logger ?? pino({ level: config.logLevel, base: { svc: 'fenix' } });
@@ -98,6 +105,9 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
         ? new RemoteSimulatorDriver(config.simulatorUrl)
         : new SimulatedDriver(scenario, clock, statePath ? { statePath } : {});
   const infra: InfraDriver = o.driver ?? simulator ?? new OpenStackDriver(keystone!);
+  // What the planner assumes a move or a host maintenance takes: the simulated cloud's own timings
+  // (unreachable shared simulator: the planner's defaults).
+  const estimates = simulator ? await simulatorEstimates(simulator).catch(() => undefined) : undefined;
   const role = o.role ?? 'all';
   const store = await openStore(config.db);
   if (role !== 'all' && store.dialect !== 'postgres') throw new Error(`fenix ${role} needs --db postgres://…; use fenix serve with SQLite`);
@@ -137,6 +147,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       projects: new ProjectService({ store, clock, nudge }),
       subscriptions: new SubscriptionService({ store, clock }),
       authenticate,
+      plan: new PlanService({ store, driver: infra, clock, ...(estimates && { estimates }) }),
       ...(simulator && { simulator }),
       // Request lines only at debug: the engine's log tells the story; errors still show.
       logger: log.child({ part: 'api' }, { level: config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn' }),
@@ -158,7 +169,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       driver: infra,
       plugins,
       clock,
-      ctx: { publicUrl: url, adminProject: config.adminProject, plugins: plugins.names() },
+      ctx: { publicUrl: url, adminProject: config.adminProject, plugins: plugins.names(), ...(estimates && { estimates }) },
       log: log.child({ part: 'engine' }),
       owner,
       onOutbox: () => relay.nudge(),

@@ -9,6 +9,7 @@ import type { Clock } from '../ports/clock.js';
 import type { InfraDriver } from '../ports/infra-driver.js';
 import type { Store } from '../ports/store.js';
 import { requireAdmin, type Principal } from './principal.js';
+import { parseEstimates } from './plan.js';
 import { parseMaintenanceAt } from './time.js';
 
 export interface CreateSessionInput {
@@ -24,6 +25,8 @@ export interface CreateSessionInput {
   own_action_timeout?: number;
   no_subscription?: 'act' | 'fail';
   max_parallel_hosts?: number;
+  /** Durations (seconds) the constraint workflows plan with, overriding the driver's. */
+  estimates?: Record<string, unknown>;
 }
 
 export interface SessionDefaults {
@@ -100,6 +103,7 @@ export class SessionService {
       noSubscription: body.no_subscription ?? defaults.noSubscription,
       ownActionTimeoutS: body.own_action_timeout ?? defaults.ownActionTimeoutS,
       maxParallelHosts: body.max_parallel_hosts ?? 0,
+      ...(body.estimates !== undefined && { estimates: parseEstimates(body.estimates) }),
     };
     const actions: ActionSpec[] = (body.actions ?? []).map((a) => ({ plugin: a.plugin, type: a.type, metadata: a.metadata ?? {} }));
     const id = randomUUID();

@@ -27,6 +27,7 @@ export const CreateSessionBody = Type.Object(
     own_action_timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
     no_subscription: Type.Optional(lit(['act', 'fail'] as const)),
     max_parallel_hosts: Type.Optional(Type.Integer({ minimum: 0 })),
+    estimates: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: true },
 );
