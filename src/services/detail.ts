@@ -60,7 +60,7 @@ export function detailView(d: SessionData, outbox: OutboxRow[], timeline: Timeli
   const s = d.session;
   const moves = d.ops.filter((o) => o.kind === 'move');
   return {
-    session: { ...sessionView(s), options: s.options, actions: s.actions, current_host: s.phase.host ?? null },
+    session: { ...sessionView(s), options: s.options, actions: s.actions, current_host: s.phase.host ?? null, failed_in: s.phase.failedIn ?? null },
     percent_done: s.percentDone,
     waiting_for: waitingFor(d, now),
     hosts: d.hosts.map((h) => ({
