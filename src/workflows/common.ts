@@ -1,7 +1,8 @@
 // Building blocks shared by workflows: asking projects, keyed intents, host scheduling, plug-in
 // sequences, host maintenance, failure and restore. Each returns a Decision (effects as data) and,
 // where it waits, whether it is done; none performs I/O.
-import type { Decision } from '../domain/decision.js';
+import type { Decision, InstancePatch } from '../domain/decision.js';
+import type { InstanceInfo } from '../domain/infra.js';
 import { merge } from '../domain/decision.js';
 import type { NewOp, Op, SessionHost, SessionInstance, SessionProject } from '../domain/model.js';
 import type { Snapshot } from '../domain/snapshot.js';
@@ -311,4 +312,87 @@ export function settle(s: Snapshot, now: number): StepResult | null {
     session: { phase: { ...s.session.phase, restored: true } },
     timeline: [{ at: now, kind: 'host', message: 'every host is back as it was found' }],
   });
+}
+
+// ---- shared steps of the workflows -------------------------------------------------------
+
+/** Settle a step: its decision when waiting, the session failed when it failed, null when done. */
+export function orFail(s: Snapshot, now: number, r: StepResult): Decision | null {
+  if (r.status === 'failed') return merge(r.decision, fail(s, now, r.reason));
+  if (r.status === 'waiting') return r.decision;
+  return null;
+}
+
+// ---- inventory ------------------------------------------------------------------------------
+
+export const newInstance = (i: InstanceInfo): InstancePatch => ({
+  instanceId: i.id,
+  projectId: i.projectId,
+  name: i.name,
+  host: i.host,
+  originHost: i.host,
+  vcpus: i.vcpus,
+  floatingIp: i.floatingIp,
+  liveMigratable: i.liveMigratable,
+  status: 'present',
+  moves: 0,
+});
+
+/** Instance records follow the infrastructure: new ones join, vanished ones are gone, moved ones follow. */
+export function syncInventory(s: Snapshot, now: number): Decision | null {
+  const on = new Set(s.hosts.map((h) => h.name));
+  if (!s.session.phase.inventoried) {
+    const found = s.observed.instances.filter((i) => on.has(i.host));
+    const projects = [...new Set(found.map((i) => i.projectId))].sort();
+    return {
+      instances: found.map(newInstance),
+      projects: projects.map((projectId) => ({ projectId, interacting: s.subscribedProjects.includes(projectId) })),
+      session: { phase: { ...s.session.phase, inventoried: true } },
+      timeline: [{ at: now, kind: 'inventory', message: `${found.length} instances of ${projects.length} projects on ${on.size} hosts` }],
+      wakeAt: now,
+    };
+  }
+  const seen = new Map(s.observed.instances.map((i) => [i.id, i]));
+  const known = new Map(s.instances.map((i) => [i.instanceId, i]));
+  const projects = new Set(s.projects.map((p) => p.projectId));
+  const patches: InstancePatch[] = [];
+  const newProjects = new Set<string>();
+  for (const rec of s.instances) {
+    const o = seen.get(rec.instanceId);
+    if (!o && rec.status !== 'gone' && rec.status !== 'moving') patches.push({ instanceId: rec.instanceId, status: 'gone', askState: null });
+    else if (o && o.host !== rec.host && rec.status !== 'moving') patches.push({ instanceId: rec.instanceId, host: o.host, action: null });
+  }
+  for (const o of s.observed.instances) {
+    if (!on.has(o.host) || known.has(o.id)) continue;
+    patches.push(newInstance(o));
+    if (!projects.has(o.projectId)) newProjects.add(o.projectId);
+  }
+  if (!patches.length) return null;
+  return {
+    instances: patches,
+    projects: [...newProjects].map((projectId) => ({ projectId, interacting: s.subscribedProjects.includes(projectId) })),
+  };
+}
+
+/** Projects with instances still present in the session (not scaled away). */
+export const activeProjects = (s: Snapshot): string[] =>
+  [...new Set(s.instances.filter((i) => i.status !== 'gone').map((i) => i.projectId))].sort();
+
+// ---- MAINTENANCE_COMPLETE -------------------------------------------------------------------
+
+/** MAINTENANCE_COMPLETE: `post` plug-ins, hosts back as found, every project told; then DONE. */
+export function complete(s: Snapshot, now: number): Decision {
+  const post = orFail(s, now, sequence(s, pluginOps(s, 'post')));
+  if (post) return post;
+  const back = orFail(s, now, restoreAll(s, now));
+  if (back) return back;
+  const r = ask(s, now, {
+    state: 'MAINTENANCE_COMPLETE',
+    key: `MAINTENANCE_COMPLETE:${attempt(s)}`,
+    projects: s.projects.map((p) => p.projectId),
+    windowS: s.session.options.scaleInReplyWindowS,
+    allowedActions: [],
+    actionsAt: now,
+  });
+  return orFail(s, now, r) ?? merge(r.decision, transition(s, now, 'MAINTENANCE_DONE', 'every host maintained'));
 }

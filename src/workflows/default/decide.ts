@@ -1,9 +1,8 @@
 // The `default` workflow (spec §6): the original Fenix algorithm, one host at a time, with its
 // defects fixed. decide(snapshot, now) returns the next step as data; the engine calls it again
 // after persisting, until it returns nothing new.
-import type { Decision, InstancePatch } from '../../domain/decision.js';
+import type { Decision } from '../../domain/decision.js';
 import { merge } from '../../domain/decision.js';
-import type { InstanceInfo } from '../../domain/infra.js';
 import type { SessionInstance } from '../../domain/model.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import type { InstanceAction, ReplyState } from '../../domain/states.js';
@@ -19,12 +18,14 @@ import {
   opByKey,
   pluginOps,
   project,
-  restoreAll,
   sequence,
-  sessionInstance,
   settle,
   transition,
   type StepResult,
+  activeProjects,
+  complete,
+  orFail,
+  syncInventory,
 } from '../common.js';
 
 const MOVE_ACTIONS: InstanceAction[] = ['MIGRATE', 'LIVE_MIGRATE', 'OWN_ACTION'];
@@ -55,80 +56,6 @@ export function decide(s: Snapshot, now: number): Decision {
       return {};
   }
 }
-
-/** Settle a step: its decision when waiting, the session failed when it failed. */
-function orFail(s: Snapshot, now: number, r: StepResult): Decision | null {
-  if (r.status === 'failed') return merge(r.decision, fail(s, now, r.reason));
-  if (r.status === 'waiting') return r.decision;
-  return null;
-}
-
-// ---- inventory ------------------------------------------------------------------------------
-
-const sessionHostNames = (s: Snapshot) => new Set(s.hosts.map((h) => h.name));
-
-/**
- * Keep the session's instance records in line with what the infrastructure reports: instances that
- * appeared on the session's hosts join, vanished ones are `gone` (scaled in), moved ones follow.
- */
-function syncInventory(s: Snapshot, now: number): Decision | null {
-  if (!s.session.phase.inventoried) {
-    const on = sessionHostNames(s);
-    const found = s.observed.instances.filter((i) => on.has(i.host));
-    return {
-      instances: found.map((i) => newInstance(i)),
-      projects: [...new Set(found.map((i) => i.projectId))].sort().map((projectId) => ({
-        projectId,
-        interacting: s.subscribedProjects.includes(projectId),
-      })),
-      session: { phase: { ...s.session.phase, inventoried: true } },
-      timeline: [
-        {
-          at: now,
-          kind: 'inventory',
-          message: `${found.length} instances of ${new Set(found.map((i) => i.projectId)).size} projects on ${on.size} hosts`,
-        },
-      ],
-      wakeAt: now,
-    };
-  }
-  const seen = new Map(s.observed.instances.map((i) => [i.id, i]));
-  const on = sessionHostNames(s);
-  const patches: InstancePatch[] = [];
-  const newProjects = new Set<string>();
-  for (const rec of s.instances) {
-    const o = seen.get(rec.instanceId);
-    if (!o && rec.status !== 'gone' && rec.status !== 'moving') patches.push({ instanceId: rec.instanceId, status: 'gone' });
-    else if (o && o.host !== rec.host && rec.status !== 'moving') patches.push({ instanceId: rec.instanceId, host: o.host, action: null });
-  }
-  for (const o of s.observed.instances) {
-    if (!on.has(o.host) || sessionInstance(s, o.id)) continue;
-    patches.push(newInstance(o));
-    if (!project(s, o.projectId)) newProjects.add(o.projectId);
-  }
-  if (!patches.length) return null;
-  return {
-    instances: patches,
-    projects: [...newProjects].map((projectId) => ({ projectId, interacting: s.subscribedProjects.includes(projectId) })),
-  };
-}
-
-const newInstance = (i: InstanceInfo): InstancePatch => ({
-  instanceId: i.id,
-  projectId: i.projectId,
-  name: i.name,
-  host: i.host,
-  originHost: i.host,
-  vcpus: i.vcpus,
-  floatingIp: i.floatingIp,
-  liveMigratable: i.liveMigratable,
-  status: 'present',
-  moves: 0,
-});
-
-/** Projects with instances still present in the session (not scaled away). */
-const activeProjects = (s: Snapshot): string[] =>
-  [...new Set(s.instances.filter((i) => i.status !== 'gone').map((i) => i.projectId))].sort();
 
 // ---- MAINTENANCE ----------------------------------------------------------------------------
 
@@ -345,21 +272,4 @@ function startMaintenance(s: Snapshot, now: number): Decision {
   return merge(r.decision, { session: { percentDone: Math.floor((maintained / s.hosts.length) * 95) }, wakeAt: now });
 }
 
-// ---- MAINTENANCE_COMPLETE -------------------------------------------------------------------
-
-function complete(s: Snapshot, now: number): Decision {
-  const post = orFail(s, now, sequence(s, pluginOps(s, 'post')));
-  if (post) return post;
-  const back = orFail(s, now, restoreAll(s, now));
-  if (back) return back;
-  const r = ask(s, now, {
-    state: 'MAINTENANCE_COMPLETE',
-    key: `MAINTENANCE_COMPLETE:${attempt(s)}`,
-    projects: s.projects.map((p) => p.projectId),
-    windowS: s.session.options.scaleInReplyWindowS,
-    allowedActions: [],
-    actionsAt: now,
-  });
-  return orFail(s, now, r) ?? merge(r.decision, transition(s, now, 'MAINTENANCE_DONE', 'every host maintained'));
-}
 
