@@ -2,17 +2,47 @@
 // for facts (never fixed sleeps).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import pino from 'pino';
 import { DEFAULT_CONFIG, type Config } from '../../src/config/config.js';
 import { startService, type Service, type ServiceOverrides } from '../../src/main/service.js';
+import { TEST_PG_URL } from './pg.js';
 
 export const quietLogger = () => pino({ level: process.env.TEST_LOG ?? 'silent' });
 
+/**
+ * A service on an ephemeral port. Its store is SQLite in memory, or, with FENIX_TEST_STORE=postgres
+ * (the PostgreSQL pass of .ci/run), a fresh PostgreSQL database dropped when the service stops.
+ */
 export async function startTestService(
   opts: { config?: Partial<Config>; scenario?: unknown } & Omit<ServiceOverrides, 'scenario'> = {},
 ): Promise<Service> {
-  const config: Config = { ...DEFAULT_CONFIG, db: ':memory:', port: 0, ...opts.config };
-  return startService(config, { logger: quietLogger(), ...opts, scenario: opts.scenario });
+  let db = ':memory:';
+  let drop: (() => Promise<void>) | undefined;
+  if (process.env.FENIX_TEST_STORE === 'postgres' && opts.config?.db === undefined) {
+    const name = `fenix_it_${process.pid}_${dbSeq++}`;
+    await pgAdmin(`drop database if exists ${name}`);
+    await pgAdmin(`create database ${name}`);
+    db = TEST_PG_URL.replace(/\/[^/]*$/, `/${name}`);
+    drop = () => pgAdmin(`drop database if exists ${name} with (force)`);
+  }
+  const config: Config = { ...DEFAULT_CONFIG, db, port: 0, ...opts.config };
+  const svc = await startService(config, { logger: quietLogger(), ...opts, scenario: opts.scenario });
+  if (!drop) return svc;
+  const stop = svc.stop.bind(svc);
+  return { ...svc, stop: async () => { await stop(); await drop!().catch(() => {}); } };
+}
+
+let dbSeq = 0;
+
+async function pgAdmin(text: string): Promise<void> {
+  const c = new pg.Client({ connectionString: TEST_PG_URL });
+  await c.connect();
+  try {
+    await c.query(text);
+  } finally {
+    await c.end();
+  }
 }
 
 export async function waitFor<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, what = 'condition', timeoutMs = 30_000): Promise<T> {

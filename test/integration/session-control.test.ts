@@ -40,8 +40,11 @@ describe('session control', () => {
     (svc.simulator as SimulatedDriver).heal();
     const put = await api(svc.url, 'PUT', `/v1/maintenance/${id}`, { state: failedIn });
     expect(put.status).toBe(200);
+    // The engine applies the command under its lease: wait for it to leave MAINTENANCE_FAILED first.
+    await waitForSession(svc.url, id, (s) => s.state !== 'MAINTENANCE_FAILED');
     const done = await waitForSession(svc.url, id, (s) => s.state === 'MAINTENANCE_DONE' || s.state === 'MAINTENANCE_FAILED');
-    expect(done.state).toBe('MAINTENANCE_DONE');
+    const tl = (await api(svc.url, 'GET', `/v1/maintenance/${id}/detail`)).body;
+    expect(done.state, `${done.reason} ${JSON.stringify(tl.timeline.map((t: { message: string }) => t.message))} ${JSON.stringify(tl.operations)}`).toBe('MAINTENANCE_DONE');
     expect((await api(svc.url, 'GET', '/v1/simulator/hosts')).body.hosts.every((h: { enabled: boolean }) => h.enabled)).toBe(true);
     expect((await api(svc.url, 'PUT', `/v1/maintenance/${id}`, { action: 'pause' })).status).toBe(409);
   });
