@@ -18,6 +18,7 @@ export interface Config {
   auth: 'none' | 'token' | 'keystone';
   tokens: string | null;
   logLevel: string;
+  workDir: string;
   leaseTtl: number;
   demo: boolean;
   // OpenStack (--driver openstack, --auth keystone): flags over the standard OS_* variables of an openrc.
@@ -86,6 +87,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'auth', flag: 'auth', description: 'none (loopback only), token, or keystone (X-Auth-Token validated by Keystone)', default: 'none', parse: oneOf('--auth', ['none', 'token', 'keystone'] as const) },
   { key: 'tokens', flag: 'tokens', description: 'tokens file for --auth token', default: null, parse: str },
   { key: 'leaseTtl', flag: 'lease-ttl', description: 'seconds an engine owns a session without renewing (takeover time after a crash)', default: 10, parse: int('--lease-ttl') },
+  { key: 'workDir', flag: 'work-dir', description: "where sessions' download lists are fetched (one folder per session)", default: '.fenix/work', parse: str },
   { key: 'logLevel', flag: 'log-level', description: 'pino log level', default: 'info', parse: oneOf('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
   { key: 'demo', flag: 'demo', description: 'attach a sample application manager to each demo project (simulated driver)', default: false, parse: bool },
   { key: 'osAuthUrl', flag: 'os-auth-url', description: 'Keystone URL (default $OS_AUTH_URL)', default: null, parse: str },

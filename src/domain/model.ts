@@ -153,7 +153,7 @@ export interface SessionInstance {
   repliedAt?: number | null;
 }
 
-export type OpKind = 'scheduling' | 'move' | 'host_maintenance' | 'plugin';
+export type OpKind = 'scheduling' | 'move' | 'host_maintenance' | 'plugin' | 'download';
 export type OpStatusValue = 'pending' | 'started' | 'done' | 'failed';
 
 /** An intent: a side effect written down before it happens, keyed so it happens once. */

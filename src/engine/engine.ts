@@ -6,7 +6,7 @@ import { hasEffects, minWake } from '../domain/decision.js';
 import type { Op } from '../domain/model.js';
 import type { SessionData, Snapshot, WorkflowContext } from '../domain/snapshot.js';
 import type { PluginType } from '../domain/states.js';
-import type { PluginRegistry } from '../ports/action-plugin.js';
+import type { Downloader, PluginRegistry } from '../ports/action-plugin.js';
 import type { Clock } from '../ports/clock.js';
 import { DriverError, type InfraDriver, type MoveKind } from '../ports/infra-driver.js';
 import type { Lease, Store } from '../ports/store.js';
@@ -41,6 +41,9 @@ export interface EngineOptions {
   retryMs: number;
 }
 
+/** A download that takes longer fails the session (the admin can continue it). */
+const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   leaseTtlMs: 10_000,
   pollMs: 1_000,
@@ -59,6 +62,10 @@ export interface EngineDeps {
   ctx: WorkflowContext;
   log: EngineLog;
   owner: string;
+  /** Fetches the sessions' `download` URLs (absent: a session with downloads fails, saying so). */
+  download?: Downloader;
+  /** The work directory of a session, given to plug-ins. */
+  workDir?: (sessionId: string) => string;
   /** Called after notifications were written, so the relay delivers them now. */
   onOutbox?: () => void;
 }
@@ -256,6 +263,19 @@ export class Engine {
             if (await this.record(op, lease, { status: 'started', startedAt: now, attempts: op.attempts + 1 }))
               this.runPlugin(data, op, lease);
             break;
+          case 'download': {
+            if (!this.deps.download) throw new Error('this engine cannot download (no downloader configured)');
+            const ac = new AbortController();
+            const t = setTimeout(() => ac.abort(), DOWNLOAD_TIMEOUT_MS);
+            try {
+              const path = await this.deps.download(String(op.args.url), op.sessionId, ac.signal);
+              await this.record(op, lease, { status: 'done', startedAt: now, finishedAt: clock.now(), result: { path }, attempts: op.attempts + 1 });
+            } finally {
+              clearTimeout(t);
+            }
+            changed = true;
+            break;
+          }
         }
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
@@ -320,6 +340,7 @@ export class Engine {
               ...(typeof op.args.host === 'string' && { host: op.args.host }),
               metadata: meta,
               sessionMetadata: data.session.metadata,
+              ...(this.deps.workDir && { workDir: this.deps.workDir(op.sessionId) }),
               signal: ac.signal,
             })
             .catch((err: unknown) => ({ ok: false, output: err instanceof Error ? err.message : String(err) }))

@@ -12,6 +12,7 @@ import { ensureOsloAdminSubscription, OsloTransport, osloSubscriptionUrl, Routin
 import type { InfraDriver } from '../ports/infra-driver.js';
 import type { PlanEstimates } from '../domain/constraints.js';
 import { PlanService } from '../services/plan.js';
+import { httpDownloader, sessionWorkDir } from './download.js';
 import { SystemClock } from '../clock/system.js';
 import { publicUrlOf, type Config } from '../config/config.js';
 import { demoScenario, parseScenario, RemoteSimulatorDriver, SimulatedDriver } from '../drivers/simulated/index.js';
@@ -173,6 +174,8 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       log: log.child({ part: 'engine' }),
       owner,
       onOutbox: () => relay.nudge(),
+      download: httpDownloader(config.workDir),
+      workDir: (sessionId) => sessionWorkDir(config.workDir, sessionId),
     },
     { leaseTtlMs: config.leaseTtl * 1000, ...o.engine },
   );

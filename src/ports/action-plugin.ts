@@ -24,6 +24,9 @@ export interface ActionPlugin {
   run(ctx: PluginContext): Promise<PluginResult>;
 }
 
+/** Fetches a `download` URL into a session's work directory; returns the file's path. */
+export type Downloader = (url: string, sessionId: string, signal: AbortSignal) => Promise<string>;
+
 export interface PluginRegistry {
   get(name: string): ActionPlugin | undefined;
   names(): string[];

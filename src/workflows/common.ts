@@ -249,6 +249,11 @@ export function restoreAll(s: Snapshot, now: number): StepResult {
 
 // ---- plug-ins and host maintenance -----------------------------------------------------------
 
+/** The session's `download` list, fetched into its work directory before the `pre` plug-ins. */
+export function downloadOps(s: Snapshot): NewOp[] {
+  return s.session.download.map((url, i) => ({ key: `download:${attempt(s)}:${i}`, kind: 'download' as const, subject: url, args: { url } }));
+}
+
 export function pluginOps(s: Snapshot, type: PluginType, host?: string): NewOp[] {
   return s.session.actions
     .filter((a) => a.type === type)

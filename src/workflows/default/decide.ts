@@ -26,6 +26,7 @@ import {
   complete,
   orFail,
   syncInventory,
+  downloadOps,
 } from '../common.js';
 
 const MOVE_ACTIONS: InstanceAction[] = ['MIGRATE', 'LIVE_MIGRATE', 'OWN_ACTION'];
@@ -60,7 +61,7 @@ export function decide(s: Snapshot, now: number): Decision {
 // ---- MAINTENANCE ----------------------------------------------------------------------------
 
 function maintenance(s: Snapshot, now: number): Decision {
-  const pre = orFail(s, now, sequence(s, pluginOps(s, 'pre')));
+  const pre = orFail(s, now, sequence(s, [...downloadOps(s), ...pluginOps(s, 'pre')]));
   if (pre) return pre;
   const r = ask(s, now, {
     state: 'MAINTENANCE',

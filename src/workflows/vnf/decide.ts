@@ -33,6 +33,7 @@ import {
   complete,
   orFail,
   syncInventory,
+  downloadOps,
 } from '../common.js';
 
 /** SCALE_IN rounds before a plan that still cannot start fails the session. */
@@ -73,7 +74,7 @@ export function decide(policy: ActionPolicy, s: Snapshot, now: number): Decision
 // ---- MAINTENANCE, planning and SCALE_IN -------------------------------------------------------
 
 function maintenance(policy: ActionPolicy, s: Snapshot, now: number): Decision {
-  const pre = orFail(s, now, sequence(s, pluginOps(s, 'pre')));
+  const pre = orFail(s, now, sequence(s, [...downloadOps(s), ...pluginOps(s, 'pre')]));
   if (pre) return pre;
   const r = ask(s, now, {
     state: 'MAINTENANCE',
