@@ -385,6 +385,27 @@ export const activeProjects = (s: Snapshot): string[] =>
 
 // ---- MAINTENANCE_COMPLETE -------------------------------------------------------------------
 
+/**
+ * MAINTENANCE: the download list, `pre` plug-ins, every affected project asked, then wait for
+ * maintenance_at; `then` decides where the session goes next.
+ */
+export function maintenanceRound(s: Snapshot, now: number, then: () => Decision): Decision {
+  const pre = orFail(s, now, sequence(s, [...downloadOps(s), ...pluginOps(s, 'pre')]));
+  if (pre) return pre;
+  const r = ask(s, now, {
+    state: 'MAINTENANCE',
+    key: `MAINTENANCE:${attempt(s)}`,
+    projects: activeProjects(s),
+    windowS: s.session.options.replyWindowS,
+    allowedActions: [],
+    actionsAt: s.session.maintenanceAt,
+  });
+  const notYet = orFail(s, now, r);
+  if (notYet) return notYet;
+  if (now < s.session.maintenanceAt) return merge(r.decision, { wakeAt: s.session.maintenanceAt });
+  return merge(r.decision, then());
+}
+
 /** MAINTENANCE_COMPLETE: `post` plug-ins, hosts back as found, every project told; then DONE. */
 export function complete(s: Snapshot, now: number): Decision {
   const post = orFail(s, now, sequence(s, pluginOps(s, 'post')));

@@ -16,9 +16,7 @@ import {
   maintainHost,
   observedOn,
   opByKey,
-  pluginOps,
   project,
-  sequence,
   settle,
   transition,
   type StepResult,
@@ -26,7 +24,7 @@ import {
   complete,
   orFail,
   syncInventory,
-  downloadOps,
+  maintenanceRound,
 } from '../common.js';
 
 const MOVE_ACTIONS: InstanceAction[] = ['MIGRATE', 'LIVE_MIGRATE', 'OWN_ACTION'];
@@ -60,22 +58,7 @@ export function decide(s: Snapshot, now: number): Decision {
 
 // ---- MAINTENANCE ----------------------------------------------------------------------------
 
-function maintenance(s: Snapshot, now: number): Decision {
-  const pre = orFail(s, now, sequence(s, [...downloadOps(s), ...pluginOps(s, 'pre')]));
-  if (pre) return pre;
-  const r = ask(s, now, {
-    state: 'MAINTENANCE',
-    key: `MAINTENANCE:${attempt(s)}`,
-    projects: activeProjects(s),
-    windowS: s.session.options.replyWindowS,
-    allowedActions: [],
-    actionsAt: s.session.maintenanceAt,
-  });
-  const waitingOrFailed = orFail(s, now, r);
-  if (waitingOrFailed) return waitingOrFailed;
-  if (now < s.session.maintenanceAt) return merge(r.decision, { wakeAt: s.session.maintenanceAt });
-  return merge(r.decision, next(s, now));
-}
+const maintenance = (s: Snapshot, now: number): Decision => maintenanceRound(s, now, () => next(s, now));
 
 /**
  * Where to go once the projects agreed: an empty compute host → START_MAINTENANCE; a host that can

@@ -24,16 +24,14 @@ import {
   fail,
   iso,
   maintainHost,
-  pluginOps,
   projectUrl,
-  sequence,
   settle,
   transition,
   activeProjects,
   complete,
   orFail,
   syncInventory,
-  downloadOps,
+  maintenanceRound,
 } from '../common.js';
 
 /** SCALE_IN rounds before a plan that still cannot start fails the session. */
@@ -73,22 +71,7 @@ export function decide(policy: ActionPolicy, s: Snapshot, now: number): Decision
 
 // ---- MAINTENANCE, planning and SCALE_IN -------------------------------------------------------
 
-function maintenance(policy: ActionPolicy, s: Snapshot, now: number): Decision {
-  const pre = orFail(s, now, sequence(s, [...downloadOps(s), ...pluginOps(s, 'pre')]));
-  if (pre) return pre;
-  const r = ask(s, now, {
-    state: 'MAINTENANCE',
-    key: `MAINTENANCE:${attempt(s)}`,
-    projects: activeProjects(s),
-    windowS: s.session.options.replyWindowS,
-    allowedActions: [],
-    actionsAt: s.session.maintenanceAt,
-  });
-  const notYet = orFail(s, now, r);
-  if (notYet) return notYet;
-  if (now < s.session.maintenanceAt) return merge(r.decision, { wakeAt: s.session.maintenanceAt });
-  return merge(r.decision, toPlan(policy, s, now));
-}
+const maintenance = (policy: ActionPolicy, s: Snapshot, now: number): Decision => maintenanceRound(s, now, () => toPlan(policy, s, now));
 
 export function estimates(s: Snapshot): PlanEstimates {
   return estimatesOf(s.ctx.estimates, s.session.options.estimates);
