@@ -42,6 +42,17 @@ export interface AppDeps {
   logger?: Logger | boolean;
 }
 
+/** JSON bodies; an empty body with a JSON content type (DELETE, GET) is no body, not an error. */
+export const jsonBody = (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void => {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (!text.trim()) return done(null, undefined);
+  try {
+    done(null, JSON.parse(text));
+  } catch (e) {
+    done(new FenixError('BAD_REQUEST', `body is not valid JSON: ${(e as Error).message}`), undefined);
+  }
+};
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: typeof deps.logger === 'object' ? deps.logger : undefined,
@@ -56,15 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(notFound);
   // A DELETE or GET without a body but with a JSON content type must not fail.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (!text.trim()) return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (e) {
-      done(new FenixError('BAD_REQUEST', `body is not valid JSON: ${(e as Error).message}`), undefined);
-    }
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBody);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     reply.header('x-openstack-request-id', `req-${req.id}`);

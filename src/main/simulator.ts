@@ -3,11 +3,11 @@
 // Composition only: the driver's routes and error mapping are drivers/simulated/server.ts, the
 // `/v1/simulator/*` control routes are the API's own (same shapes as in `fenix serve`).
 import { readFileSync } from 'node:fs';
+import { jsonBody } from '../api/app.js';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { simulatorRoutes } from '../api/routes/simulator.js';
 import { SystemClock } from '../clock/system.js';
-import { FenixError } from '../domain/errors.js';
 import {
   SimulatedDriver,
   demoScenario,
@@ -53,16 +53,7 @@ export async function startSimulatorServer(opts: SimulatorServerOptions): Promis
   });
   app.setErrorHandler(simulatorErrorHandler);
   app.setNotFoundHandler(simulatorNotFound);
-  // A bodiless request with a JSON content type must not fail.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (!text.trim()) return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (e) {
-      done(new FenixError('BAD_REQUEST', `body is not valid JSON: ${(e as Error).message}`), undefined);
-    }
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBody);
   await app.register(simulatedDriverRoutes, { driver });
   await app.register(simulatorRoutes, { sim: driver });
   const host = opts.host ?? '127.0.0.1';
