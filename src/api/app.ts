@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 import type { Principal } from '../services/principal.js';
@@ -10,12 +11,13 @@ import type { SessionService } from '../services/sessions.js';
 import type { SubscriptionService } from '../services/subscriptions.js';
 import { FenixError } from '../domain/errors.js';
 import type { Authenticator } from './auth.js';
+import { authorize, requireAccess } from './access.js';
 import { handleError, notFound } from './errors.js';
 import { metricsRoutes } from './metrics.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
 import { simulatorRoutes, type SimulatorControl } from './routes/simulator.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
-import { ConstraintService } from '../services/constraints.js';
+import type { ConstraintService } from '../services/constraints.js';
 import type { PlanService } from '../services/plan.js';
 import { constraintRoutes } from './routes/constraints.js';
 import { planRoutes } from './routes/plan.js';
@@ -29,23 +31,50 @@ declare module 'fastify' {
 export interface AppDeps {
   store: Store;
   clock: Clock;
-  /** Constraints API (spec §5); built from store and clock when absent. */
-  constraints?: ConstraintService;
+  /** Constraints API (spec §5). */
+  constraints: ConstraintService;
   /** Planner dry-run (`POST /v1/maintenance/plan`); the route exists only when given. */
   plan?: PlanService;
   sessions: SessionService;
   projects: ProjectService;
   subscriptions: SubscriptionService;
   authenticate: Authenticator;
+  /** Prometheus registry (one per process, shared with a `--metrics-port` listener); built when absent. */
+  metrics?: Registry;
   /** Present with the simulated driver only. */
   simulator?: SimulatorControl;
   logger?: Logger | boolean;
+}
+
+/** Deepest nesting a JSON body may have: far beyond any real request, far below a stack overflow. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Nesting depth of JSON text, counted without parsing it (brackets outside strings), stopping as
+ * soon as `limit` is passed: O(length), no recursion, so a hostile body costs one linear scan.
+ */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
 
 /** JSON bodies; an empty body with a JSON content type (DELETE, GET) is no body, not an error. */
 export const jsonBody = (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void => {
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (!text.trim()) return done(null, undefined);
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
+    return done(new FenixError('BODY_TOO_DEEP', `body is nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
   try {
     done(null, JSON.parse(text));
   } catch (e) {
@@ -68,31 +97,31 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler(notFound);
   // A DELETE or GET without a body but with a JSON content type must not fail.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBody);
+  app.addHook('onRoute', requireAccess);
+  // Authorise before anything reads the body (onRequest runs before content-type parsing).
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     reply.header('x-openstack-request-id', `req-${req.id}`);
-    const path = req.url.split('?')[0]!.replace(/\/+$/, '');
-    if (path === '/healthz' || path === '' || path === '/metrics') return;
-    req.principal = await deps.authenticate(req);
+    const who = await authorize(req, deps.authenticate);
+    if (who) req.principal = who;
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/', async () => ({ versions: [{ id: 'v1', status: 'CURRENT', links: [{ rel: 'self', href: '/v1' }] }] }));
+  const open = { config: { access: 'public' as const } };
+  app.get('/healthz', open, async () => ({ status: 'ok' }));
+  app.get('/', open, async () => ({ versions: [{ id: 'v1', status: 'CURRENT', links: [{ rel: 'self', href: '/v1' }] }] }));
 
   await app.register(maintenanceRoutes, deps);
   await app.register(subscriptionRoutes, deps);
-  await app.register(metricsRoutes, deps);
-  await app.register(constraintRoutes, { constraints: deps.constraints ?? new ConstraintService({ store: deps.store, clock: deps.clock }) });
+  await app.register(metricsRoutes, { store: deps.store, ...(deps.metrics && { registry: deps.metrics }) });
+  await app.register(constraintRoutes, { constraints: deps.constraints });
   if (deps.plan) await app.register(planRoutes, { plan: deps.plan });
   if (deps.simulator) {
     const sim = deps.simulator;
     await app.register(async (scope) => {
-      // A project token sees and changes only its own project's instances; hosts are admin-only.
+      // A project token sees and changes only its own project's instances (hosts are admin-only by their route's access).
       scope.addHook('preHandler', async (req) => {
         const p = req.principal;
         if (p.role === 'admin') return;
-        const url = req.url.split('?')[0]!.replace(/\/+$/, '');
-        if (url.endsWith('/hosts')) throw new FenixError('FORBIDDEN', 'simulator hosts need an admin token');
         if (req.method === 'GET') {
           const q = req.query as { project_id?: string };
           if (q.project_id !== undefined && q.project_id !== p.projectId) throw new FenixError('FORBIDDEN', 'not your project');

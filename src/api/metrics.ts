@@ -1,10 +1,12 @@
 // GET /metrics: Prometheus metrics, computed from the store at scrape time (so every API replica
-// reports the same truth) plus the process's own.
-import type { FastifyInstance } from 'fastify';
+// reports the same truth) plus the process's own. Session ids and states are an admin's business:
+// on the API port the route needs an admin token; `--metrics-port` serves it on a separate listener
+// (for a scraper on a private network) without one.
+import Fastify, { type FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Store } from '../ports/store.js';
 
-export async function metricsRoutes(app: FastifyInstance, deps: { store: Store }): Promise<void> {
+export function metricsRegistry(store: Pick<Store, 'listSessions'>): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'fenix_process_' });
   new Gauge({
@@ -14,7 +16,7 @@ export async function metricsRoutes(app: FastifyInstance, deps: { store: Store }
     registers: [registry],
     async collect() {
       this.reset();
-      for (const s of await deps.store.listSessions()) this.inc({ state: s.state, paused: String(s.paused) });
+      for (const s of await store.listSessions()) this.inc({ state: s.state, paused: String(s.paused) });
     },
   });
   new Gauge({
@@ -24,8 +26,22 @@ export async function metricsRoutes(app: FastifyInstance, deps: { store: Store }
     registers: [registry],
     async collect() {
       this.reset();
-      for (const s of await deps.store.listSessions()) if (!s.deleting) this.set({ session_id: s.id }, s.percentDone);
+      for (const s of await store.listSessions()) if (!s.deleting) this.set({ session_id: s.id }, s.percentDone);
     },
   });
+  return registry;
+}
+
+export async function metricsRoutes(app: FastifyInstance, deps: { store: Store; registry?: Registry }): Promise<void> {
+  const registry = deps.registry ?? metricsRegistry(deps.store);
+  app.get('/metrics', { config: { access: 'admin' } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+}
+
+/** `--metrics-port`: /metrics alone, without a token, on its own listener. */
+export async function startMetricsServer(registry: Registry, host: string, port: number): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'only /metrics is served here' } }));
+  await app.listen({ host, port });
+  return app;
 }

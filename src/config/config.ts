@@ -21,6 +21,8 @@ export interface Config {
   workDir: string;
   leaseTtl: number;
   demo: boolean;
+  /** Serve /metrics without a token on this port (0/absent: only on the API port, admin token needed). */
+  metricsPort: number | null;
   // OpenStack (--driver openstack, --auth keystone): flags over the standard OS_* variables of an openrc.
   osAuthUrl: string | null;
   osUsername: string | null;
@@ -89,6 +91,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'leaseTtl', flag: 'lease-ttl', description: 'seconds an engine owns a session without renewing (takeover time after a crash)', default: 10, parse: int('--lease-ttl') },
   { key: 'workDir', flag: 'work-dir', description: "where sessions' download lists are fetched (one folder per session)", default: '.fenix/work', parse: str },
   { key: 'logLevel', flag: 'log-level', description: 'pino log level', default: 'info', parse: oneOf('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
+  { key: 'metricsPort', flag: 'metrics-port', description: 'also serve /metrics, without a token, on this port (keep it on a private network)', default: null, parse: int('--metrics-port') },
   { key: 'demo', flag: 'demo', description: 'attach a sample application manager to each demo project (simulated driver)', default: false, parse: bool },
   { key: 'osAuthUrl', flag: 'os-auth-url', description: 'Keystone URL (default $OS_AUTH_URL)', default: null, parse: str },
   { key: 'osUsername', flag: 'os-username', description: 'service user (default $OS_USERNAME)', default: null, parse: str },

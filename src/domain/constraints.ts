@@ -43,6 +43,25 @@ export interface Constraints {
 
 export const NO_CONSTRAINTS: Constraints = { instances: [], groups: [] };
 
+/**
+ * The constraints that may act on the instances at hand: an instance's constraints count only when
+ * stored by the project that owns the instance (the cloud's word, `ownerOf`), and its group
+ * membership only when the group belongs to that same project. A constraint written by someone else
+ * (before ownership was checked at write, or for a group named before its owner created it) is
+ * ignored rather than trusted. O(instances + groups).
+ */
+export function ownedConstraints(c: Constraints, ownerOf: (instanceId: string) => string | undefined): Constraints {
+  const groupOwner = new Map(c.groups.map((g) => [g.groupId, g.projectId]));
+  const instances: InstanceConstraint[] = [];
+  for (const i of c.instances) {
+    const owner = ownerOf(i.instanceId);
+    if (owner !== undefined && owner !== i.projectId) continue;
+    const go = i.groupId === null ? undefined : groupOwner.get(i.groupId);
+    instances.push(go !== undefined && go !== i.projectId ? { ...i, groupId: null } : i);
+  }
+  return { instances, groups: c.groups };
+}
+
 /** Notice an instance gets when it has no lead_time: none beyond the reply. */
 export const DEFAULT_LEAD_TIME_S = 0;
 /** A declared group that does not say how many members may be impacted: one at a time (safe side). */

@@ -2,9 +2,12 @@
 
 export const ERROR_CODES = {
   BAD_REQUEST: 400,
+  BODY_TOO_DEEP: 400,
   VALIDATION_FAILED: 400,
   INVALID_REPLY_STATE: 400,
   UNKNOWN_INSTANCE_ACTION: 400,
+  /** A webhook or download URL whose target the outbound URL policy refuses (SSRF guard). */
+  URL_FORBIDDEN: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

@@ -5,8 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp } from '../api/app.js';
-import { noAuth, tokenAuth, validateTokenTable } from '../api/auth.js';
+import { noAuth, parseTokenTable, tokenAuth } from '../api/auth.js';
 import { keystoneAuth } from '../api/keystone-auth.js';
+import { metricsRegistry, startMetricsServer } from '../api/metrics.js';
 import { AodhSubscriptionSync, credentialsFromEnv, KeystoneSession, OpenStackDriver } from '../drivers/openstack/index.js';
 import { ensureOsloAdminSubscription, OsloTransport, osloSubscriptionUrl, RoutingTransport } from '../notifier/oslo-transport.js';
 import type { InfraDriver } from '../ports/infra-driver.js';
@@ -23,6 +24,7 @@ import { dummyPlugin } from '../plugins/dummy.js';
 import { MapPluginRegistry } from '../plugins/registry.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
+import { ConstraintService } from '../services/constraints.js';
 import { ProjectService } from '../services/projects.js';
 import { SessionService } from '../services/sessions.js';
 import { SubscriptionService } from '../services/subscriptions.js';
@@ -87,7 +89,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       : null;
   const authenticate =
     config.auth === 'token'
-      ? tokenAuth(validateTokenTable(JSON.parse(readFileSync(config.tokens!, 'utf8'))))
+      ? tokenAuth(parseTokenTable(JSON.parse(readFileSync(config.tokens!, 'utf8'))))
       : config.auth === 'keystone'
         ? keystoneAuth({ validate: (t) => keystone!.validateToken(t) })
         : noAuth;
@@ -139,6 +141,8 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
     },
   });
   let app: FastifyInstance | undefined;
+  let metricsApp: FastifyInstance | undefined;
+  const metrics = metricsRegistry(store);
   let url = config.publicUrl ? publicUrlOf(config) : '';
   if (role !== 'engine') {
     app = await buildApp({
@@ -148,12 +152,15 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       projects: new ProjectService({ store, clock, nudge }),
       subscriptions: new SubscriptionService({ store, clock }),
       authenticate,
+      metrics,
+      constraints: new ConstraintService({ store, clock, driver: infra }),
       plan: new PlanService({ store, driver: infra, clock, ...(estimates && { estimates }) }),
       ...(simulator && { simulator }),
       // Request lines only at debug: the engine's log tells the story; errors still show.
       logger: log.child({ part: 'api' }, { level: config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn' }),
     });
     await app.listen({ port: config.port, host: config.host });
+    if (config.metricsPort) metricsApp = await startMetricsServer(metrics, config.host, config.metricsPort);
     const addr = app.server.address();
     url = publicUrlOf(config, typeof addr === 'object' && addr ? addr.port : config.port);
   }
@@ -202,6 +209,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
     async stop() {
       stop.abort();
       await app?.close();
+      await metricsApp?.close();
       await Promise.allSettled(loops);
       await oslo?.close();
       await infra.close?.();

@@ -38,6 +38,8 @@ export interface InfraDriver {
   readonly name: string;
   listHosts(): Promise<HostInfo[]>;
   listInstances(filter?: { hosts?: string[]; projectId?: string }): Promise<InstanceInfo[]>;
+  /** One instance by id, undefined when the infrastructure has none: who owns it is the cloud's word. */
+  getInstance?(id: string): Promise<InstanceInfo | undefined>;
   /** Enable or disable scheduling of new instances onto a host. Idempotent. */
   setHostScheduling(host: string, enabled: boolean, reason: string): Promise<void>;
   /**
@@ -52,4 +54,10 @@ export interface InfraDriver {
   /** Status of an operation started by startMove / startHostMaintenance. */
   getOperation(ref: string): Promise<OpStatus>;
   close?(): Promise<void>;
+}
+
+/** One instance by id: the driver's own lookup, else a scan of the list (drivers without getInstance). */
+export async function instanceById(driver: InfraDriver, id: string): Promise<InstanceInfo | undefined> {
+  if (driver.getInstance) return driver.getInstance(id);
+  return (await driver.listInstances()).find((i) => i.id === id);
 }

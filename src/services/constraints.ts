@@ -1,9 +1,13 @@
 // Constraints use cases (spec §5): upsert, read, delete (idempotent) and list instance and group
 // constraints. A project token only ever sees and touches its own project's objects; an admin all.
+// Who owns an instance is the cloud's word (the driver), never whoever wrote first: a project can
+// put constraints only on instances it owns, and a stored row of another project does not lock the
+// real owner out. A group belongs to the project that created it.
 import type { GroupConstraint, InstanceConstraint } from '../domain/constraints.js';
 import { FenixError } from '../domain/errors.js';
 import { INSTANCE_ACTIONS, isInstanceAction } from '../domain/states.js';
 import type { Clock } from '../ports/clock.js';
+import { instanceById, type InfraDriver } from '../ports/infra-driver.js';
 import type { Store } from '../ports/store.js';
 import { isAdmin, requireProject, type Principal } from './principal.js';
 
@@ -33,6 +37,8 @@ export interface GroupConstraintInput {
 export interface ConstraintDeps {
   store: Store;
   clock: Clock;
+  /** Asked who owns an instance. */
+  driver: InfraDriver;
 }
 
 /** The project an upsert belongs to: the body's, else the caller's; a project token only its own. */
@@ -66,7 +72,6 @@ export class ConstraintService {
 
   async putInstance(who: Principal, instanceId: string, body: InstanceConstraintInput): Promise<InstanceConstraint> {
     sameId(instanceId, body.instance_id, 'instance_id');
-    const projectId = owner(who, body.project_id, `instance ${instanceId}'s constraints`);
     const mt = body.migration_type;
     if (mt !== undefined && mt !== null && !isInstanceAction(mt)) {
       const hint = mt === 'MIGRATION' ? ' (did you mean MIGRATE, a cold migration?)' : '';
@@ -75,11 +80,11 @@ export class ConstraintService {
         `migration_type ${JSON.stringify(mt)} is not an instance action${hint}; use one of ${INSTANCE_ACTIONS.join(', ')}`,
       );
     }
+    const projectId = await this.cloudOwner(who, instanceId, body.project_id);
     const { store, clock } = this.deps;
+    // A row stored for another project before (e.g. squatted before ownership was checked) is
+    // replaced: the cloud says whose instance this is.
     const existing = await store.getInstanceConstraint(instanceId);
-    requireOwner(who, existing, `instance ${instanceId}`);
-    if (existing && existing.projectId !== projectId)
-      throw new FenixError('STATE_CONFLICT', `instance ${instanceId} is registered for project ${existing.projectId}; delete it first to move it`);
     const groupId = body.group_id ?? null;
     if (groupId !== null) {
       const g = await store.getGroupConstraint(groupId);
@@ -96,7 +101,7 @@ export class ConstraintService {
       migrationType: mt === undefined || mt === null ? null : (mt as InstanceConstraint['migrationType']),
       resourceMitigation: body.resource_mitigation ?? null,
       leadTime: body.lead_time ?? null,
-      createdAt: existing?.createdAt ?? now,
+      createdAt: existing?.projectId === projectId ? existing.createdAt : now,
       updatedAt: now,
     });
   }
@@ -110,8 +115,34 @@ export class ConstraintService {
   /** Idempotent: true when a row was removed, false when there was none. */
   async deleteInstance(who: Principal, instanceId: string): Promise<boolean> {
     const existing = await this.deps.store.getInstanceConstraint(instanceId);
-    requireOwner(who, existing, `instance ${instanceId}`);
-    return existing ? this.deps.store.deleteInstanceConstraint(instanceId) : false;
+    if (!existing) return false;
+    // The row's project may delete it; so may the instance's owner in the cloud (a foreign row).
+    if (who.role === 'project' && who.projectId !== existing.projectId) {
+      const inst = await instanceById(this.deps.driver, instanceId);
+      if (inst?.projectId !== who.projectId) requireOwner(who, existing, `instance ${instanceId}`);
+    }
+    return this.deps.store.deleteInstanceConstraint(instanceId);
+  }
+
+  /**
+   * The project whose constraints these are: the instance's owner in the cloud. A project token may
+   * write only its own instances; an admin may name the project of an instance the cloud does not
+   * (yet) report, never contradict the cloud about one it does.
+   */
+  private async cloudOwner(who: Principal, instanceId: string, bodyProject: string | undefined): Promise<string> {
+    if (bodyProject !== undefined) requireProject(who, bodyProject);
+    const inst = await instanceById(this.deps.driver, instanceId);
+    if (who.role === 'project') {
+      if (!inst || inst.projectId !== who.projectId)
+        throw new FenixError('INSTANCE_NOT_FOUND', `project ${who.projectId} has no instance ${instanceId}`);
+      return inst.projectId;
+    }
+    if (inst) {
+      if (bodyProject !== undefined && bodyProject !== inst.projectId)
+        throw new FenixError('VALIDATION_FAILED', `instance ${instanceId} belongs to project ${inst.projectId}, not ${bodyProject}`);
+      return inst.projectId;
+    }
+    return owner(who, bodyProject, `instance ${instanceId}'s constraints`);
   }
 
   async listInstances(who: Principal, projectId: string | undefined): Promise<InstanceConstraint[]> {

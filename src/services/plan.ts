@@ -2,7 +2,7 @@
 // on the cloud as it is now: host order, batches, moves with times, duration, headroom, lower bound,
 // and why it cannot succeed when it cannot), and the plan a running session follows. Nothing is
 // created or changed.
-import type { PlanEstimates } from '../domain/constraints.js';
+import { ownedConstraints, type PlanEstimates } from '../domain/constraints.js';
 import { FenixError } from '../domain/errors.js';
 import type { SessionRow } from '../domain/model.js';
 import type { WorkflowName } from '../domain/states.js';
@@ -85,6 +85,7 @@ export class PlanService {
       store.listGroupConstraints(),
       store.listSubscriptions(),
     ]);
+    const owners = new Map(instances.map((i) => [i.id, i.projectId]));
     const asked = body.hosts ?? [];
     const unknown = asked.filter((h) => !hosts.some((k) => k.name === h));
     if (unknown.length) throw new FenixError('UNKNOWN_HOSTS', `unknown hosts: ${unknown.join(', ')}`, { unknown });
@@ -95,7 +96,7 @@ export class PlanService {
       planInput({
         observed: { hosts, instances },
         session: session.map((name) => ({ name })),
-        constraints: { instances: ic, groups: gc },
+        constraints: ownedConstraints({ instances: ic, groups: gc }, (id) => owners.get(id)),
         estimates: estimatesOf(this.deps.estimates, parseEstimates(body.estimates)),
         policy: workflow,
         maxParallelHosts: mp ?? 0,

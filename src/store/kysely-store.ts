@@ -2,7 +2,7 @@
 // (connections, pragmas, type parsers) lives in sqlite/ and postgres/.
 import { randomUUID } from 'node:crypto';
 import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
-import type { GroupConstraint, InstanceConstraint } from '../domain/constraints.js';
+import { ownedConstraints, type GroupConstraint, type InstanceConstraint } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type {
   OutboxRow,
@@ -156,6 +156,7 @@ export class KyselyStore implements Store {
       const groupConstraints = projectIds.length
         ? await trx.selectFrom('instance_group_constraints').selectAll().where('project_id', 'in', projectIds).orderBy('group_id').execute()
         : [];
+      const owners = new Map(instances.map((i) => [i.instance_id, i.project_id]));
       const subscribed = new Set<string>();
       for (const sub of subs)
         if (sub.project_id && (JSON.parse(sub.event_types) as string[]).includes('maintenance.scheduled'))
@@ -175,7 +176,10 @@ export class KyselyStore implements Store {
         subscribedProjects: [...subscribed].sort(),
         deliveries: del,
         eventKeys: events.map((e) => e.key),
-        constraints: { instances: instanceConstraints.map(row.instanceConstraint), groups: groupConstraints.map(row.groupConstraint) },
+        constraints: ownedConstraints(
+          { instances: instanceConstraints.map(row.instanceConstraint), groups: groupConstraints.map(row.groupConstraint) },
+          (iid) => owners.get(iid),
+        ),
       };
     });
   }

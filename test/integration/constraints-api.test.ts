@@ -17,7 +17,11 @@ const SCENARIO = {
     { name: 'c1', type: 'compute', vcpus: 8 },
     { name: 'c2', type: 'compute', vcpus: 8 },
   ],
-  instances: [{ id: 'p1-a', name: 'p1-a', project_id: 'p1', host: 'c1', vcpus: 1 }],
+  instances: [
+    { id: 'p1-a', name: 'p1-a', project_id: 'p1', host: 'c1', vcpus: 1 },
+    { id: 'p1-b', name: 'p1-b', project_id: 'p1', host: 'c2', vcpus: 1 },
+    { id: 'p2-x', name: 'p2-x', project_id: 'p2', host: 'c2', vcpus: 1 },
+  ],
   timings: { migrate_s: 0.01, live_migrate_s: 0.01, host_maintenance_s: 0.01 },
 };
 
@@ -120,8 +124,9 @@ describe('constraints API (spec §5)', () => {
     // Another project's objects: hidden from reads, refused for writes and deletes.
     expect((await api(svc.url, 'GET', '/v1/instance/p1-a', undefined, P2)).status).toBe(404);
     expect((await api(svc.url, 'GET', '/v1/instance_group/g-1', undefined, P2)).status).toBe(404);
-    expect((await api(svc.url, 'PUT', '/v1/instance/p1-a', { ...INSTANCE, project_id: 'p2' }, P2)).status).toBe(403);
-    expect((await api(svc.url, 'PUT', '/v1/instance/p1-a', { instance_id: 'p1-a' }, P2)).status).toBe(403);
+    // The cloud says p1-a is p1's: to p2 it does not exist.
+    expect((await api(svc.url, 'PUT', '/v1/instance/p1-a', { ...INSTANCE, project_id: 'p2' }, P2)).status).toBe(404);
+    expect((await api(svc.url, 'PUT', '/v1/instance/p1-a', { instance_id: 'p1-a' }, P2)).status).toBe(404);
     expect((await api(svc.url, 'PUT', '/v1/instance/new-1', { ...INSTANCE, instance_id: 'new-1', project_id: 'p1' }, P2)).status).toBe(403);
     expect((await api(svc.url, 'DELETE', '/v1/instance/p1-a', undefined, P2)).status).toBe(403);
     expect((await api(svc.url, 'DELETE', '/v1/instance_group/g-1', undefined, P2)).status).toBe(403);

@@ -7,6 +7,7 @@ import { noAuth } from '../../src/api/auth.js';
 import { buildCloud, BENCH_CLOUD } from '../../src/bench/cloud.js';
 import { startVirtualCloud, type VirtualCloud } from '../../src/bench/harness.js';
 import { verify } from '../../src/planner/verify.js';
+import { ConstraintService } from '../../src/services/constraints.js';
 import { SubscriptionService } from '../../src/services/subscriptions.js';
 
 const cloud = buildCloud({ ...BENCH_CLOUD, hosts: 16, instances: 150, projects: 4, largeGroup: 8, haGroups: 2, seed: 7 });
@@ -22,6 +23,7 @@ beforeAll(async () => {
     projects: vc.projects,
     subscriptions: new SubscriptionService({ store: vc.store, clock: vc.clock }),
     plan: vc.plans,
+    constraints: new ConstraintService({ store: vc.store, clock: vc.clock, driver: vc.driver }),
     authenticate: noAuth,
   });
 });

@@ -235,12 +235,12 @@ describe('fenix service with --simulator-url', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fenix-sim-'));
     closers.push(() => rmSync(dir, { recursive: true, force: true }));
     const tokens = join(dir, 'tokens.json');
-    writeFileSync(tokens, JSON.stringify({ 'p1-token-123': { role: 'project', project_id: 'p1' } }));
+    writeFileSync(tokens, JSON.stringify({ 'p1-token-0123456789': { role: 'project', project_id: 'p1' } }));
     svc = await startTestService({ config: { simulatorUrl: s.url, auth: 'token', tokens } });
-    const notMine = await api(svc.url, 'DELETE', '/v1/simulator/instances/i-c', undefined, 'p1-token-123');
+    const notMine = await api(svc.url, 'DELETE', '/v1/simulator/instances/i-c', undefined, 'p1-token-0123456789');
     expect(notMine.status).toBe(404);
     expect(s.driver.instancesView().map((i) => i.id)).toContain('i-c');
-    const mine = await api(svc.url, 'DELETE', '/v1/simulator/instances/i-a', undefined, 'p1-token-123');
+    const mine = await api(svc.url, 'DELETE', '/v1/simulator/instances/i-a', undefined, 'p1-token-0123456789');
     expect(mine.status).toBe(204);
     expect(s.driver.instancesView().map((i) => i.id)).not.toContain('i-a');
   });

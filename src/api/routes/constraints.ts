@@ -47,39 +47,40 @@ export const groupView = (g: GroupConstraint) => ({
   updated_at: iso(g.updatedAt),
 });
 
+const PROJECT = { access: 'project' as const };
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
 
 export async function constraintRoutes(app: FastifyInstance, deps: { constraints: ConstraintService }): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const svc = deps.constraints;
 
-  r.get('/v1/instance', { schema: { querystring: ProjectQuery, response: { 200: InstanceConstraintList, ...errors } } }, async (req) => ({
+  r.get('/v1/instance', { config: PROJECT, schema: { querystring: ProjectQuery, response: { 200: InstanceConstraintList, ...errors } } }, async (req) => ({
     instances: (await svc.listInstances(req.principal, req.query.project_id)).map(instanceView),
   }));
-  r.get('/v1/instance/:instance_id', { schema: { params: InstanceIdParams, response: { 200: InstanceConstraintView, ...errors } } }, async (req) =>
+  r.get('/v1/instance/:instance_id', { config: PROJECT, schema: { params: InstanceIdParams, response: { 200: InstanceConstraintView, ...errors } } }, async (req) =>
     instanceView(await svc.getInstance(req.principal, req.params.instance_id)),
   );
   r.put(
     '/v1/instance/:instance_id',
-    { schema: { params: InstanceIdParams, body: PutInstanceBody, response: { 200: InstanceConstraintView, ...errors } } },
+    { config: PROJECT, schema: { params: InstanceIdParams, body: PutInstanceBody, response: { 200: InstanceConstraintView, ...errors } } },
     async (req) => instanceView(await svc.putInstance(req.principal, req.params.instance_id, req.body ?? {})),
   );
-  r.delete('/v1/instance/:instance_id', { schema: { params: InstanceIdParams, response: { 200: Deleted, ...errors } } }, async (req) => ({
+  r.delete('/v1/instance/:instance_id', { config: PROJECT, schema: { params: InstanceIdParams, response: { 200: Deleted, ...errors } } }, async (req) => ({
     deleted: await svc.deleteInstance(req.principal, req.params.instance_id),
   }));
 
-  r.get('/v1/instance_group', { schema: { querystring: ProjectQuery, response: { 200: GroupConstraintList, ...errors } } }, async (req) => ({
+  r.get('/v1/instance_group', { config: PROJECT, schema: { querystring: ProjectQuery, response: { 200: GroupConstraintList, ...errors } } }, async (req) => ({
     instance_groups: (await svc.listGroups(req.principal, req.query.project_id)).map(groupView),
   }));
-  r.get('/v1/instance_group/:group_id', { schema: { params: GroupIdParams, response: { 200: GroupConstraintView, ...errors } } }, async (req) =>
+  r.get('/v1/instance_group/:group_id', { config: PROJECT, schema: { params: GroupIdParams, response: { 200: GroupConstraintView, ...errors } } }, async (req) =>
     groupView(await svc.getGroup(req.principal, req.params.group_id)),
   );
   r.put(
     '/v1/instance_group/:group_id',
-    { schema: { params: GroupIdParams, body: PutGroupBody, response: { 200: GroupConstraintView, ...errors } } },
+    { config: PROJECT, schema: { params: GroupIdParams, body: PutGroupBody, response: { 200: GroupConstraintView, ...errors } } },
     async (req) => groupView(await svc.putGroup(req.principal, req.params.group_id, req.body ?? {})),
   );
-  r.delete('/v1/instance_group/:group_id', { schema: { params: GroupIdParams, response: { 200: Deleted, ...errors } } }, async (req) => ({
+  r.delete('/v1/instance_group/:group_id', { config: PROJECT, schema: { params: GroupIdParams, response: { 200: Deleted, ...errors } } }, async (req) => ({
     deleted: await svc.deleteGroup(req.principal, req.params.group_id),
   }));
 }

@@ -26,26 +26,28 @@ export interface MaintenanceRouteDeps {
   clock: Clock;
 }
 
+const ADMIN = { access: 'admin' as const };
+const PROJECT = { access: 'project' as const };
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema };
 
 export async function maintenanceRoutes(app: FastifyInstance, deps: MaintenanceRouteDeps): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { sessions, projects } = deps;
 
-  r.post('/v1/maintenance', { schema: { body: CreateSessionBody, response: { 200: SessionView, ...errors } } }, async (req) =>
+  r.post('/v1/maintenance', { config: ADMIN, schema: { body: CreateSessionBody, response: { 200: SessionView, ...errors } } }, async (req) =>
     sessionView(await sessions.create(req.principal, req.body)),
   );
 
-  r.get('/v1/maintenance', { schema: { response: { 200: SessionList, ...errors } } }, async (req) => {
+  r.get('/v1/maintenance', { config: ADMIN, schema: { response: { 200: SessionList, ...errors } } }, async (req) => {
     const list = await sessions.list(req.principal);
     return { sessions: list.map((s) => s.id) };
   });
 
-  r.get('/v1/maintenance/:session_id', { schema: { params: SessionIdParams, response: { 200: SessionView, ...errors } } }, async (req) =>
+  r.get('/v1/maintenance/:session_id', { config: ADMIN, schema: { params: SessionIdParams, response: { 200: SessionView, ...errors } } }, async (req) =>
     sessionView(await sessions.getForAdmin(req.principal, req.params.session_id)),
   );
 
-  r.get('/v1/maintenance/:session_id/detail', { schema: { params: SessionIdParams } }, async (req) => {
+  r.get('/v1/maintenance/:session_id/detail', { config: ADMIN, schema: { params: SessionIdParams } }, async (req) => {
     requireAdmin(req.principal);
     const id = req.params.session_id;
     await sessions.get(id);
@@ -56,29 +58,29 @@ export async function maintenanceRoutes(app: FastifyInstance, deps: MaintenanceR
 
   r.put(
     '/v1/maintenance/:session_id',
-    { schema: { params: SessionIdParams, body: UpdateSessionBody, response: { 200: SessionView, ...errors } } },
+    { config: ADMIN, schema: { params: SessionIdParams, body: UpdateSessionBody, response: { 200: SessionView, ...errors } } },
     async (req) => sessionView(await sessions.update(req.principal, req.params.session_id, req.body)),
   );
 
-  r.delete('/v1/maintenance/:session_id', { schema: { params: SessionIdParams, response: { 200: SessionView, ...errors } } }, async (req) =>
+  r.delete('/v1/maintenance/:session_id', { config: ADMIN, schema: { params: SessionIdParams, response: { 200: SessionView, ...errors } } }, async (req) =>
     sessionView(await sessions.delete(req.principal, req.params.session_id)),
   );
 
   // ---- project API ----
 
-  r.get('/v1/maintenance/:session_id/:project_id', { schema: { params: ProjectParams, response: { 200: InstanceIdsView, ...errors } } }, async (req) => ({
+  r.get('/v1/maintenance/:session_id/:project_id', { config: PROJECT, schema: { params: ProjectParams, response: { 200: InstanceIdsView, ...errors } } }, async (req) => ({
     instance_ids: await projects.instances(req.principal, req.params.session_id, req.params.project_id),
   }));
 
   r.put(
     '/v1/maintenance/:session_id/:project_id',
-    { schema: { params: ProjectParams, body: ReplyBody, response: { 200: ReplyAccepted, ...errors } } },
+    { config: PROJECT, schema: { params: ProjectParams, body: ReplyBody, response: { 200: ReplyAccepted, ...errors } } },
     async (req) => projects.reply(req.principal, req.params.session_id, req.params.project_id, req.body ?? {}),
   );
 
   r.put(
     '/v1/maintenance/:session_id/:project_id/:instance_id',
-    { schema: { params: InstanceParams, body: ReplyBody, response: { 200: ReplyAccepted, ...errors } } },
+    { config: PROJECT, schema: { params: InstanceParams, body: ReplyBody, response: { 200: ReplyAccepted, ...errors } } },
     async (req) => projects.reply(req.principal, req.params.session_id, req.params.project_id, req.body ?? {}, req.params.instance_id),
   );
 }

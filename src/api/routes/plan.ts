@@ -96,6 +96,7 @@ export function planView(plan: Plan, startsAt: number, withMoves = true) {
   };
 }
 
+const ADMIN = { access: 'admin' as const };
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 422: ErrorSchema };
 /** The plan is the planner's to grow: serialized as built (planView), not filtered by a schema. */
 const Any = Type.Object({}, { additionalProperties: true });
@@ -103,12 +104,12 @@ const Any = Type.Object({}, { additionalProperties: true });
 export async function planRoutes(app: FastifyInstance, deps: { plan: PlanService }): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.post('/v1/maintenance/plan', { schema: { body: PlanBody, querystring: PlanQuery, response: { 200: Any, ...errors } } }, async (req) => {
+  r.post('/v1/maintenance/plan', { config: ADMIN, schema: { body: PlanBody, querystring: PlanQuery, response: { 200: Any, ...errors } } }, async (req) => {
     const run = await deps.plan.dryRun(req.principal, req.body ?? {});
     return { workflow: run.workflow, host_count: run.hosts.length, ...planView(run.plan, run.startsAt, req.query.moves !== 'false') };
   });
 
-  r.get('/v1/maintenance/:session_id/plan', { schema: { params: SessionIdParams, response: { 200: Any, ...errors } } }, async (req) => {
+  r.get('/v1/maintenance/:session_id/plan', { config: ADMIN, schema: { params: SessionIdParams, response: { 200: Any, ...errors } } }, async (req) => {
     const { session, hostStatus } = await deps.plan.ofSession(req.principal, req.params.session_id);
     const plan = session.phase.plan;
     if (!plan) {

@@ -20,6 +20,8 @@ import {
   type SimInstanceViewBody,
 } from '../schemas/simulator.js';
 
+const PROJECT = { access: 'project' as const };
+
 type MaybePromise<T> = T | Promise<T>;
 
 /**
@@ -39,13 +41,13 @@ export async function simulatorRoutes(app: FastifyInstance, opts: { sim: Simulat
   const { sim } = opts;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.get('/v1/simulator/hosts', { schema: { response: { 200: SimHostsResponseSchema } } }, async () => ({
+  r.get('/v1/simulator/hosts', { config: { access: 'admin' }, schema: { response: { 200: SimHostsResponseSchema } } }, async () => ({
     hosts: await sim.hostsView(),
   }));
 
   r.get(
     '/v1/simulator/instances',
-    { schema: { querystring: SimInstancesQuerySchema, response: { 200: SimInstancesResponseSchema } } },
+    { config: PROJECT, schema: { querystring: SimInstancesQuerySchema, response: { 200: SimInstancesResponseSchema } } },
     async (req) => ({
       instances: await sim.instancesView(req.query.project_id === undefined ? {} : { projectId: req.query.project_id }),
     }),
@@ -53,7 +55,7 @@ export async function simulatorRoutes(app: FastifyInstance, opts: { sim: Simulat
 
   r.post(
     '/v1/simulator/instances',
-    { schema: { body: SimCreateInstanceBodySchema, response: { 201: SimInstanceViewSchema, 409: SimErrorSchema } } },
+    { config: PROJECT, schema: { body: SimCreateInstanceBodySchema, response: { 201: SimInstanceViewSchema, 409: SimErrorSchema } } },
     async (req, reply) => {
       const i = await sim.createInstance({ name: req.body.name, projectId: req.body.project_id, vcpus: req.body.vcpus });
       return reply.code(201).send({ id: i.id, name: i.name, project_id: i.projectId, host: i.host, vcpus: i.vcpus });
@@ -62,7 +64,7 @@ export async function simulatorRoutes(app: FastifyInstance, opts: { sim: Simulat
 
   r.delete(
     '/v1/simulator/instances/:id',
-    { schema: { params: SimInstanceIdParamsSchema, response: { 204: Type.Null(), 404: SimErrorSchema } } },
+    { config: PROJECT, schema: { params: SimInstanceIdParamsSchema, response: { 204: Type.Null(), 404: SimErrorSchema } } },
     async (req, reply) => {
       if (!(await sim.deleteInstance(req.params.id))) {
         throw new FenixError('INSTANCE_NOT_FOUND', `instance ${req.params.id} not found`);

@@ -18,17 +18,18 @@ const view = (s: Subscription) => ({
   delivered: s.delivered,
 });
 
+const PROJECT = { access: 'project' as const };
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema };
 
 export async function subscriptionRoutes(app: FastifyInstance, deps: { subscriptions: SubscriptionService }): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  r.post('/v1/subscriptions', { schema: { body: CreateSubscriptionBody, response: { 201: SubscriptionView, ...errors } } }, async (req, reply) =>
+  r.post('/v1/subscriptions', { config: PROJECT, schema: { body: CreateSubscriptionBody, response: { 201: SubscriptionView, ...errors } } }, async (req, reply) =>
     reply.code(201).send(view(await deps.subscriptions.create(req.principal, req.body))),
   );
-  r.get('/v1/subscriptions', { schema: { response: { 200: Type.Object({ subscriptions: Type.Array(SubscriptionView) }), ...errors } } }, async (req) => ({
+  r.get('/v1/subscriptions', { config: PROJECT, schema: { response: { 200: Type.Object({ subscriptions: Type.Array(SubscriptionView) }), ...errors } } }, async (req) => ({
     subscriptions: (await deps.subscriptions.list(req.principal)).map(view),
   }));
-  r.delete('/v1/subscriptions/:subscription_id', { schema: { params: SubscriptionIdParams, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  r.delete('/v1/subscriptions/:subscription_id', { config: PROJECT, schema: { params: SubscriptionIdParams, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     await deps.subscriptions.delete(req.principal, req.params.subscription_id);
     return reply.code(204).send(null);
   });

@@ -326,6 +326,14 @@ export class OpenStackDriver implements InfraDriver {
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /** One server by id (GET /servers/{id}): its owner and host, for ownership checks. */
+  async getInstance(id: string): Promise<InstanceInfo | undefined> {
+    const r = await this.server(id);
+    const host = r?.server['OS-EXT-SRV-ATTR:host'];
+    if (!r || !host || r.server.status === 'DELETED' || r.server.status === 'SOFT_DELETED') return undefined;
+    return this.toInstance(r.server, host);
+  }
+
   private toInstance(s: NovaServer, host: string): InstanceInfo {
     const floating = Object.values(s.addresses ?? {}).some((addrs) => addrs.some((a) => a['OS-EXT-IPS:type'] === 'floating'));
     return {
