@@ -3,6 +3,7 @@
 // flight (the store hands out only the head row of each subscription), so per-receiver order is
 // kept and a slow or hanging receiver only blocks its own queue.
 import type { OutboxRow } from '../domain/model.js';
+import { redactText, redactUrl } from '../domain/redact.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 import type { DeliveryResult, Notification, Subscription, Transport } from '../ports/transport.js';
@@ -216,11 +217,12 @@ export class Relay {
 
   private async recordFailure(row: OutboxRow, sub: Subscription, res: DeliveryResult, now: number): Promise<void> {
     const attempts = row.attempts + 1;
-    const error = res.error ?? (res.status !== undefined ? `HTTP ${res.status}` : 'delivery failed');
+    // Logged and stored: never with the credentials of a URL (a transport's error may quote one).
+    const error = redactText(res.error ?? (res.status !== undefined ? `HTTP ${res.status}` : 'delivery failed'));
     const dead = attempts >= this.maxAttempts;
     const nextAttemptAt = dead ? null : now + this.backoff(attempts);
     this.log.warn(
-      { subscriptionId: sub.id, url: sub.url, error, status: res.status, outboxId: row.id, messageId: row.messageId, attempts, dead, nextAttemptAt },
+      { subscriptionId: sub.id, url: redactUrl(sub.url), error, status: res.status, outboxId: row.id, messageId: row.messageId, attempts, dead, nextAttemptAt },
       dead ? 'notification delivery failed; giving up' : 'notification delivery failed; will retry',
     );
     await this.store.markFailed(row.id, now, error, res.status ?? null, nextAttemptAt);

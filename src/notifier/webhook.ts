@@ -2,6 +2,7 @@
 // Never throws; every outcome is a DeliveryResult the relay records.
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { redactText } from '../domain/redact.js';
 import type { DeliveryResult, Notification, Subscription, Transport } from '../ports/transport.js';
 import { buildAodhAlarm } from './aodh.js';
 import { buildJsonEvent, signatureHeaders } from './json-format.js';
@@ -9,7 +10,7 @@ import { buildJsonEvent, signatureHeaders } from './json-format.js';
 export interface WebhookOptions {
   /** Per-request limit for connect + response + body, ms. Default 10000. */
   timeoutMs?: number;
-  /** undici dispatcher (connection pool); default the global one. */
+  /** undici dispatcher (connection pool); default the global one. The service passes UrlPolicy.dispatcher(). */
   dispatcher?: Dispatcher;
   /** Response bytes read (and discarded) before the connection is dropped instead. Default 64 KiB. */
   maxResponseBytes?: number;
@@ -72,8 +73,12 @@ export class WebhookTransport implements Transport {
   }
 }
 
-/** A useful message even for errors with an empty one (AggregateError of a multi-address connect). */
+/** A useful message even for errors with an empty one (AggregateError of a multi-address connect); never with credentials. */
 function describe(err: unknown): string {
+  return redactText(message(err));
+}
+
+function message(err: unknown): string {
   if (err instanceof Error) {
     if (err.message) return err.message;
     const code = (err as { code?: unknown }).code;
