@@ -25,6 +25,8 @@ export class Placement {
   private readonly taken = new Map<string, number>();
   /** group id → host → members placed there or on their way. */
   private readonly members = new Map<string, Map<string, number>>();
+  /** Pools to keep current when a host's free vCPUs change. */
+  private readonly pools: HostPool[] = [];
 
   constructor(hosts: PlacementHost[]) {
     for (const h of hosts) {
@@ -45,9 +47,28 @@ export class Placement {
     return this.members.get(group)?.get(host) ?? 0;
   }
 
-  /** Count an instance on a host (placed, or a move's reservation on its target). */
+  /** Hosts holding members of `group` (placed or on their way), with how many; O(those hosts). */
+  hostsOf(group: string): [string, number][] {
+    return [...(this.members.get(group) ?? [])];
+  }
+
+  /** A pool of hosts indexed by free vCPUs that this placement keeps current (see HostPool). */
+  pool(hosts: Iterable<string> = []): HostPool {
+    const p = new HostPool(this);
+    for (const h of hosts) p.add(h);
+    this.pools.push(p);
+    return p;
+  }
+
+  private setTaken(host: string, taken: number): void {
+    const before = this.free(host);
+    this.taken.set(host, taken);
+    for (const p of this.pools) if (p.has(host)) p.moved(host, before, this.free(host));
+  }
+
+  /** Count an instance on a host (placed, or a move's reservation on its target). O(1), O(log) per pool holding the host. */
   add(inst: Placeable, host: string): void {
-    this.taken.set(host, (this.taken.get(host) ?? 0) + inst.vcpus);
+    this.setTaken(host, (this.taken.get(host) ?? 0) + inst.vcpus);
     if (inst.group) {
       let m = this.members.get(inst.group.groupId);
       if (!m) this.members.set(inst.group.groupId, (m = new Map()));
@@ -56,7 +77,7 @@ export class Placement {
   }
 
   remove(inst: Placeable, host: string): void {
-    this.taken.set(host, (this.taken.get(host) ?? 0) - inst.vcpus);
+    this.setTaken(host, (this.taken.get(host) ?? 0) - inst.vcpus);
     const m = inst.group && this.members.get(inst.group.groupId);
     if (m) {
       const n = (m.get(host) ?? 0) - 1;
@@ -78,7 +99,7 @@ export class Placement {
     return null;
   }
 
-  /** Best fit among `hosts` (least room left, then the given order); null when none fits. */
+  /** Best fit among `hosts` (least room left, then the given order); null when none fits. O(hosts): for many calls over a large set, use a HostPool. */
   bestFit(inst: Placeable, hosts: Iterable<string>, exclude?: (host: string) => boolean): string | null {
     let best: string | null = null;
     let bestLeft = Infinity;
@@ -92,6 +113,120 @@ export class Placement {
       if (left === 0) break;
     }
     return best;
+  }
+}
+
+interface PoolEntry {
+  seq: number;
+  host: string;
+}
+
+/** First index in the ascending `xs` whose key is >= `x`. */
+function lowerIndex<T>(xs: T[], x: number, key: (t: T) => number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (key(xs[mid]!) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const id = (x: number) => x;
+const seqOf = (e: PoolEntry) => e.seq;
+
+/**
+ * An ordered set of hosts (insertion order) indexed by their free vCPUs, which the Placement it
+ * belongs to keeps current as instances are counted on and off them. bestFit answers what
+ * Placement.bestFit would over the same hosts in the same order — least room left, then the
+ * earliest inserted — without scanning every host: it walks the free values from the instance's
+ * size up and stops at the first host that takes it, so it only passes hosts its group refuses or
+ * `exclude` names. The planner's target tiers are pools.
+ */
+export class HostPool implements Iterable<string> {
+  private readonly order = new Set<string>();
+  private readonly entries = new Map<string, PoolEntry>();
+  private next = 0;
+  /** free vCPUs → the pool's hosts with that much free, by insertion order. */
+  private readonly buckets = new Map<number, PoolEntry[]>();
+  /** The free values that have hosts, ascending. */
+  private readonly keys: number[] = [];
+  private positive = 0;
+
+  constructor(private readonly placement: Placement) {}
+
+  get size(): number {
+    return this.order.size;
+  }
+
+  has(host: string): boolean {
+    return this.order.has(host);
+  }
+
+  [Symbol.iterator](): Iterator<string> {
+    return this.order[Symbol.iterator]();
+  }
+
+  /** Σ max(0, free vCPUs) over the pool; O(1). */
+  get freeVcpus(): number {
+    return this.positive;
+  }
+
+  /** Add a host at the end of the order (no-op when present). O(log n + bucket size) for the splice. */
+  add(host: string): void {
+    if (this.order.has(host)) return;
+    const e = { seq: this.next++, host };
+    this.order.add(host);
+    this.entries.set(host, e);
+    this.insert(e, this.placement.free(host));
+  }
+
+  delete(host: string): void {
+    const e = this.entries.get(host);
+    if (!e) return;
+    this.order.delete(host);
+    this.entries.delete(host);
+    this.take(e.seq, this.placement.free(host));
+  }
+
+  /** The placement changed the host's free vCPUs. O(log n + bucket size). */
+  moved(host: string, before: number, after: number): void {
+    if (before === after) return;
+    const e = this.entries.get(host)!;
+    this.take(e.seq, before);
+    this.insert(e, after);
+  }
+
+  /** Placement.bestFit over this pool. O(log k + k + skipped), k distinct free values, skipped = hosts refused or excluded. */
+  bestFit(inst: Placeable, exclude?: (host: string) => boolean): string | null {
+    for (let k = lowerIndex(this.keys, inst.vcpus, id); k < this.keys.length; k++)
+      for (const e of this.buckets.get(this.keys[k]!)!) {
+        if (exclude?.(e.host)) continue;
+        if (this.placement.refusal(inst, e.host)) continue;
+        return e.host;
+      }
+    return null;
+  }
+
+  private insert(e: PoolEntry, free: number): void {
+    let b = this.buckets.get(free);
+    if (!b) {
+      this.buckets.set(free, (b = []));
+      this.keys.splice(lowerIndex(this.keys, free, id), 0, free);
+    }
+    b.splice(lowerIndex(b, e.seq, seqOf), 0, e);
+    this.positive += Math.max(0, free);
+  }
+
+  private take(seq: number, free: number): void {
+    const b = this.buckets.get(free)!;
+    b.splice(lowerIndex(b, seq, seqOf), 1);
+    if (!b.length) {
+      this.buckets.delete(free);
+      this.keys.splice(lowerIndex(this.keys, free, id), 1);
+    }
+    this.positive -= Math.max(0, free);
   }
 }
 

@@ -27,7 +27,7 @@ import {
 import type { HostType, InstanceAction } from '../domain/states.js';
 import { Heap } from './heap.js';
 import { lowerBound, type BoundGroup, type BoundHost, type LowerBound } from './lower-bound.js';
-import { describeRefusal, Placement, type Placeable, type Refusal } from './placement.js';
+import { describeRefusal, Placement, type HostPool, type Placeable, type Refusal } from './placement.js';
 
 export type ActionPolicy = 'vnf' | 'k8s';
 
@@ -184,6 +184,8 @@ interface H {
   status: HostStatus;
   inSession: boolean;
   insts: Set<string>;
+  /** vCPUs of `insts`. */
+  used: number;
   inbound: number;
   remaining: number;
   batch: number;
@@ -193,6 +195,8 @@ interface H {
   maintainedMs: number;
   /** Start order (priority of its moves in every group). */
   rank: number;
+  /** In the candidate order (pending compute host with nothing inbound). */
+  queued: boolean;
 }
 
 interface I {
@@ -211,6 +215,7 @@ interface I {
 
 interface Mv {
   i: I;
+  src: H;
   from: string;
   to: string;
   batch: number;
@@ -231,11 +236,29 @@ type Ev =
 type EvIn = Ev extends unknown ? (Ev extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never) : never;
 
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+/** The order a batch tries pending hosts in: least used, then fewest instances, then name. */
+const byLoad = (a: H, b: H) => a.used - b.used || a.insts.size - b.insts.size || byName(a, b);
+
+/** Index of `x` in the `cmp`-sorted `xs`, or where it goes. O(log n). */
+function sortedIndex<T>(xs: T[], x: T, cmp: (a: T, b: T) => number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cmp(xs[mid]!, x) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 const ms = (s: number) => Math.round(s * 1000);
 const sec = (m: number) => m / 1000;
 /** Failed candidates in a row after which a batch stops looking (the rest are fuller). */
 const MAX_MISSES = 4;
 
+// Cost (n instances, m hosts, k moves, g groups): O(n log n + m log m + k (log k + b)) where b is
+// what a best-fit query walks — the distinct free-vCPU values plus the hosts the instance's group
+// refuses (HostPool) — and each batch only touches the hosts it tries. No step scans every host or
+// instance per batch or per move.
 export function planMaintenance(input: PlanInput): Plan {
   const est = input.estimates;
   const thMs = ms(est.hostMaintenanceS);
@@ -257,6 +280,7 @@ export function planMaintenance(input: PlanInput): Plan {
       inSession: h.inSession,
       status: !h.inSession ? 'outside' : h.maintained ? 'maintained' : 'pending',
       insts: new Set(),
+      used: 0,
       inbound: 0,
       remaining: 0,
       batch: -1,
@@ -265,6 +289,7 @@ export function planMaintenance(input: PlanInput): Plan {
       emptyMs: -1,
       maintainedMs: h.maintained ? 0 : -1,
       rank: -1,
+      queued: false,
     });
   }
   const placement = new Placement([...hosts.values()].map((h) => ({ name: h.name, capacity: h.cap })));
@@ -304,15 +329,16 @@ export function planMaintenance(input: PlanInput): Plan {
     };
     insts.set(i.id, i);
     h.insts.add(i.id);
+    h.used += i.vcpus;
     placement.add(i.p, h.name);
   }
   for (const g of [...unknownGroups].sort())
     reasons.push({ kind: 'constraint', severity: 'warning', group: g, constraint: 'group_id', message: `group ${g} is referenced by instances but has no constraints: its members are treated as ungrouped` });
+  // O(members): only the hosts holding the group's members, in host name order.
   for (const [gid, g] of groups) {
     if (!g.antiAffinity) continue;
-    for (const h of hosts.values())
-      if (placement.membersOn(gid, h.name) > 1)
-        reasons.push({ kind: 'group', severity: 'warning', group: gid, host: h.name, constraint: 'anti_affinity', message: `anti-affinity group ${gid} already has ${placement.membersOn(gid, h.name)} members on ${h.name}` });
+    for (const [h, n] of placement.hostsOf(gid).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      if (n > 1) reasons.push({ kind: 'group', severity: 'warning', group: gid, host: h, constraint: 'anti_affinity', message: `anti-affinity group ${gid} already has ${n} members on ${h}` });
   }
 
   // ---- lower bound (from the initial state)
@@ -336,15 +362,35 @@ export function planMaintenance(input: PlanInput): Plan {
   }
   const bound = lowerBound({ hosts: boundHosts, capacity, used, groups: boundGroups, hostMaintenanceS: est.hostMaintenanceS, maxParallelHosts: maxParallel });
 
-  // ---- target tiers: now (maintained / outside), soon (in maintenance), later (pending: moves again)
-  const tier1 = new Set<string>();
-  const tierSoon = new Set<string>();
-  const tier2 = new Set<string>();
+  // ---- target tiers: now (maintained / outside), soon (in maintenance), later (pending: moves again).
+  // Pools indexed by free vCPUs (best fit without scanning every host), in the order hosts joined.
+  const tier1: HostPool = placement.pool();
+  const tierSoon: HostPool = placement.pool();
+  const tier2: HostPool = placement.pool();
   for (const h of hosts.values()) {
     if (!h.compute || !h.enabled) continue;
     if (h.status === 'outside' || h.status === 'maintained') tier1.add(h.name);
     else if (h.status === 'pending') tier2.add(h.name);
   }
+  // Pending compute hosts with nothing inbound, in the order a batch tries them (byLoad); a host's
+  // key only changes while something is inbound, i.e. while it is out of this list.
+  const candidates: H[] = [];
+  const enqueue = (h: H) => {
+    candidates.splice(sortedIndex(candidates, h, byLoad), 0, h);
+    h.queued = true;
+  };
+  const dequeue = (h: H) => {
+    candidates.splice(sortedIndex(candidates, h, byLoad), 1);
+    h.queued = false;
+  };
+  for (const h of [...hosts.values()].filter((x) => x.compute && x.status === 'pending').sort(byLoad)) {
+    candidates.push(h);
+    h.queued = true;
+  }
+  // Non-compute hosts to maintain, one at a time in name order.
+  const nonCompute = [...hosts.values()].filter((h) => !h.compute && h.status === 'pending');
+  let nextNonCompute = 0;
+  let nonComputeOut = 0;
 
   // ---- simulation
   let seq = 0;
@@ -363,7 +409,10 @@ export function planMaintenance(input: PlanInput): Plan {
   let maxOut = 0;
   let trigger = true;
 
-  const push = (e: EvIn) => heap.push({ ...e, seq: seq++ } as Ev);
+  const push = (e: EvIn) => {
+    (e as Ev).seq = seq++;
+    heap.push(e as Ev);
+  };
 
   const startMove = (mv: Mv, t: number) => {
     mv.startMs = t;
@@ -372,22 +421,22 @@ export function planMaintenance(input: PlanInput): Plan {
     push({ t: t + mv.i.moveMs, kind: 'moveEnd', mv });
   };
 
+  const rankOf = (mv: Mv) => mv.src.rank * 1e6 + mv.seq;
+
   /** Ready and its target can take it: move now, or queue for a slot of its group. */
   const eligible = (mv: Mv, t: number) => {
     const g = mv.i.p.group;
     if (g && g.maxImpacted > 0) {
       // One priority for every group (the host's start order): the first hosts get their members
       // moved first in all their groups, so they empty early instead of all waiting on each other.
+      // O(log q) to find the place, the splice moves the tail.
       const q = readyQ.get(g.groupId) ?? [];
       const k = rankOf(mv);
-      let at = q.length;
-      while (at > 0 && rankOf(q[at - 1]!) > k) at--;
-      q.splice(at, 0, mv);
+      q.splice(sortedIndex(q, mv, (a) => (rankOf(a) > k ? 1 : -1)), 0, mv);
       readyQ.set(g.groupId, q);
       dirty.add(g.groupId);
     } else startMove(mv, t);
   };
-  const rankOf = (mv: Mv) => hosts.get(mv.from)!.rank * 1e6 + mv.seq;
 
   const startReady = (t: number) => {
     for (const gid of [...dirty].sort()) {
@@ -410,17 +459,20 @@ export function planMaintenance(input: PlanInput): Plan {
     push({ t: h.maintainedMs, kind: 'maintained', host: h });
   };
 
-  /** Give every instance of `c` a target, or undo and say which instance fits nowhere. */
+  /**
+   * Give every instance of `c` a target, or undo and say which instance fits nowhere.
+   * O(j log j + j·b) for j instances on `c`, b = what a HostPool best fit walks.
+   */
   const assign = (c: H, inBatch: Set<string>): { ok: true; moves: [I, string][] } | { ok: false; inst: I } => {
     const list = [...c.insts].map((id) => insts.get(id)!).sort((a, b) => b.vcpus - a.vcpus || (a.id < b.id ? -1 : 1));
     const done: [I, string][] = [];
     const self = (h: string) => h === c.name;
     for (const i of list) {
-      let to = placement.bestFit(i.p, tier1, self) ?? placement.bestFit(i.p, tierSoon, self);
+      let to = tier1.bestFit(i.p, self) ?? tierSoon.bestFit(i.p, self);
       // A host maintained later: the one emptied soonest, so the instance's second move is early.
       // A host maintained later (the instance moves again then): best fit, so the fullest hosts,
       // which are emptied last, take them and the emptiest stay free to be emptied first.
-      if (!to && allowDouble && i.moves === 0) to = placement.bestFit(i.p, tier2, (h) => h === c.name || inBatch.has(h));
+      if (!to && allowDouble && i.moves === 0) to = tier2.bestFit(i.p, (h) => h === c.name || inBatch.has(h));
       if (!to) {
         for (const [j, h] of done) placement.remove(j.p, h);
         return { ok: false, inst: i };
@@ -431,26 +483,25 @@ export function planMaintenance(input: PlanInput): Plan {
     return { ok: true, moves: done };
   };
 
-  /** The pending host first in the initial order that can take `p` (it is emptied soonest). */
-  const freeOn = (names: Iterable<string>) => {
-    let n = 0;
-    for (const h of names) n += Math.max(0, placement.free(h));
-    return n;
-  };
-
+  /**
+   * Start what can start now. O(Σ assign over the hosts tried + s log m) for s hosts started: the
+   * candidates are kept in order (no sort, no scan of all hosts), the free totals by the pools.
+   */
   const tryBatch = (t: number) => {
     const started: H[] = [];
     const inBatch = new Set<string>();
-    const free1 = freeOn(tier1) + freeOn(tierSoon);
-    const free2 = freeOn(tier2);
+    const free1 = tier1.freeVcpus + tierSoon.freeVcpus;
+    const free2 = tier2.freeVcpus;
     let reserved = 0;
     const fresh: Mv[] = [];
     const room = () => maxParallel === 0 || out + started.length < maxParallel;
     // Non-compute hosts: one at a time, alongside the computes, each in a batch of its own that
     // waits for the previous one to be maintained.
-    if (![...hosts.values()].some((h) => !h.compute && (h.status === 'active' || h.status === 'maintaining'))) {
-      const next = [...hosts.values()].find((h) => !h.compute && h.status === 'pending');
+    if (nonComputeOut === 0) {
+      const next = nonCompute[nextNonCompute];
       if (next && room()) {
+        nextNonCompute++;
+        nonComputeOut++;
         next.status = 'active';
         next.batch = batches.length;
         next.startMs = t;
@@ -461,12 +512,11 @@ export function planMaintenance(input: PlanInput): Plan {
         hostEmpty(next, t);
       }
     }
-    const candidates = [...hosts.values()]
-      .filter((h) => h.compute && h.status === 'pending' && h.inbound === 0)
-      .map((h) => ({ h, used: [...h.insts].reduce((n, id) => n + insts.get(id)!.vcpus, 0) }))
-      .sort((a, b) => a.used - b.used || a.h.insts.size - b.h.insts.size || byName(a.h, b.h));
+    // `candidates` is not changed during the loop: hosts that start or get something inbound leave
+    // it afterwards.
+    const leaving: H[] = [];
     let misses = 0;
-    for (const { h: c } of candidates) {
+    for (const c of candidates) {
       if (!room() || misses >= MAX_MISSES) break;
       if (c.inbound > 0) continue; // took instances of an earlier host of this batch: it waits for them
       const r = assign(c, inBatch);
@@ -481,15 +531,17 @@ export function planMaintenance(input: PlanInput): Plan {
       for (const [i, to] of r.moves) {
         reserved += i.vcpus;
         const target = hosts.get(to)!;
-        target.inbound++;
+        if (target.inbound++ === 0 && target.queued) leaving.push(target);
         // Notified so that its notice (reply, lead_time) has passed when the target is ready.
         const targetAt = target.status === 'maintaining' ? target.maintainedMs : t;
         const notifyMs = Math.max(t, targetAt - i.readyMs);
-        const mv: Mv = { i, from: c.name, to, batch: batches.length, second: i.moves > 0, notifyMs, readyAt: notifyMs + i.readyMs, startMs: -1, endMs: -1, seq: moves.length };
+        const mv: Mv = { i, src: c, from: c.name, to, batch: batches.length, second: i.moves > 0, notifyMs, readyAt: notifyMs + i.readyMs, startMs: -1, endMs: -1, seq: moves.length };
         moves.push(mv);
         fresh.push(mv);
       }
     }
+    for (const h of leaving) dequeue(h);
+    for (const h of started) dequeue(h);
     if (!started.length) return;
     const index = batches.length;
     for (const h of started) {
@@ -545,9 +597,14 @@ export function planMaintenance(input: PlanInput): Plan {
           const src = hosts.get(from)!;
           const dst = hosts.get(to)!;
           src.insts.delete(i.id);
+          src.used -= i.vcpus;
           dst.insts.add(i.id);
+          dst.used += i.vcpus;
           dst.inbound--;
-          if (dst.status === 'pending' && dst.inbound === 0) trigger = true;
+          if (dst.status === 'pending' && dst.inbound === 0) {
+            trigger = true;
+            if (dst.compute) enqueue(dst);
+          }
           const g = i.p.group;
           if (g && g.maxImpacted > 0) push({ t: now + ms(g.recoveryS), kind: 'slotFree', group: g.groupId });
           if (--src.remaining === 0) hostEmpty(src, now);
@@ -560,7 +617,10 @@ export function planMaintenance(input: PlanInput): Plan {
         case 'maintained': {
           const h = e.host;
           h.status = 'maintained';
-          if (!h.compute) lastNonCompute = h.name;
+          if (!h.compute) {
+            lastNonCompute = h.name;
+            nonComputeOut--;
+          }
           trigger = true; // room under max_parallel_hosts, the next non-compute host
           out--;
           tierSoon.delete(h.name);
@@ -579,11 +639,12 @@ export function planMaintenance(input: PlanInput): Plan {
   if (stuck.length) missingVcpus = explainStuck(stuck, insts, placement, new Set([...tier1, ...tierSoon]), tier2, allowDouble, reasons);
 
   const feasible = stuck.length === 0;
-  const plannedHosts: PlannedHost[] = [...hosts.values()]
-    .filter((h) => h.batch >= 0)
-    .sort((a, b) => a.batch - b.batch || a.startMs - b.startMs || (batches[a.batch]!.hosts.indexOf(a) - batches[b.batch]!.hosts.indexOf(b)))
+  // Batch by batch, in each in start order (every started host is in exactly one batch).
+  const plannedHosts: PlannedHost[] = batches
+    .flatMap((b) => b.hosts)
     .map((h) => ({ name: h.name, type: h.type, batch: h.batch, instances: h.count, startS: sec(h.startMs), emptyS: sec(h.emptyMs), maintainedS: sec(h.maintainedMs) }));
-  const end = Math.max(0, ...plannedHosts.map((h) => h.maintainedS));
+  let end = 0;
+  for (const h of plannedHosts) end = Math.max(end, h.maintainedS);
   return {
     feasible,
     reasons,
@@ -593,7 +654,7 @@ export function planMaintenance(input: PlanInput): Plan {
       hosts: b.hosts.map((h) => h.name),
       waitFor: b.waitFor,
       startS: sec(b.startMs),
-      doneS: sec(Math.max(...b.hosts.map((h) => h.maintainedMs))),
+      doneS: sec(b.hosts.reduce((n, h) => Math.max(n, h.maintainedMs), -Infinity)),
       headroom: b.headroom,
     })),
     hosts: plannedHosts,
@@ -624,13 +685,13 @@ export function planMaintenance(input: PlanInput): Plan {
   };
 }
 
-/** Reasons for the hosts that could not be started, and the vCPUs the cheapest one lacks. */
+/** Reasons for the hosts that could not be started, and the vCPUs the cheapest one lacks. O(j·m) for the j instances of the three cheapest hosts over m targets: only when stuck. */
 function explainStuck(
   stuck: H[],
   insts: Map<string, I>,
   placement: Placement,
   tier1: Set<string>,
-  tier2: Set<string>,
+  tier2: Iterable<string>,
   allowDouble: boolean,
   reasons: PlanReason[],
 ): number {
