@@ -60,13 +60,35 @@ function peak(list: Interval[]): { n: number; at: number } {
   return best;
 }
 
+/** The last of the ascending `times` at or before `at` (binary search), or null. */
+function lastAtOrBefore(times: number[] | undefined, at: number): number | null {
+  if (!times) return null;
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid]! <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 ? times[lo - 1]! : null;
+}
+
+/** Append to the list under `key` (in place: building lists by copying is quadratic in their length). */
+function append<K, V>(m: Map<K, V[]>, key: K, v: V): void {
+  const list = m.get(key);
+  if (list) list.push(v);
+  else m.set(key, [v]);
+}
+
+// Cost: O(n + k log k) for n instances, k moves, notices and maintenance windows (sorts); the
+// impact check also walks each member's stays against its hosts' maintenance windows.
 export function verify(input: VerifyInput): Violation[] {
   const out: Violation[] = [];
   const groups = new Map(input.constraints.groups.map((g) => [g.groupId, groupRules(g)]));
   const rules = new Map(input.constraints.instances.map((c) => [c.instanceId, instanceRules(c)]));
   const moves = [...input.moves].sort((a, b) => a.startMs - b.startMs);
   const byInst = new Map<string, RecordedMove[]>();
-  for (const m of moves) byInst.set(m.instance, [...(byInst.get(m.instance) ?? []), m]);
+  for (const m of moves) append(byInst, m.instance, m);
 
   // Where each instance is, over time.
   const stays = new Map<string, { host: string; start: number; end: number }[]>();
@@ -86,16 +108,16 @@ export function verify(input: VerifyInput): Violation[] {
   const members = new Map<string, string[]>();
   for (const { id } of input.initial) {
     const g = rules.get(id)?.groupId;
-    if (g && groups.has(g)) members.set(g, [...(members.get(g) ?? []), id]);
+    if (g && groups.has(g)) append(members, g, id);
   }
   const maint = new Map<string, Interval[]>();
-  for (const m of input.maintenance) maint.set(m.host, [...(maint.get(m.host) ?? []), { start: m.startMs, end: m.endMs }]);
+  for (const m of input.maintenance) append(maint, m.host, { start: m.startMs, end: m.endMs });
 
   for (const [gid, ids] of members) {
     const g = groups.get(gid)!;
     // Placement limits, host by host.
     const perHost = new Map<string, Interval[]>();
-    for (const id of ids) for (const s of stays.get(id) ?? []) perHost.set(s.host, [...(perHost.get(s.host) ?? []), s]);
+    for (const id of ids) for (const s of stays.get(id) ?? []) append(perHost, s.host, s);
     const limit = g.antiAffinity ? 1 : g.maxPerHost;
     if (limit > 0)
       for (const [host, list] of perHost) {
@@ -131,15 +153,18 @@ export function verify(input: VerifyInput): Violation[] {
   const perInstance = new Map<string, number[]>();
   const perProject = new Map<string, number[]>();
   for (const n of input.notices) {
-    if (n.instance) perInstance.set(n.instance, [...(perInstance.get(n.instance) ?? []), n.atMs]);
-    else if (n.project) perProject.set(n.project, [...(perProject.get(n.project) ?? []), n.atMs]);
+    if (n.instance) append(perInstance, n.instance, n.atMs);
+    else if (n.project) append(perProject, n.project, n.atMs);
   }
+  for (const list of perInstance.values()) list.sort((x, y) => x - y);
+  for (const list of perProject.values()) list.sort((x, y) => x - y);
   for (const m of moves) {
     const lead = rules.get(m.instance)?.leadS ?? 0;
     if (lead <= 0) continue;
     const project = input.projectOf?.[m.instance];
-    const times = [...(perInstance.get(m.instance) ?? []), ...((project && perProject.get(project)) || [])].filter((t) => t <= m.startMs);
-    const last = times.length ? Math.max(...times) : null;
+    const a = lastAtOrBefore(perInstance.get(m.instance), m.startMs);
+    const b = project ? lastAtOrBefore(perProject.get(project), m.startMs) : null;
+    const last = a === null ? b : b === null ? a : Math.max(a, b);
     if (last === null || m.startMs - last < lead * 1000)
       out.push({
         kind: 'lead_time',
