@@ -1,5 +1,7 @@
 // One schema for the service's configuration, with defaults. Every option has a CLI flag
 // (--reply-window) and an environment variable derived from its name (FENIX_REPLY_WINDOW).
+import { isIP } from 'node:net';
+
 export interface Config {
   port: number;
   host: string;
@@ -37,6 +39,10 @@ export interface Config {
   osloExchange: string;
   /** Projects with an AODH event alarm on maintenance.scheduled are interacting (needs --notify-amqp). */
   aodh: boolean;
+  /** Webhook / download targets allowed even if built-in forbidden (comma-separated CIDRs). */
+  webhookAllow: string | null;
+  /** Webhook / download targets always refused (comma-separated CIDRs). */
+  webhookDeny: string | null;
 }
 
 export interface OptionSpec {
@@ -68,6 +74,17 @@ const httpUrl = (name: string) => (raw: string) => {
   }
   if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new Error(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
   return raw.replace(/\/+$/, '');
+};
+// A CIDR list is checked here so a typo stops the start; notifier/url-policy.ts builds the policy from it.
+const cidrList = (name: string) => (raw: string) => {
+  const items = raw.split(',').map((c) => c.trim()).filter(Boolean);
+  for (const c of items) {
+    const [addr = '', len, extra] = c.split('/');
+    const family = isIP(addr);
+    const ok = family !== 0 && extra === undefined && (len === undefined || (/^\d{1,3}$/.test(len) && Number(len) <= (family === 4 ? 32 : 128)));
+    if (!ok) throw new Error(`${name}: ${JSON.stringify(c)} is not a CIDR (a.b.c.d/n, an IPv6 prefix like fd00::/8, or one address)`);
+  }
+  return items.length ? items.join(',') : null;
 };
 const bool = (raw: string) => !['0', 'false', 'no', 'off', ''].includes(raw.toLowerCase());
 
@@ -103,6 +120,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'osInterface', flag: 'os-interface', description: 'catalog interface: public, internal, admin (default $OS_INTERFACE or public)', default: null, parse: str },
   { key: 'notifyAmqp', flag: 'notify-amqp', description: 'also publish notifications as oslo.messaging on this AMQP broker (amqp://user:pass@host:5672/)', default: null, parse: str },
   { key: 'osloExchange', flag: 'oslo-exchange', description: "oslo.messaging control_exchange for --notify-amqp", default: 'openstack', parse: str },
+  { key: 'webhookAllow', flag: 'webhook-allow', description: 'CIDRs webhooks and downloads may reach even if refused by default (loopback, link-local, metadata, …)', default: null, parse: cidrList('--webhook-allow') },
+  { key: 'webhookDeny', flag: 'webhook-deny', description: 'CIDRs webhooks and downloads may never reach (beats --webhook-allow)', default: null, parse: cidrList('--webhook-deny') },
   { key: 'aodh', flag: 'aodh', description: 'subscriptions from AODH: a project with an event alarm on maintenance.scheduled is interacting (needs --notify-amqp)', default: false, parse: bool },
 ];
 

@@ -19,6 +19,7 @@ import { publicUrlOf, type Config } from '../config/config.js';
 import { demoScenario, parseScenario, RemoteSimulatorDriver, SimulatedDriver } from '../drivers/simulated/index.js';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import { Relay, type RelayOptions } from '../notifier/relay.js';
+import { UrlPolicy, parseCidrList } from '../notifier/url-policy.js';
 import { WebhookTransport } from '../notifier/webhook.js';
 import { dummyPlugin } from '../plugins/dummy.js';
 import { MapPluginRegistry } from '../plugins/registry.js';
@@ -120,6 +121,9 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
   // Across processes the API wakes engines with NOTIFY; in one process it calls the engine.
   const pgNudges = role === 'all' ? null : new PgNudges(config.db);
   const plugins = new MapPluginRegistry([dummyPlugin]);
+  const urlPolicy = urlPolicyOf(config);
+  // Webhooks and downloads connect through it: the policy holds on the address actually connected to.
+  const outbound = urlPolicy.dispatcher();
 
   // The API nudges the engine, which is built after the API (it needs the bound URL).
   const late: { engine?: Engine; relay?: Relay } = {};
@@ -131,6 +135,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
     clock,
     plugins,
     nudge,
+    urlPolicy,
     defaults: {
       replyWindowS: config.replyWindow,
       scaleInReplyWindowS: config.scaleInReplyWindow,
@@ -150,7 +155,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       clock,
       sessions,
       projects: new ProjectService({ store, clock, nudge }),
-      subscriptions: new SubscriptionService({ store, clock }),
+      subscriptions: new SubscriptionService({ store, clock, urlPolicy }),
       authenticate,
       metrics,
       constraints: new ConstraintService({ store, clock, driver: infra }),
@@ -169,7 +174,8 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
   // --notify-amqp: `oslo:` subscriptions (the infrastructure events, AODH projects) go on the oslo.messaging bus.
   const oslo = config.notifyAmqp ? new OsloTransport({ url: config.notifyAmqp, exchange: config.osloExchange }) : null;
   if (oslo) await ensureOsloAdminSubscription(store, { exchange: config.osloExchange, now: clock.now() });
-  const transport = oslo ? new RoutingTransport(new WebhookTransport(), oslo) : new WebhookTransport();
+  const webhook = new WebhookTransport({ dispatcher: outbound });
+  const transport = oslo ? new RoutingTransport(webhook, oslo) : webhook;
   const relay = new Relay({ store, transport, clock, log: log.child({ part: 'relay' }), owner }, o.relay);
   const engine = new Engine(
     {
@@ -181,7 +187,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       log: log.child({ part: 'engine' }),
       owner,
       onOutbox: () => relay.nudge(),
-      download: httpDownloader(config.workDir),
+      download: httpDownloader(config.workDir, { dispatcher: outbound }),
       workDir: (sessionId) => sessionWorkDir(config.workDir, sessionId),
     },
     { leaseTtlMs: config.leaseTtl * 1000, ...o.engine },
@@ -214,9 +220,24 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       await oslo?.close();
       await infra.close?.();
       await pgNudges?.close();
+      await outbound.close();
       await store.close();
     },
   };
+}
+
+/**
+ * The webhook / download URL policy: strict (loopback, link-local, metadata… refused) unless the
+ * service runs with --auth none (loopback-only development) and neither --webhook-allow nor
+ * --webhook-deny is given, so the demo's receivers on 127.0.0.1 keep working.
+ */
+export function urlPolicyOf(config: Pick<Config, 'auth' | 'webhookAllow' | 'webhookDeny'>): UrlPolicy {
+  const explicit = Boolean(config.webhookAllow || config.webhookDeny);
+  return new UrlPolicy({
+    mode: config.auth === 'none' && !explicit ? 'open' : 'strict',
+    allow: parseCidrList(config.webhookAllow),
+    deny: parseCidrList(config.webhookDeny),
+  });
 }
 
 /** --os-* flags that were given, as credentials overriding the OS_* variables. */

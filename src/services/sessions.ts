@@ -8,6 +8,7 @@ import type { PluginRegistry } from '../ports/action-plugin.js';
 import type { Clock } from '../ports/clock.js';
 import type { InfraDriver } from '../ports/infra-driver.js';
 import type { Store } from '../ports/store.js';
+import type { OutboundUrlPolicy } from '../ports/url-policy.js';
 import { requireAdmin, type Principal } from './principal.js';
 import { parseEstimates } from './plan.js';
 import { parseMaintenanceAt } from './time.js';
@@ -50,6 +51,8 @@ export interface SessionDeps {
   plugins: PluginRegistry;
   defaults: SessionDefaults;
   nudge: (sessionId: string) => void;
+  /** Checks `download` URLs at create (SSRF guard); absent: not checked here. */
+  urlPolicy?: OutboundUrlPolicy;
 }
 
 const busyError = (busy: { id: string; hosts: string[] }[]) =>
@@ -81,6 +84,8 @@ export class SessionService {
         throw new FenixError('MAINTENANCE_AT_TOO_SOON', `maintenance_at must be at least ${defaults.minNoticeS}s ahead so projects can answer`);
       maintenanceAt = Math.max(t, now);
     }
+
+    for (const url of body.download ?? []) await this.deps.urlPolicy?.checkRegistration(url, 'download URL');
 
     const unknownPlugins = (body.actions ?? []).map((a) => a.plugin).filter((p) => !plugins.get(p));
     if (unknownPlugins.length)

@@ -5,6 +5,7 @@ import { ADMIN_EVENT_TYPES, type EventType } from '../domain/states.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 import type { Subscription, SubscriptionFormat } from '../ports/transport.js';
+import type { OutboundUrlPolicy } from '../ports/url-policy.js';
 import { isAdmin, requireProject, type Principal } from './principal.js';
 
 export interface CreateSubscriptionInput {
@@ -16,14 +17,15 @@ export interface CreateSubscriptionInput {
 }
 
 export class SubscriptionService {
-  constructor(private readonly deps: { store: Store; clock: Clock }) {}
+  /** Without `urlPolicy` any http(s) URL is accepted (the service always passes one). */
+  constructor(private readonly deps: { store: Store; clock: Clock; urlPolicy?: OutboundUrlPolicy }) {}
 
   async create(who: Principal, body: CreateSubscriptionInput): Promise<Subscription> {
     let url: URL;
     try {
       url = new URL(body.url);
     } catch {
-      throw new FenixError('VALIDATION_FAILED', `url ${JSON.stringify(body.url)} is not a valid URL`);
+      throw new FenixError('VALIDATION_FAILED', 'url is not a valid URL');
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FenixError('VALIDATION_FAILED', 'url must be http:// or https://');
     const types = [...new Set(body.event_types)];
@@ -38,6 +40,8 @@ export class SubscriptionService {
       if (projectId === null) throw new FenixError('VALIDATION_FAILED', 'maintenance.scheduled subscriptions need project_id');
       requireProject(who, projectId);
     }
+    // After the permission checks: a refused caller learns nothing about what the URL resolves to.
+    await this.deps.urlPolicy?.checkRegistration(body.url, 'url');
     const sub: Subscription = {
       id: randomUUID(),
       projectId,

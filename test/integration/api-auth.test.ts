@@ -50,7 +50,8 @@ beforeAll(async () => {
       [P2]: { role: 'project', project_id: 'p2' },
     }),
   );
-  svc = await startTestService({ config: { auth: 'token', tokens }, scenario: SCENARIO });
+  // The receivers here are on loopback, refused by default with --auth token: allow them explicitly.
+  svc = await startTestService({ config: { auth: 'token', tokens, webhookAllow: '127.0.0.0/8' }, scenario: SCENARIO });
   // A session far in the future: it stays in MAINTENANCE, the projects are known.
   const r = await api(svc.url, 'POST', '/v1/maintenance', { maintenance_at: new Date(Date.now() + 3_600_000).toISOString() }, ADMIN);
   expect(r.status).toBe(200);

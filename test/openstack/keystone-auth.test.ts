@@ -20,7 +20,8 @@ describe.skipIf(!LANE)('--auth keystone (real Keystone)', () => {
 
   beforeAll(async () => {
     // The service authenticates as the `fenix` service user (like a deployed Fenix), flags over OS_*.
-    svc = await startTestService({ config: { auth: 'keystone', osUsername: 'fenix', osProjectName: 'service' } });
+    // Its webhooks point at loopback, refused by default outside --auth none: allowed explicitly.
+    svc = await startTestService({ config: { auth: 'keystone', osUsername: 'fenix', osProjectName: 'service', webhookAllow: '127.0.0.0/8' } });
     const admin = new KeystoneSession(credentialsFromEnv());
     const demo = user(process.env.OS_DEMO_USERNAME ?? 'demo', process.env.OS_DEMO_PROJECT_NAME ?? 'demo');
     adminTok = await admin.token();

@@ -1,6 +1,7 @@
 // /v1/subscriptions: where notifications go (spec §7). A project registers only for itself.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { redactUrl } from '../../domain/redact.js';
 import type { Subscription } from '../../ports/transport.js';
 import type { SubscriptionService } from '../../services/subscriptions.js';
 import { ErrorSchema } from '../schemas/common.js';
@@ -10,7 +11,8 @@ import { Type } from 'typebox';
 const view = (s: Subscription) => ({
   subscription_id: s.id,
   project_id: s.projectId,
-  url: s.url,
+  // user:password in the URL become ***:*** (docs/security.md): answers and logs never carry them.
+  url: redactUrl(s.url),
   event_types: s.eventTypes,
   format: s.format,
   has_secret: s.secret !== null,
