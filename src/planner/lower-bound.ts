@@ -52,6 +52,7 @@ export interface LowerBound {
   binding: 'capacity' | 'host' | 'group' | 'serial';
 }
 
+/** O(n + m log m + g) for n instances, m hosts, g groups. */
 export function lowerBound(args: {
   /** Hosts of the session (to be maintained). */
   hosts: BoundHost[];
@@ -93,8 +94,12 @@ export function lowerBound(args: {
     const list = members.get(g.id);
     if (!list?.length || g.maxImpacted <= 0) continue;
     const rounds = Math.ceil(list.length / g.maxImpacted);
-    const move = Math.min(...list.map((i) => i.moveS));
-    const ready = Math.min(...list.map((i) => i.readyS));
+    let move = Infinity;
+    let ready = Infinity;
+    for (const i of list) {
+      move = Math.min(move, i.moveS);
+      ready = Math.min(ready, i.readyS);
+    }
     const s = ready + rounds * move + (rounds - 1) * g.recoveryS + th;
     if (s > groupS) {
       groupS = s;
@@ -112,7 +117,13 @@ export function lowerBound(args: {
     room -= c;
     slots++;
   }
-  const firstEmpty = Math.min(...maintained.map((h) => Math.max(0, ...h.instances.map((i) => i.readyS + i.moveS))));
+  // Loops, not Math.min(...spread): no argument-count limit however many hosts and instances.
+  let firstEmpty = Infinity;
+  for (const h of maintained) {
+    let empty = 0;
+    for (const i of h.instances) empty = Math.max(empty, i.readyS + i.moveS);
+    firstEmpty = Math.min(firstEmpty, empty);
+  }
   const slotS = !maintained.length ? 0 : slots > 0 ? firstEmpty + Math.ceil(maintained.length / slots) * th : Infinity;
   const capacity = Math.max(capacityS, slotS);
 

@@ -713,7 +713,7 @@ function explainStuck(
       const refusals = targets.map((h) => [h, placement.refusal(i.p, h)] as [string, Refusal | null]);
       const group = refusals.find(([, r]) => r && r.kind !== 'capacity');
       const roomy = refusals.filter(([, r]) => r?.kind !== 'capacity').length;
-      const maxFree = Math.max(0, ...targets.map((h) => placement.free(h)));
+      const maxFree = targets.reduce((n, h) => Math.max(n, placement.free(h)), 0);
       if (group && roomy > 0) {
         const [h, r] = group as [string, Refusal];
         reasons.push({
