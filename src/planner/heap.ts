@@ -1,4 +1,5 @@
-// A binary min-heap: the planner's event queue. Pure, deterministic for a deterministic comparator.
+// A binary min-heap (O(log n) push and pop) and the planner's event queue built on it. Pure,
+// deterministic for a deterministic comparator.
 
 export class Heap<T> {
   private readonly items: T[] = [];
@@ -44,5 +45,42 @@ export class Heap<T> {
       }
     }
     return top;
+  }
+}
+
+/**
+ * Events by time: pops in time order, and events of the same time in the order they were pushed
+ * (what a heap ordered by (time, sequence) gives). The simulation's events fall on few distinct
+ * times, so a heap of the times and a list per time make a push O(1) for a known time (O(log t)
+ * for a new one, t distinct times pending) instead of O(log n) over every pending event.
+ */
+export class EventQueue<T> {
+  private readonly times = new Heap<number>((a, b) => a < b);
+  private readonly at = new Map<number, { items: T[]; next: number }>();
+
+  /** The time of the next event, or undefined when none is left. */
+  peekTime(): number | undefined {
+    return this.times.peek();
+  }
+
+  push(t: number, x: T): void {
+    const b = this.at.get(t);
+    if (b) b.items.push(x);
+    else {
+      this.at.set(t, { items: [x], next: 0 });
+      this.times.push(t);
+    }
+  }
+
+  pop(): T | undefined {
+    const t = this.times.peek();
+    if (t === undefined) return undefined;
+    const b = this.at.get(t)!;
+    const x = b.items[b.next++]!;
+    if (b.next === b.items.length) {
+      this.at.delete(t);
+      this.times.pop();
+    }
+    return x;
   }
 }

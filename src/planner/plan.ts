@@ -25,7 +25,7 @@ import {
   type PlanEstimates,
 } from '../domain/constraints.js';
 import type { HostType, InstanceAction } from '../domain/states.js';
-import { Heap } from './heap.js';
+import { EventQueue } from './heap.js';
 import { lowerBound, type BoundGroup, type BoundHost, type LowerBound } from './lower-bound.js';
 import { describeRefusal, Placement, type HostPool, type Placeable, type Refusal } from './placement.js';
 
@@ -183,7 +183,8 @@ interface H {
   compute: boolean;
   status: HostStatus;
   inSession: boolean;
-  insts: Set<string>;
+  /** Instances on it, in no particular order (each knows its `slot` here: O(1) removal). */
+  insts: I[];
   /** vCPUs of `insts`. */
   used: number;
   inbound: number;
@@ -211,6 +212,10 @@ interface I {
   moveMs: number;
   readyMs: number;
   moves: number;
+  /** Index in its host's `insts`. */
+  slot: number;
+  /** Number of its group when the group limits max_impacted_members, else -1. */
+  gi: number;
 }
 
 interface Mv {
@@ -227,17 +232,23 @@ interface Mv {
   seq: number;
 }
 
-type Ev =
-  | { t: number; seq: number; kind: 'ready'; mv: Mv }
-  | { t: number; seq: number; kind: 'moveEnd'; mv: Mv }
-  | { t: number; seq: number; kind: 'slotFree'; group: string }
-  | { t: number; seq: number; kind: 'maintained'; host: H };
-
-type EvIn = Ev extends unknown ? (Ev extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never) : never;
+type Ev = { kind: 'ready'; mv: Mv } | { kind: 'moveEnd'; mv: Mv } | { kind: 'slotFree'; gi: number } | { kind: 'maintained'; host: H };
 
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 /** The order a batch tries pending hosts in: least used, then fewest instances, then name. */
-const byLoad = (a: H, b: H) => a.used - b.used || a.insts.size - b.insts.size || byName(a, b);
+const byLoad = (a: H, b: H) => a.used - b.used || a.insts.length - b.insts.length || byName(a, b);
+/** Place and remove an instance in its host's list, O(1) (the last one takes the freed slot). */
+const putOn = (h: H, i: I) => {
+  i.slot = h.insts.length;
+  h.insts.push(i);
+};
+const takeOff = (h: H, i: I) => {
+  const last = h.insts.pop()!;
+  if (last !== i) {
+    h.insts[i.slot] = last;
+    last.slot = i.slot;
+  }
+};
 
 /** Index of `x` in the `cmp`-sorted `xs`, or where it goes. O(log n). */
 function sortedIndex<T>(xs: T[], x: T, cmp: (a: T, b: T) => number): number {
@@ -279,7 +290,7 @@ export function planMaintenance(input: PlanInput): Plan {
       compute: h.type === 'compute',
       inSession: h.inSession,
       status: !h.inSession ? 'outside' : h.maintained ? 'maintained' : 'pending',
-      insts: new Set(),
+      insts: [],
       used: 0,
       inbound: 0,
       remaining: 0,
@@ -293,11 +304,15 @@ export function planMaintenance(input: PlanInput): Plan {
     });
   }
   const placement = new Placement([...hosts.values()].map((h) => ({ name: h.name, capacity: h.cap })));
-  const insts = new Map<string, I>();
+  // Groups that limit max_impacted_members, numbered in id order (the order their queues are served).
+  const limited = [...groups.values()].filter((g) => g.maxImpacted > 0).sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+  const gIndex = new Map(limited.map((g, k) => [g.groupId, k]));
   const unknownGroups = new Set<string>();
+  let lastId: string | null = null;
   for (const x of [...input.instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const h = hosts.get(x.host);
-    if (!h) continue;
+    if (!h || x.id === lastId) continue; // an id listed twice counts once
+    lastId = x.id;
     const rules = irules.get(x.id) ?? instanceRules(undefined);
     const group = rules.groupId ? (groups.get(rules.groupId) ?? null) : null;
     if (rules.groupId && !group) unknownGroups.add(rules.groupId);
@@ -326,9 +341,10 @@ export function planMaintenance(input: PlanInput): Plan {
       moveMs: ms(moveSeconds(action, est)),
       readyMs: ms(Math.max(replyS, rules.leadS)),
       moves: 0,
+      slot: -1,
+      gi: group ? (gIndex.get(group.groupId) ?? -1) : -1,
     };
-    insts.set(i.id, i);
-    h.insts.add(i.id);
+    putOn(h, i);
     h.used += i.vcpus;
     placement.add(i.p, h.name);
   }
@@ -347,10 +363,7 @@ export function planMaintenance(input: PlanInput): Plan {
     compute: h.compute,
     vcpus: h.cap,
     enabled: h.enabled,
-    instances: [...h.insts].map((id) => {
-      const i = insts.get(id)!;
-      return { vcpus: i.vcpus, readyS: sec(i.readyMs), moveS: sec(i.moveMs), group: i.p.group && i.p.group.maxImpacted > 0 ? i.p.group.groupId : null };
-    }),
+    instances: h.insts.map((i) => ({ vcpus: i.vcpus, readyS: sec(i.readyMs), moveS: sec(i.moveMs), group: i.p.group && i.p.group.maxImpacted > 0 ? i.p.group.groupId : null })),
   }));
   const boundGroups: BoundGroup[] = [...groups.values()].map((g) => ({ id: g.groupId, maxImpacted: g.maxImpacted, recoveryS: g.recoveryS }));
   let capacity = 0;
@@ -358,7 +371,7 @@ export function planMaintenance(input: PlanInput): Plan {
   for (const h of hosts.values()) {
     if (!h.compute) continue;
     if (h.enabled) capacity += h.cap;
-    for (const id of h.insts) used += insts.get(id)!.vcpus;
+    used += h.used;
   }
   const bound = lowerBound({ hosts: boundHosts, capacity, used, groups: boundGroups, hostMaintenanceS: est.hostMaintenanceS, maxParallelHosts: maxParallel });
 
@@ -393,13 +406,20 @@ export function planMaintenance(input: PlanInput): Plan {
   let nonComputeOut = 0;
 
   // ---- simulation
-  let seq = 0;
-  const heap = new Heap<Ev>((a, b) => a.t < b.t || (a.t === b.t && a.seq < b.seq));
+  const events = new EventQueue<Ev>();
   const moves: Mv[] = [];
   const batches: { hosts: H[]; waitFor: string[]; startMs: number; headroom: Headroom }[] = [];
-  const readyQ = new Map<string, Mv[]>();
-  const impacted = new Map<string, number>();
-  const dirty = new Set<string>();
+  // Per limited group (by number): moves ready and waiting for a slot, in priority order; members
+  // impacted now; whether it may start some (served in group number order).
+  const readyQ: Mv[][] = limited.map(() => []);
+  const impacted: number[] = limited.map(() => 0);
+  const isDirty = new Uint8Array(limited.length);
+  let dirty: number[] = [];
+  const markDirty = (gi: number) => {
+    if (isDirty[gi]) return;
+    isDirty[gi] = 1;
+    dirty.push(gi);
+  };
   /** Moves whose target is still in maintenance, by target. */
   const onTarget = new Map<string, Mv[]>();
   let newlyEmptied: string[] = [];
@@ -409,42 +429,40 @@ export function planMaintenance(input: PlanInput): Plan {
   let maxOut = 0;
   let trigger = true;
 
-  const push = (e: EvIn) => {
-    (e as Ev).seq = seq++;
-    heap.push(e as Ev);
-  };
-
   const startMove = (mv: Mv, t: number) => {
     mv.startMs = t;
-    const g = mv.i.p.group;
-    if (g && g.maxImpacted > 0) impacted.set(g.groupId, (impacted.get(g.groupId) ?? 0) + 1);
-    push({ t: t + mv.i.moveMs, kind: 'moveEnd', mv });
+    if (mv.i.gi >= 0) impacted[mv.i.gi]!++;
+    events.push(t + mv.i.moveMs, { kind: 'moveEnd', mv });
   };
 
   const rankOf = (mv: Mv) => mv.src.rank * 1e6 + mv.seq;
 
   /** Ready and its target can take it: move now, or queue for a slot of its group. */
   const eligible = (mv: Mv, t: number) => {
-    const g = mv.i.p.group;
-    if (g && g.maxImpacted > 0) {
+    const gi = mv.i.gi;
+    if (gi >= 0) {
       // One priority for every group (the host's start order): the first hosts get their members
       // moved first in all their groups, so they empty early instead of all waiting on each other.
       // O(log q) to find the place, the splice moves the tail.
-      const q = readyQ.get(g.groupId) ?? [];
+      const q = readyQ[gi]!;
       const k = rankOf(mv);
       q.splice(sortedIndex(q, mv, (a) => (rankOf(a) > k ? 1 : -1)), 0, mv);
-      readyQ.set(g.groupId, q);
-      dirty.add(g.groupId);
+      markDirty(gi);
     } else startMove(mv, t);
   };
 
+  /** Start what the groups marked since the last call have room for: O(d log d + moves started). */
   const startReady = (t: number) => {
-    for (const gid of [...dirty].sort()) {
-      const g = groups.get(gid)!;
-      const q = readyQ.get(gid);
-      while (q?.length && (impacted.get(gid) ?? 0) < g.maxImpacted) startMove(q.shift()!, t);
+    const list = dirty.sort((a, b) => a - b);
+    dirty = [];
+    for (const gi of list) {
+      isDirty[gi] = 0;
+      const q = readyQ[gi]!;
+      const max = limited[gi]!.maxImpacted;
+      let n = 0;
+      while (n < q.length && impacted[gi]! < max) startMove(q[n++]!, t);
+      if (n) q.splice(0, n);
     }
-    dirty.clear();
   };
 
   const hostEmpty = (h: H, t: number) => {
@@ -456,7 +474,7 @@ export function planMaintenance(input: PlanInput): Plan {
       newlyEmptied.push(h.name);
       trigger = true;
     }
-    push({ t: h.maintainedMs, kind: 'maintained', host: h });
+    events.push(h.maintainedMs, { kind: 'maintained', host: h });
   };
 
   /**
@@ -464,7 +482,7 @@ export function planMaintenance(input: PlanInput): Plan {
    * O(j log j + j·b) for j instances on `c`, b = what a HostPool best fit walks.
    */
   const assign = (c: H, inBatch: Set<string>): { ok: true; moves: [I, string][] } | { ok: false; inst: I } => {
-    const list = [...c.insts].map((id) => insts.get(id)!).sort((a, b) => b.vcpus - a.vcpus || (a.id < b.id ? -1 : 1));
+    const list = [...c.insts].sort((a, b) => b.vcpus - a.vcpus || (a.id < b.id ? -1 : 1));
     const done: [I, string][] = [];
     const self = (h: string) => h === c.name;
     for (const i of list) {
@@ -549,13 +567,13 @@ export function planMaintenance(input: PlanInput): Plan {
       h.status = 'active';
       h.batch = index;
       h.startMs = t;
-      h.count = h.insts.size;
-      h.remaining = h.insts.size;
+      h.count = h.insts.length;
+      h.remaining = h.insts.length;
       h.rank = ranked++;
       out++;
     }
     maxOut = Math.max(maxOut, out);
-    for (const mv of fresh) push({ t: mv.readyAt, kind: 'ready', mv });
+    for (const mv of fresh) events.push(mv.readyAt, { kind: 'ready', mv });
     batches.push({
       hosts: started,
       waitFor: newlyEmptied,
@@ -573,11 +591,11 @@ export function planMaintenance(input: PlanInput): Plan {
       tryBatch(now);
     }
     startReady(now);
-    const next = heap.peek();
-    if (!next) break;
-    now = next.t;
-    while (heap.peek()?.t === now) {
-      const e = heap.pop()!;
+    const next = events.peekTime();
+    if (next === undefined) break;
+    now = next;
+    while (events.peekTime() === now) {
+      const e = events.pop()!;
       switch (e.kind) {
         case 'ready': {
           const target = hosts.get(e.mv.to)!;
@@ -596,23 +614,22 @@ export function planMaintenance(input: PlanInput): Plan {
           i.moves++;
           const src = hosts.get(from)!;
           const dst = hosts.get(to)!;
-          src.insts.delete(i.id);
+          takeOff(src, i);
           src.used -= i.vcpus;
-          dst.insts.add(i.id);
+          putOn(dst, i);
           dst.used += i.vcpus;
           dst.inbound--;
           if (dst.status === 'pending' && dst.inbound === 0) {
             trigger = true;
             if (dst.compute) enqueue(dst);
           }
-          const g = i.p.group;
-          if (g && g.maxImpacted > 0) push({ t: now + ms(g.recoveryS), kind: 'slotFree', group: g.groupId });
+          if (i.gi >= 0) events.push(now + ms(limited[i.gi]!.recoveryS), { kind: 'slotFree', gi: i.gi });
           if (--src.remaining === 0) hostEmpty(src, now);
           break;
         }
         case 'slotFree':
-          impacted.set(e.group, (impacted.get(e.group) ?? 1) - 1);
-          dirty.add(e.group);
+          impacted[e.gi]!--;
+          markDirty(e.gi);
           break;
         case 'maintained': {
           const h = e.host;
@@ -636,7 +653,7 @@ export function planMaintenance(input: PlanInput): Plan {
   // ---- stuck: explain why
   const stuck = [...hosts.values()].filter((h) => h.status === 'pending').sort(byName);
   let missingVcpus = 0;
-  if (stuck.length) missingVcpus = explainStuck(stuck, insts, placement, new Set([...tier1, ...tierSoon]), tier2, allowDouble, reasons);
+  if (stuck.length) missingVcpus = explainStuck(stuck, placement, new Set([...tier1, ...tierSoon]), tier2, allowDouble, reasons);
 
   const feasible = stuck.length === 0;
   // Batch by batch, in each in start order (every started host is in exactly one batch).
@@ -688,21 +705,19 @@ export function planMaintenance(input: PlanInput): Plan {
 /** Reasons for the hosts that could not be started, and the vCPUs the cheapest one lacks. O(j·m) for the j instances of the three cheapest hosts over m targets: only when stuck. */
 function explainStuck(
   stuck: H[],
-  insts: Map<string, I>,
   placement: Placement,
   tier1: Set<string>,
   tier2: Iterable<string>,
   allowDouble: boolean,
   reasons: PlanReason[],
 ): number {
-  const usedOf = (h: H) => [...h.insts].reduce((n, id) => n + insts.get(id)!.vcpus, 0);
-  const ranked = [...stuck].filter((h) => h.compute).sort((a, b) => usedOf(a) - usedOf(b) || byName(a, b));
+  const ranked = [...stuck].filter((h) => h.compute).sort((a, b) => a.used - b.used || byName(a, b));
   let missing = Infinity;
   for (const c of ranked.slice(0, 3)) {
     const targets = [...tier1, ...(allowDouble ? tier2 : [])].filter((h) => h !== c.name);
     const added: [Placeable, string][] = [];
     let lacking = 0;
-    for (const i of [...c.insts].map((id) => insts.get(id)!).sort((a, b) => b.vcpus - a.vcpus || (a.id < b.id ? -1 : 1))) {
+    for (const i of [...c.insts].sort((a, b) => b.vcpus - a.vcpus || (a.id < b.id ? -1 : 1))) {
       const to = placement.bestFit(i.p, i.moves === 0 ? targets : [...tier1]);
       if (to) {
         placement.add(i.p, to);
