@@ -2,6 +2,7 @@
 // of hosts (placed instances plus reservations of moves in flight). Shared by the planner's
 // simulation and the vnf workflow's live checks, so both judge a target the same way. Pure.
 import type { GroupRules } from '../domain/constraints.js';
+import { SortedList } from './sorted-list.js';
 
 export interface PlacementHost {
   name: string;
@@ -121,20 +122,19 @@ interface PoolEntry {
   host: string;
 }
 
-/** First index in the ascending `xs` whose key is >= `x`. */
-function lowerIndex<T>(xs: T[], x: number, key: (t: T) => number): number {
+/** First index in the ascending `xs` holding a value >= `x`. */
+function lowerIndex(xs: number[], x: number): number {
   let lo = 0;
   let hi = xs.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (key(xs[mid]!) < x) lo = mid + 1;
+    if (xs[mid]! < x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-const id = (x: number) => x;
-const seqOf = (e: PoolEntry) => e.seq;
+const bySeq = (a: PoolEntry, b: PoolEntry) => a.seq - b.seq;
 
 /**
  * An ordered set of hosts (insertion order) indexed by their free vCPUs, which the Placement it
@@ -149,8 +149,8 @@ export class HostPool implements Iterable<string> {
   private readonly entries = new Map<string, PoolEntry>();
   private next = 0;
   /** free vCPUs → the pool's hosts with that much free, by insertion order. */
-  private readonly buckets = new Map<number, PoolEntry[]>();
-  /** The free values that have hosts, ascending. */
+  private readonly buckets = new Map<number, SortedList<PoolEntry>>();
+  /** The free values that have hosts, ascending (few: a host's vCPUs bound them). */
   private readonly keys: number[] = [];
   private positive = 0;
 
@@ -173,7 +173,7 @@ export class HostPool implements Iterable<string> {
     return this.positive;
   }
 
-  /** Add a host at the end of the order (no-op when present). O(log n + bucket size) for the splice. */
+  /** Add a host at the end of the order (no-op when present). O(log n) (SortedList). */
   add(host: string): void {
     if (this.order.has(host)) return;
     const e = { seq: this.next++, host };
@@ -187,44 +187,43 @@ export class HostPool implements Iterable<string> {
     if (!e) return;
     this.order.delete(host);
     this.entries.delete(host);
-    this.take(e.seq, this.placement.free(host));
+    this.take(e, this.placement.free(host));
   }
 
-  /** The placement changed the host's free vCPUs. O(log n + bucket size). */
+  /** The placement changed the host's free vCPUs. O(log n) (SortedList). */
   moved(host: string, before: number, after: number): void {
     if (before === after) return;
     const e = this.entries.get(host)!;
-    this.take(e.seq, before);
+    this.take(e, before);
     this.insert(e, after);
   }
 
   /** Placement.bestFit over this pool. O(log k + k + skipped), k distinct free values, skipped = hosts refused or excluded. */
   bestFit(inst: Placeable, exclude?: (host: string) => boolean): string | null {
-    for (let k = lowerIndex(this.keys, inst.vcpus, id); k < this.keys.length; k++)
-      for (const e of this.buckets.get(this.keys[k]!)!) {
-        if (exclude?.(e.host)) continue;
-        if (this.placement.refusal(inst, e.host)) continue;
-        return e.host;
-      }
+    const takes = (e: PoolEntry) => !exclude?.(e.host) && !this.placement.refusal(inst, e.host);
+    for (let k = lowerIndex(this.keys, inst.vcpus); k < this.keys.length; k++) {
+      const e = this.buckets.get(this.keys[k]!)!.find(takes);
+      if (e) return e.host;
+    }
     return null;
   }
 
   private insert(e: PoolEntry, free: number): void {
     let b = this.buckets.get(free);
     if (!b) {
-      this.buckets.set(free, (b = []));
-      this.keys.splice(lowerIndex(this.keys, free, id), 0, free);
+      this.buckets.set(free, (b = new SortedList(bySeq)));
+      this.keys.splice(lowerIndex(this.keys, free), 0, free);
     }
-    b.splice(lowerIndex(b, e.seq, seqOf), 0, e);
+    b.insert(e);
     this.positive += Math.max(0, free);
   }
 
-  private take(seq: number, free: number): void {
+  private take(e: PoolEntry, free: number): void {
     const b = this.buckets.get(free)!;
-    b.splice(lowerIndex(b, seq, seqOf), 1);
-    if (!b.length) {
+    b.delete(e);
+    if (!b.size) {
       this.buckets.delete(free);
-      this.keys.splice(lowerIndex(this.keys, free, id), 1);
+      this.keys.splice(lowerIndex(this.keys, free), 1);
     }
     this.positive -= Math.max(0, free);
   }

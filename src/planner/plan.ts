@@ -28,6 +28,7 @@ import type { HostType, InstanceAction } from '../domain/states.js';
 import { EventQueue } from './heap.js';
 import { lowerBound, type BoundGroup, type BoundHost, type LowerBound } from './lower-bound.js';
 import { describeRefusal, Placement, type HostPool, type Placeable, type Refusal } from './placement.js';
+import { SortedList } from './sorted-list.js';
 
 export type ActionPolicy = 'vnf' | 'k8s';
 
@@ -250,17 +251,6 @@ const takeOff = (h: H, i: I) => {
   }
 };
 
-/** Index of `x` in the `cmp`-sorted `xs`, or where it goes. O(log n). */
-function sortedIndex<T>(xs: T[], x: T, cmp: (a: T, b: T) => number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cmp(xs[mid]!, x) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 const ms = (s: number) => Math.round(s * 1000);
 const sec = (m: number) => m / 1000;
 /** Failed candidates in a row after which a batch stops looking (the rest are fuller). */
@@ -387,19 +377,16 @@ export function planMaintenance(input: PlanInput): Plan {
   }
   // Pending compute hosts with nothing inbound, in the order a batch tries them (byLoad); a host's
   // key only changes while something is inbound, i.e. while it is out of this list.
-  const candidates: H[] = [];
+  const candidates = new SortedList<H>(byLoad);
   const enqueue = (h: H) => {
-    candidates.splice(sortedIndex(candidates, h, byLoad), 0, h);
+    candidates.insert(h);
     h.queued = true;
   };
   const dequeue = (h: H) => {
-    candidates.splice(sortedIndex(candidates, h, byLoad), 1);
+    candidates.delete(h);
     h.queued = false;
   };
-  for (const h of [...hosts.values()].filter((x) => x.compute && x.status === 'pending').sort(byLoad)) {
-    candidates.push(h);
-    h.queued = true;
-  }
+  for (const h of hosts.values()) if (h.compute && h.status === 'pending') enqueue(h);
   // Non-compute hosts to maintain, one at a time in name order.
   const nonCompute = [...hosts.values()].filter((h) => !h.compute && h.status === 'pending');
   let nextNonCompute = 0;
@@ -411,7 +398,8 @@ export function planMaintenance(input: PlanInput): Plan {
   const batches: { hosts: H[]; waitFor: string[]; startMs: number; headroom: Headroom }[] = [];
   // Per limited group (by number): moves ready and waiting for a slot, in priority order; members
   // impacted now; whether it may start some (served in group number order).
-  const readyQ: Mv[][] = limited.map(() => []);
+  // Priority: the source host's start rank, then the move's number.
+  const readyQ = limited.map(() => new SortedList<Mv>((a, b) => a.src.rank - b.src.rank || a.seq - b.seq));
   const impacted: number[] = limited.map(() => 0);
   const isDirty = new Uint8Array(limited.length);
   let dirty: number[] = [];
@@ -435,18 +423,13 @@ export function planMaintenance(input: PlanInput): Plan {
     events.push(t + mv.i.moveMs, { kind: 'moveEnd', mv });
   };
 
-  const rankOf = (mv: Mv) => mv.src.rank * 1e6 + mv.seq;
-
   /** Ready and its target can take it: move now, or queue for a slot of its group. */
   const eligible = (mv: Mv, t: number) => {
     const gi = mv.i.gi;
     if (gi >= 0) {
       // One priority for every group (the host's start order): the first hosts get their members
       // moved first in all their groups, so they empty early instead of all waiting on each other.
-      // O(log q) to find the place, the splice moves the tail.
-      const q = readyQ[gi]!;
-      const k = rankOf(mv);
-      q.splice(sortedIndex(q, mv, (a) => (rankOf(a) > k ? 1 : -1)), 0, mv);
+      readyQ[gi]!.insert(mv);
       markDirty(gi);
     } else startMove(mv, t);
   };
@@ -459,9 +442,7 @@ export function planMaintenance(input: PlanInput): Plan {
       isDirty[gi] = 0;
       const q = readyQ[gi]!;
       const max = limited[gi]!.maxImpacted;
-      let n = 0;
-      while (n < q.length && impacted[gi]! < max) startMove(q[n++]!, t);
-      if (n) q.splice(0, n);
+      while (q.size && impacted[gi]! < max) startMove(q.shift()!, t);
     }
   };
 
