@@ -11,7 +11,7 @@ import type { SessionService } from '../services/sessions.js';
 import type { SubscriptionService } from '../services/subscriptions.js';
 import { FenixError } from '../domain/errors.js';
 import type { Authenticator } from './auth.js';
-import { authorize, requireAccess } from './access.js';
+import { authorize, requireAccess, type Access } from './access.js';
 import { handleError, notFound } from './errors.js';
 import { metricsRoutes } from './metrics.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
@@ -26,6 +26,17 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
   }
+  interface FastifyInstance {
+    /** Every registered route and its declared access (HEAD twins of GET routes left out). */
+    routeTable(): RouteEntry[];
+  }
+}
+
+/** One registered route; test/security walks them all, so a new route cannot go untested. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: Access;
 }
 
 export interface AppDeps {
@@ -97,7 +108,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler(notFound);
   // A DELETE or GET without a body but with a JSON content type must not fail.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBody);
-  app.addHook('onRoute', requireAccess);
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', (route) => {
+    requireAccess(route);
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, access: (route.config as { access: Access }).access });
+  });
+  app.decorate('routeTable', () =>
+    routes.filter((r) => r.method !== 'HEAD' || !routes.some((g) => g.method === 'GET' && g.url === r.url)).map((r) => ({ ...r })),
+  );
   // Authorise before anything reads the body (onRequest runs before content-type parsing).
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
