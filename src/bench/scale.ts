@@ -504,6 +504,11 @@ export interface LoadResult {
   reason: string | null;
   /** Create → first 200 of the project GET (the session knows its projects). */
   projects_known_ms: number | null;
+  /**
+   * The first run of each store: GET /v1/maintenance on the fresh service before any session
+   * exists (the cheapest request there is): what this machine allows, to read the others against.
+   */
+  baseline?: Omit<LoadFigures, 'session_state_after'>;
   get: LoadFigures | null;
   put: LoadFigures | null;
   probe: ProbeStats | null;
@@ -555,7 +560,7 @@ export function workHostSeconds(o: Options): number {
   return +Math.max(0.5, (1.5 * window) / smallest).toFixed(2);
 }
 
-async function loadRun(o: Options, store: Store, mode: LoadMode, hosts: number): Promise<LoadResult> {
+async function loadRun(o: Options, store: Store, mode: LoadMode, hosts: number, baseline: boolean): Promise<LoadResult> {
   const timings: Timings = mode === 'waiting' ? INSTANT : { migrate_s: 0.05, live_migrate_s: 0.05, host_maintenance_s: workHostSeconds(o) };
   const project = projectName(0);
   const res: LoadResult = {
@@ -566,6 +571,10 @@ async function loadRun(o: Options, store: Store, mode: LoadMode, hosts: number):
   let probe: ReturnType<typeof startProbe> | undefined;
   try {
     svc = await startFenix(store, scaleScenario(hosts, timings), `load-${store}-${mode}-${hosts}`);
+    if (baseline) {
+      log(`  baseline: GET /v1/maintenance without sessions for ${o.loadDurationS} s`);
+      res.baseline = await autocannon(o, `${svc.url}/v1/maintenance`, 'GET');
+    }
     const at = mode === 'waiting' ? new Date(Date.now() + 3600_000) : null;
     const s = await createSession(svc.url, hosts, 'default', at);
     probe = startProbe(svc.url, s.id, o.probeMs);
@@ -723,25 +732,28 @@ export function report(o: Options, engine: EngineResult[], load: LoadResult[], c
       `Load: autocannon in a second process, ${o.connections} connections, ${o.loadDurationS} s each; project ${projectName(0)} (${INSTANCES_PER_PROJECT} instances)`,
       'waiting = session created with maintenance_at +1 h (state MAINTENANCE); working = default workflow actively maintaining hosts',
       table(
-        load.flatMap((r) =>
-          (['get', 'put'] as const).map((k) => {
-            const f = r[k];
-            return {
-              store: r.store,
-              session: r.mode,
-              hosts: r.hosts,
-              request: k === 'get' ? 'project GET' : 'reply PUT',
-              'req/s': f ? f.req_per_s : r.outcome === 'ERROR' ? 'error' : '-',
-              p50_ms: f ? f.p50_ms : '-',
-              p99_ms: f ? f.p99_ms : '-',
-              max_ms: f ? f.max_ms : '-',
-              not_2xx: f ? f.non2xx + f.errors + f.timeouts : '-',
-              'state_after': f?.session_state_after ?? '-',
-              'slowest_probe_ms': fmt(r.probe?.slowest_ms),
-              'peak_rss_mb': maxRss(r.peak_rss),
-            };
-          }),
-        ),
+        load.flatMap((r) => {
+          const row = (session: string, request: string, f: Omit<LoadFigures, 'session_state_after'> | null, after: string, probe: string) => ({
+            store: r.store,
+            session,
+            hosts: r.hosts,
+            request,
+            'req/s': f ? f.req_per_s : r.outcome === 'ERROR' ? 'error' : '-',
+            p50_ms: f ? f.p50_ms : '-',
+            p99_ms: f ? f.p99_ms : '-',
+            max_ms: f ? f.max_ms : '-',
+            not_2xx: f ? f.non2xx + f.errors + f.timeouts : '-',
+            state_after: after,
+            slowest_probe_ms: probe,
+            peak_rss_mb: maxRss(r.peak_rss),
+          });
+          const probe = fmt(r.probe?.slowest_ms);
+          return [
+            ...(r.baseline ? [row('none', 'GET /v1/maintenance (baseline)', r.baseline, '-', '-')] : []),
+            row(r.mode, 'project GET', r.get, r.get?.session_state_after ?? '-', probe),
+            row(r.mode, 'reply PUT', r.put, r.put?.session_state_after ?? '-', probe),
+          ];
+        }),
       ),
       '',
     );
@@ -788,7 +800,7 @@ async function main(): Promise<number> {
       for (const mode of o.loadModes)
         for (const hosts of o.loadHosts) {
           log(`load: ${store} ${mode} ${hosts} hosts`);
-          const r = await loadRun(o, store, mode, hosts);
+          const r = await loadRun(o, store, mode, hosts, !load.some((x) => x.store === store));
           if (r.outcome === 'ERROR') log(`  error: ${r.reason}`);
           load.push(r);
         }
