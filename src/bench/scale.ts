@@ -771,6 +771,10 @@ export function report(o: Options, engine: EngineResult[], load: LoadResult[], c
 // ---- main -----------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(usage());
+    return 0;
+  }
   let o: Options;
   try {
     o = parseOptions(process.argv.slice(2), process.env);
