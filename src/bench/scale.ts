@@ -9,10 +9,10 @@
 // end of every run the service's peak RSS (VmHWM) is read from /proc. Targets are those of issue 9.
 // It imports nothing from the project: it must measure any version of the service.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
@@ -101,7 +101,7 @@ export function defaultOptions(): Options {
     timeoutS: null,
     workHostS: null,
     probeMs: 50,
-    out: 'bench-scale.json',
+    out: 'bench-results/scale.json',
     pg: 'postgres://postgres@127.0.0.1:5432/test',
   };
 }
@@ -811,6 +811,7 @@ async function main(): Promise<number> {
   const checks = evaluate(engine, load);
   console.log(report(o, engine, load, checks));
   const out = resolve(o.out);
+  mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
     JSON.stringify(
