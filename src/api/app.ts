@@ -12,7 +12,7 @@ import type { SubscriptionService } from '../services/subscriptions.js';
 import { FenixError } from '../domain/errors.js';
 import type { Authenticator } from './auth.js';
 import { authorize, requireAccess, type Access } from './access.js';
-import { handleError, notFound } from './errors.js';
+import { clientError, handleError, notFound, refuseConnect } from './errors.js';
 import { metricsRoutes } from './metrics.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
 import { simulatorRoutes, type SimulatorControl } from './routes/simulator.js';
@@ -56,6 +56,9 @@ export interface AppDeps {
   simulator?: SimulatorControl;
   logger?: Logger | boolean;
 }
+
+/** Time a client has to send a whole request, headers and body (docs/security.md, Limits). */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Deepest nesting a JSON body may have: far beyond any real request, far below a stack overflow. */
 export const MAX_JSON_DEPTH = 32;
@@ -101,7 +104,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
+    // Fastify's default (0) lets a client trickle a body forever and hold its connection (and a
+    // file descriptor) even after a 401: the whole request must arrive within this (Node checks
+    // every 30 s, so a slow client is dropped with 408 within a minute). Bodies are at most 1 MiB.
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    // Requests refused before routing answer in the API's error shape too: by Node's parser, and
+    // by the router (a bad escape such as %ZZ, a path param over 100 characters).
+    clientErrorHandler: clientError,
+    frameworkErrors: (err, req, reply) => handleError(err, req, reply),
   });
+  app.server.on('connect', refuseConnect);
   // Set by the onRequest hook below before any route runs.
   (app.decorateRequest as (name: string, value: unknown) => void)('principal', null);
   app.setErrorHandler(handleError);

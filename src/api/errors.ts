@@ -1,5 +1,8 @@
 // One place maps errors to HTTP: FenixError codes to their status, framework errors to 4xx with a
 // stable code, anything else to 500 INTERNAL (logged; never caused by a client's input).
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FenixError, type ErrorCode } from '../domain/errors.js';
 import { DriverError } from '../ports/infra-driver.js';
@@ -34,4 +37,30 @@ export function handleError(err: FastifyError | FenixError | Error, req: Fastify
 
 export function notFound(req: FastifyRequest, reply: FastifyReply) {
   return reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+}
+
+/**
+ * A request Node's HTTP parser refused before any route saw it (a malformed request line, headers
+ * over 16 KiB, a request that did not arrive in time): answered in the API's error shape, then the
+ * connection is closed. A HEAD request gets no body: its client would read one as the next answer.
+ */
+export function clientError(err: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const message = status === 408 ? 'the request did not arrive in time' : status === 431 ? 'the request line and headers are too large' : 'malformed HTTP request';
+  const head = Buffer.isBuffer(err.rawPacket) && err.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+  const body = head ? '' : JSON.stringify(errorBody('BAD_REQUEST', message));
+  if (socket.writable)
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.destroy();
+}
+
+/**
+ * CONNECT (a proxy tunnel) is no part of the API: 405 and close, rather than Node's silent drop.
+ * Node hands the socket over without its error listener, so one is added: a reset must not crash.
+ */
+export function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  const body = JSON.stringify(errorBody('BAD_REQUEST', 'CONNECT is not supported'));
+  socket.end(`HTTP/1.1 405 ${STATUS_CODES[405]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
