@@ -2,6 +2,7 @@
 import type { Constraints, PlanEstimates } from './constraints.js';
 import type { HostInfo, InstanceInfo } from './infra.js';
 import type { Op, SessionHost, SessionInstance, SessionProject, SessionRow } from './model.js';
+import type { SessionIndex } from './session-index.js';
 
 export interface SessionData {
   session: SessionRow;
@@ -33,4 +34,6 @@ export interface WorkflowContext {
 export interface Snapshot extends SessionData {
   observed: { hosts: HostInfo[]; instances: InstanceInfo[] };
   ctx: WorkflowContext;
+  /** The session's rows indexed (kept by the engine; built on first use when absent, e.g. in tests). */
+  index?: SessionIndex;
 }

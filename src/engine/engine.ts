@@ -1,6 +1,9 @@
-// The reconciler (docs/architecture.md): level-triggered, durable. tick(id) re-reads everything,
-// asks the session's workflow what to do, persists that in one transaction under the session's
-// lease (fencing token), then carries out the new intents and records each outcome as a fact.
+// The reconciler (docs/architecture.md): level-triggered, durable. The engine holds each session it
+// owns in memory (LiveSession): loaded once when it takes the lease, then kept current by applying
+// its own committed decisions and merging what others wrote (the change feed). tick(id) asks the
+// session's workflow what to do, persists that in one transaction under the session's lease
+// (fencing token), then carries out the new intents and records each outcome as a fact. A step
+// costs what it changes, not what the session holds.
 import type { Decision } from '../domain/decision.js';
 import { hasEffects, minWake } from '../domain/decision.js';
 import type { Op } from '../domain/model.js';
@@ -12,6 +15,7 @@ import { DriverError, type InfraDriver, type MoveKind } from '../ports/infra-dri
 import type { Lease, Store } from '../ports/store.js';
 import { applyControl } from '../workflows/control.js';
 import { workflowFor } from '../workflows/index.js';
+import { LiveSession } from './live-session.js';
 
 export interface EngineLog {
   info(obj: object, msg?: string): void;
@@ -76,6 +80,8 @@ export class Engine {
   private wake: AbortController | null = null;
   private readonly nudged = new Set<string>();
   private readonly ticking = new Map<string, Promise<void>>();
+  /** Sessions this engine owns, in memory. Dropped when the lease is lost or the session is gone. */
+  private readonly live = new Map<string, LiveSession>();
 
   constructor(
     private readonly deps: EngineDeps,
@@ -125,6 +131,8 @@ export class Engine {
         log.error({ err }, 'engine round failed');
       }
       await this.heartbeat();
+      // Whatever happens, let I/O (the API in one process) run before the next round.
+      await yieldToEventLoop();
       if (signal.aborted || this.nudged.size) continue;
       const next = await store.nextWakeAt().catch(() => null);
       const now = clock.now();
@@ -152,47 +160,96 @@ export class Engine {
     return p;
   }
 
+  /** The session in memory under this lease: kept, or (new lease, new fence) loaded afresh. */
+  private async liveSession(id: string, lease: Lease): Promise<LiveSession | undefined> {
+    const { store } = this.deps;
+    let ls = this.live.get(id);
+    if (!ls || ls.fence !== lease.fence) {
+      const snap = await store.loadSnapshot(id);
+      if (!snap) {
+        this.live.delete(id);
+        return undefined;
+      }
+      ls = new LiveSession(snap, lease.fence);
+      this.live.set(id, ls);
+      return ls;
+    }
+    await this.refresh(ls);
+    return this.live.get(id);
+  }
+
+  /** Merge what others wrote since the engine last looked (O(changes); two key lookups when none). */
+  private async refresh(ls: LiveSession): Promise<void> {
+    const ch = await this.deps.store.changesSince(ls.id, ls.changeSeq, ls.globalSeq);
+    if (!ch) this.live.delete(ls.id);
+    else ls.merge(ch);
+  }
+
+  /** Commit a decision under the lease and mirror it in memory. False: the lease is lost. */
+  private async commit(ls: LiveSession, d: Decision, now: number): Promise<boolean> {
+    const trim = ls.changeSeq > ls.trimmedSeq ? ls.changeSeq : undefined;
+    const applied = await this.deps.store.commitDecision(ls.id, ls.fence, d, now, trim);
+    if (!applied) {
+      this.live.delete(ls.id);
+      return false;
+    }
+    if (trim !== undefined) ls.trimmedSeq = trim;
+    const joined = ls.apply(d, applied, now);
+    // Projects new to the session bring their constraints (the constraint workflows plan with them).
+    if (joined.length && ls.data.session.workflow !== 'default') ls.addConstraints(await this.deps.store.constraintsFor(joined));
+    if (applied.changeSeq > ls.changeSeq) await this.refresh(ls); // someone wrote meanwhile
+    return true;
+  }
+
   private async reconcile(id: string): Promise<void> {
     const { store, clock, ctx, log, owner } = this.deps;
     const lease = await store.acquireLease(id, owner, clock.now(), this.opts.leaseTtlMs);
-    if (!lease) return;
+    if (!lease) {
+      this.live.delete(id);
+      return;
+    }
+    let ls: LiveSession | undefined;
     let observed: Snapshot['observed'] | null = null;
     try {
+      ls = await this.liveSession(id, lease);
+      if (!ls) return;
+      const data = ls.data;
       for (let step = 0; step < this.opts.maxStepsPerTick; step++) {
-        const data = await store.loadSnapshot(id);
-        if (!data) return;
+        // Let the API (and other sessions) run between steps: in one process they share this thread.
+        if (step > 0) await yieldToEventLoop();
         if (data.session.deleting && data.session.phase.restored) {
           await store.purgeSession(id);
+          this.live.delete(id);
           log.info({ session: id }, 'session deleted');
           return;
         }
         if (data.session.control) {
           observed ??= await this.observe();
-          const d = applyControl({ ...data, observed, ctx }, clock.now(), data.session.control);
-          if (!(await store.applyDecision(id, lease.fence, d, clock.now()))) return;
+          const d = applyControl({ ...data, index: ls.index, observed, ctx }, clock.now(), data.session.control);
+          if (!(await this.commit(ls, d, clock.now()))) return;
           if (d.events?.length) this.deps.onOutbox?.(); // deliver now, not at the end of the tick
           logDecision(log, id, d);
           continue;
         }
         // Pending intents are started (also those whose engine died right after writing them), then
-        // due driver operations polled. Both update `data.ops` in place as they record.
-        const started = await this.startOps(data, lease);
-        const polled = await this.pollOps(data, lease);
+        // due driver operations polled. Both record outcomes on the live session's ops.
+        const started = await this.startOps(ls, lease);
+        const polled = await this.pollOps(ls, lease);
         if (polled || started) observed = null; // the world changed: observe it afresh
         const decide = workflowFor(data.session.workflow);
         if (!decide) {
-          await store.applyDecision(id, lease.fence, { wakeAt: null }, clock.now());
+          await this.commit(ls, { wakeAt: null }, clock.now());
           return;
         }
         observed ??= await this.observe();
         const now = clock.now();
-        const d = decide({ ...data, observed, ctx }, now);
+        const d = decide({ ...data, index: ls.index, observed, ctx }, now);
         if (!hasEffects(d)) {
-          const wakeAt = minWake(d.wakeAt ?? null, this.nextOpWake(data.ops));
-          if (wakeAt !== data.session.wakeAt) await store.applyDecision(id, lease.fence, { wakeAt }, now);
+          const wakeAt = minWake(d.wakeAt ?? null, this.nextOpWake(ls));
+          if (wakeAt !== data.session.wakeAt) await this.commit(ls, { wakeAt }, now);
           return;
         }
-        if (!(await store.applyDecision(id, lease.fence, { ...d, wakeAt: d.wakeAt ?? now }, now))) {
+        if (!(await this.commit(ls, { ...d, wakeAt: d.wakeAt ?? now }, now))) {
           log.warn({ session: id }, 'lease lost; another engine owns the session now');
           return;
         }
@@ -201,8 +258,10 @@ export class Engine {
         if (d.ops?.length) observed = null; // the next round starts them, then observes afresh
       }
       // Still busy after many steps: yield to other sessions and come straight back.
-      await store.applyDecision(id, lease.fence, { wakeAt: clock.now() }, clock.now());
+      await this.commit(ls, { wakeAt: clock.now() }, clock.now());
     } catch (err) {
+      // What is in memory may be ahead of or behind the store: read it afresh next time.
+      this.live.delete(id);
       const retry = err instanceof DriverError && err.retryable;
       log.error({ err, session: id }, retry ? 'tick failed; will retry' : 'tick failed');
       await store.applyDecision(id, lease.fence, { wakeAt: clock.now() + this.opts.retryMs }, clock.now()).catch(() => {});
@@ -214,27 +273,39 @@ export class Engine {
     return { hosts, instances };
   }
 
-  private nextOpWake(ops: Op[]): number | null {
+  /** Earliest poll or start time of the ops in flight: O(ops in flight). */
+  private nextOpWake(ls: LiveSession): number | null {
     let w: number | null = null;
-    for (const o of ops) if (o.status === 'started' && o.pollAt !== null) w = minWake(w, o.pollAt);
-    for (const o of ops) if (o.status === 'pending') w = minWake(w, o.pollAt ?? this.deps.clock.now());
+    for (const o of ls.index.active()) {
+      if (o.status === 'started' && o.pollAt !== null) w = minWake(w, o.pollAt);
+      if (o.status === 'pending') w = minWake(w, o.pollAt ?? this.deps.clock.now());
+    }
     return w;
   }
 
   // ---- intents ------------------------------------------------------------------------------
 
-  /** Record an op's outcome under the lease and mirror it on the in-memory op. */
+  /**
+   * Record an op's outcome under the lease and mirror it in memory: on the op given and on the
+   * session this engine holds now (a plug-in may finish after the session was reloaded).
+   */
   private async record(op: Op, lease: Lease, patch: Parameters<Store['updateOp']>[2]): Promise<boolean> {
     const ok = await this.deps.store.updateOp(op.id, lease.fence, patch);
-    if (ok) Object.assign(op, patch);
-    return ok;
+    if (!ok) return false;
+    Object.assign(op, patch);
+    const ls = this.live.get(op.sessionId);
+    const mine = ls?.index.op(op.key);
+    if (ls && mine) ls.patchOp(mine, patch);
+    return true;
   }
 
   /** Start every pending intent. Returns whether any was started or finished (the world changed). */
-  private async startOps(data: SessionData, lease: Lease): Promise<boolean> {
+  private async startOps(ls: LiveSession, lease: Lease): Promise<boolean> {
     const { clock, driver, log } = this.deps;
+    const data = ls.data;
     let changed = false;
-    for (const op of data.ops) {
+    // O(ops in flight): done and failed ops are never looked at again.
+    for (const op of [...ls.index.active()]) {
       const now = clock.now();
       if (op.status === 'started' && op.kind === 'plugin' && !this.plugins.has(op.id)) {
         this.runPlugin(data, op, lease); // interrupted by a restart: plug-ins are idempotent, run again
@@ -292,10 +363,10 @@ export class Engine {
   }
 
   /** Poll started driver operations that are due. Returns whether any finished. */
-  private async pollOps(data: SessionData, lease: Lease): Promise<boolean> {
+  private async pollOps(ls: LiveSession, lease: Lease): Promise<boolean> {
     const { clock, driver } = this.deps;
     let changed = false;
-    for (const op of data.ops) {
+    for (const op of [...ls.index.active()]) {
       if (op.status !== 'started' || op.ref === null || (op.kind !== 'move' && op.kind !== 'host_maintenance')) continue;
       const now = clock.now();
       if (op.pollAt !== null && op.pollAt > now) continue;
@@ -361,6 +432,8 @@ export class Engine {
     this.plugins.set(op.id, { sessionId: op.sessionId, done: run, abort: ac });
   }
 }
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function logDecision(log: EngineLog, id: string, d: Decision): void {
   for (const t of d.timeline ?? []) log.info({ session: id, kind: t.kind }, t.message);

@@ -1,6 +1,6 @@
 // The store port: everything the engine, services and relay need from persistence. One contract
 // suite runs against every implementation (SQLite now, PostgreSQL next).
-import type { GroupConstraint, InstanceConstraint } from '../domain/constraints.js';
+import type { Constraints, GroupConstraint, InstanceConstraint } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type { SessionData } from '../domain/snapshot.js';
 import type {
@@ -8,6 +8,8 @@ import type {
   SessionControl,
   OutboxRow,
   SessionHost,
+  SessionInstance,
+  SessionProject,
   SessionRow,
   TimelineEntry,
 } from '../domain/model.js';
@@ -29,7 +31,8 @@ export interface ReplyInput {
   reply: string;
   /** The state the reply answers (reply minus ACK_/NACK_). */
   answers: string;
-  instanceActions: Record<string, string>;
+  /** Actions for the replying project's OWN instances in the session (the caller filtered them). */
+  instanceActions: ReadonlyMap<string, string>;
   /** Sent to the per-instance reply URL (vnf / k8s): answers that instance's own ask. */
   instanceId?: string;
   at: number;
@@ -38,13 +41,54 @@ export interface ReplyInput {
 export interface ReplyOutcome {
   /** The reply answered the state the project was asked; false = recorded, no effect. */
   accepted: boolean;
+  /** The same reply was stored before: only its count went up. */
+  duplicate?: boolean;
 }
+
+/** What a committed decision produced, for the engine's in-memory copy of the session. */
+export interface Applied {
+  /** The ops the decision added (known keys are not in here), with their ids. */
+  ops: Op[];
+  /** Per event key the decision added: how many outbox rows (subscriptions) it fanned out to. */
+  fanout: Map<string, number>;
+  /** The session's change number now: above what the engine has read means someone else wrote. */
+  changeSeq: number;
+}
+
+/** A loaded session, with where its change feeds stood when it was read. */
+export type LoadedSnapshot = StoredSnapshot & { changeSeq: number; globalSeq: number };
+
+/** What others wrote to a session since the engine last looked (rows re-read whole). */
+export interface SessionChanges {
+  changeSeq: number;
+  globalSeq: number;
+  /** Re-read when an admin flag or command changed. */
+  session?: SessionRow;
+  projects: SessionProject[];
+  instances: SessionInstance[];
+  /** Delivery counts of the event keys whose outbox rows changed. */
+  deliveries: StoredSnapshot['deliveries'];
+  /** Re-read when subscriptions changed. */
+  subscribedProjects?: string[];
+  /** Re-read when constraints of the session's projects changed (constraint workflows only). */
+  constraints?: StoredSnapshot['constraints'];
+}
+
+/** Stored replies and the timeline are bounded (docs/security.md). */
+export const STORAGE_LIMITS = {
+  /** Entries a session's timeline keeps: the newest. */
+  timelineEntries: 50_000,
+  /** Instance actions kept with a stored reply. */
+  replyActions: 200,
+} as const;
 
 export interface Lease {
   sessionId: string;
   owner: string;
   fence: number;
   expiresAt: number;
+  /** The session's change number when the lease was taken or renewed. */
+  changeSeq: number;
 }
 
 export interface Store {
@@ -59,13 +103,20 @@ export interface Store {
   listSessions(): Promise<SessionRow[]>;
   /** Sessions not terminal-and-clean whose hosts overlap `hosts`. */
   activeSessionsOnHosts(hosts: string[]): Promise<{ id: string; hosts: string[] }[]>;
-  loadSnapshot(id: string): Promise<StoredSnapshot | undefined>;
+  loadSnapshot(id: string): Promise<LoadedSnapshot | undefined>;
+  /** Rows others changed since `changeSeq` / `globalSeq` (O(changes)); undefined when the session is gone. */
+  changesSince(id: string, changeSeq: number, globalSeq: number): Promise<SessionChanges | undefined>;
   /**
    * Persist a decision in one transaction: patches, new ops (ignoring known keys), events fanned
    * out to matching subscriptions as outbox rows (ignoring known keys), timeline, wake_at.
    * Returns false without writing when `fence` is no longer the session's current fence.
    */
   applyDecision(id: string, fence: number, d: Decision, now: number): Promise<boolean>;
+  /**
+   * applyDecision, answering what was written (null: fence lost). Writes only what the decision
+   * changes, in multi-row statements; `consumedSeq` lets the store drop change rows already read.
+   */
+  commitDecision(id: string, fence: number, d: Decision, now: number, consumedSeq?: number): Promise<Applied | null>;
   updateOp(id: number, fence: number, patch: Partial<Pick<Op, 'status' | 'ref' | 'result' | 'error' | 'attempts' | 'startedAt' | 'finishedAt' | 'pollAt'>>): Promise<boolean>;
   /** API-side flags: paused (sets paused_at), deleting, an admin command for the engine, a nudge via wake_at. */
   setSessionFlags(
@@ -75,7 +126,17 @@ export interface Store {
   ): Promise<void>;
   /** Remove a session and everything of it (after cleanup). */
   purgeSession(id: string): Promise<void>;
-  recordReply(r: ReplyInput, instanceIds: string[]): Promise<ReplyOutcome>;
+  /** Store a reply (once; repeats are counted) and, when it answers what was asked, its effect. */
+  recordReply(r: ReplyInput): Promise<ReplyOutcome>;
+  /** Stored constraints of these projects (instance and group), as stored. */
+  constraintsFor(projectIds: readonly string[]): Promise<Constraints>;
+  /** One project of a session (indexed). */
+  sessionProject(sessionId: string, projectId: string): Promise<SessionProject | undefined>;
+  /**
+   * A project's instances in a session, by index: all of them, or those on `host`, or those of
+   * `ids`; `present` leaves out the ones gone. Cost: the rows answered.
+   */
+  projectInstances(sessionId: string, projectId: string, filter?: { host?: string; ids?: readonly string[]; present?: boolean }): Promise<SessionInstance[]>;
   /** Sessions whose wake_at has come and that no other live engine holds. */
   dueSessions(now: number, limit: number, owner: string): Promise<string[]>;
   /** Earliest wake_at of any session, for the engine's sleep. */

@@ -64,7 +64,8 @@ function visible<T extends { projectId: string }>(who: Principal, obj: T | undef
 
 function requireOwner(who: Principal, obj: { projectId: string } | undefined, what: string): void {
   if (obj && who.role === 'project' && who.projectId !== obj.projectId)
-    throw new FenixError('FORBIDDEN', `${what} belongs to project ${obj.projectId}, not ${who.projectId}`);
+    // Says the object is not the caller's, never whose it is.
+    throw new FenixError('FORBIDDEN', `${what} is not project ${who.projectId}'s`);
 }
 
 export class ConstraintService {
@@ -89,7 +90,7 @@ export class ConstraintService {
     if (groupId !== null) {
       const g = await store.getGroupConstraint(groupId);
       if (g && g.projectId !== projectId)
-        throw new FenixError('FORBIDDEN', `group ${groupId} belongs to project ${g.projectId}, not ${projectId}`);
+        throw new FenixError('FORBIDDEN', `group ${groupId} is not project ${projectId}'s: an instance joins only its own project's groups`);
     }
     const now = clock.now();
     return store.putInstanceConstraint({

@@ -1,8 +1,9 @@
 // The project side of a session (spec §4): which instances concern a project now, and its replies.
+// Every read is by index (the session row, the project's row, the project's instances): a request
+// costs what it reads, whatever the size of the session.
 import { FenixError } from '../domain/errors.js';
-import type { SessionInstance } from '../domain/model.js';
-import type { SessionData } from '../domain/snapshot.js';
-import { isInstanceAction, parseReplyState } from '../domain/states.js';
+import type { SessionInstance, SessionRow } from '../domain/model.js';
+import { isInstanceAction, parseReplyState, type InstanceAction } from '../domain/states.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 import { requireProject, type Principal } from './principal.js';
@@ -20,21 +21,37 @@ export interface ProjectDeps {
   nudge: (sessionId: string) => void;
 }
 
+/** Most instance ids one reply may name (a reply body is at most 1 MiB anyway). */
+const MAX_REPLY_IDS = 100_000;
+
 export class ProjectService {
   constructor(private readonly deps: ProjectDeps) {}
 
-  private async load(who: Principal, sessionId: string, projectId: string): Promise<SessionData> {
+  /** The session, if the project takes part in it. */
+  private async session(who: Principal, sessionId: string, projectId: string): Promise<SessionRow> {
     requireProject(who, projectId);
-    const data = await this.deps.store.loadSnapshot(sessionId);
-    if (!data || data.session.deleting) throw new FenixError('SESSION_NOT_FOUND', `no maintenance session ${sessionId}`);
-    if (!data.projects.some((p) => p.projectId === projectId))
+    const { store } = this.deps;
+    const s = await store.getSession(sessionId);
+    if (!s || s.deleting) throw new FenixError('SESSION_NOT_FOUND', `no maintenance session ${sessionId}`);
+    if (!(await store.sessionProject(sessionId, projectId)))
       throw new FenixError('PROJECT_NOT_IN_SESSION', `project ${projectId} has no instances in session ${sessionId}`);
-    return data;
+    return s;
+  }
+
+  /** For PREPARE/PLANNED: the project's instances on the host being emptied; otherwise all it has. */
+  private async concerned(s: SessionRow, projectId: string): Promise<SessionInstance[]> {
+    const host = s.phase.host;
+    if (host && (s.state === 'PREPARE_MAINTENANCE' || s.state === 'PLANNED_MAINTENANCE')) {
+      const there = await this.deps.store.projectInstances(s.id, projectId, { host, present: true });
+      if (there.length) return there;
+    }
+    return this.deps.store.projectInstances(s.id, projectId, { present: true });
   }
 
   /** The project's instances the current state concerns; never another project's. */
   async instances(who: Principal, sessionId: string, projectId: string): Promise<string[]> {
-    return concerned(await this.load(who, sessionId, projectId), projectId).map((i) => i.instanceId);
+    const s = await this.session(who, sessionId, projectId);
+    return (await this.concerned(s, projectId)).map((i) => i.instanceId);
   }
 
   async reply(who: Principal, sessionId: string, projectId: string, body: ReplyBody, instanceId?: string): Promise<{ accepted: boolean }> {
@@ -42,47 +59,51 @@ export class ProjectService {
     const parsed = parseReplyState(body.state);
     if (!parsed) throw new FenixError('INVALID_REPLY_STATE', `state ${JSON.stringify(body.state)} is not ACK_<STATE> or NACK_<STATE>`);
 
-    const actions: Record<string, string> = {};
+    // Caller-named instance ids go in a Map, never as keys of a plain object.
+    const actions = new Map<string, InstanceAction>();
     if (body.instance_actions !== undefined && body.instance_actions !== null) {
       if (typeof body.instance_actions !== 'object' || Array.isArray(body.instance_actions))
         throw new FenixError('VALIDATION_FAILED', 'instance_actions must be an object of instance id → action');
-      for (const [id, a] of Object.entries(body.instance_actions)) {
+      const entries = Object.entries(body.instance_actions);
+      if (entries.length > MAX_REPLY_IDS) throw new FenixError('VALIDATION_FAILED', `instance_actions names more than ${MAX_REPLY_IDS} instances`);
+      for (const [id, a] of entries) {
         if (!isInstanceAction(a)) throw new FenixError('UNKNOWN_INSTANCE_ACTION', `unknown action ${JSON.stringify(a)} for ${id}`);
-        actions[id] = a;
+        actions.set(id, a);
       }
     }
-    const data = await this.load(who, sessionId, projectId);
-    const own = data.instances.filter((i) => i.projectId === projectId);
-    if (instanceId !== undefined && !own.some((i) => i.instanceId === instanceId))
-      throw new FenixError('INSTANCE_NOT_FOUND', `instance ${instanceId} is not one of project ${projectId}'s in this session`);
+    let one: InstanceAction | undefined;
     if (body.instance_action !== undefined && body.instance_action !== null) {
       if (!isInstanceAction(body.instance_action))
         throw new FenixError('UNKNOWN_INSTANCE_ACTION', `unknown instance_action ${JSON.stringify(body.instance_action)}`);
+      one = body.instance_action;
+    }
+    const s = await this.session(who, sessionId, projectId);
+    const { store } = this.deps;
+    if (instanceId !== undefined && !(await store.projectInstances(sessionId, projectId, { ids: [instanceId] })).length)
+      throw new FenixError('INSTANCE_NOT_FOUND', `instance ${instanceId} is not one of project ${projectId}'s in this session`);
+    if (one !== undefined) {
       // One action for the listed instances: the path's instance, else the ids in the body, else the concerned ones.
       const ids =
         instanceId !== undefined
           ? [instanceId]
           : Array.isArray(body.instance_ids)
-            ? body.instance_ids.filter((x): x is string => typeof x === 'string')
-            : concerned(data, projectId).map((i) => i.instanceId);
-      for (const id of ids) actions[id] ??= body.instance_action;
+            ? body.instance_ids.filter((x): x is string => typeof x === 'string').slice(0, MAX_REPLY_IDS)
+            : (await this.concerned(s, projectId)).map((i) => i.instanceId);
+      for (const id of ids) if (!actions.has(id)) actions.set(id, one);
     }
-    const out = await this.deps.store.recordReply(
-      { sessionId, projectId, reply: body.state, answers: parsed.state, instanceActions: actions, at: this.deps.clock.now(), ...(instanceId !== undefined && { instanceId }) },
-      own.map((i) => i.instanceId),
-    );
+    // Only the project's own instances are kept: an id of another project's is dropped, not stored.
+    const own = actions.size ? new Set((await store.projectInstances(sessionId, projectId, { ids: [...actions.keys()] })).map((i) => i.instanceId)) : new Set<string>();
+    const mine = new Map([...actions].filter(([id]) => own.has(id)));
+    const out = await store.recordReply({
+      sessionId,
+      projectId,
+      reply: body.state,
+      answers: parsed.state,
+      instanceActions: mine,
+      at: this.deps.clock.now(),
+      ...(instanceId !== undefined && { instanceId }),
+    });
     if (out.accepted) this.deps.nudge(sessionId);
-    return out;
+    return { accepted: out.accepted };
   }
-}
-
-/** For PREPARE/PLANNED: the project's instances on the host being emptied; otherwise all it has. */
-export function concerned(data: SessionData, projectId: string): SessionInstance[] {
-  const mine = data.instances.filter((i) => i.projectId === projectId && i.status !== 'gone');
-  const host = data.session.phase.host;
-  if (host && (data.session.state === 'PREPARE_MAINTENANCE' || data.session.state === 'PLANNED_MAINTENANCE')) {
-    const there = mine.filter((i) => i.host === host);
-    if (there.length) return there;
-  }
-  return mine;
 }

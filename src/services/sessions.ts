@@ -80,7 +80,8 @@ export class SessionService {
       if (t === null)
         throw new FenixError('VALIDATION_FAILED', `maintenance_at ${JSON.stringify(body.maintenance_at)} is not "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601`);
       if (t < now - PAST_TOLERANCE_MS) throw new FenixError('MAINTENANCE_AT_TOO_SOON', `maintenance_at ${body.maintenance_at} is in the past`);
-      if (t < now + defaults.minNoticeS * 1000)
+      // No notice asked: "now" as the client saw it is fine (its clock and ours differ a little).
+      if (defaults.minNoticeS > 0 && t < now + defaults.minNoticeS * 1000)
         throw new FenixError('MAINTENANCE_AT_TOO_SOON', `maintenance_at must be at least ${defaults.minNoticeS}s ahead so projects can answer`);
       maintenanceAt = Math.max(t, now);
     }
@@ -91,13 +92,14 @@ export class SessionService {
     if (unknownPlugins.length)
       throw new FenixError('UNKNOWN_PLUGIN', `unknown action plug-in(s): ${[...new Set(unknownPlugins)].join(', ')}; known: ${plugins.names().join(', ') || 'none'}`);
 
-    const known = await driver.listHosts();
+    const known = new Map((await driver.listHosts()).map((h) => [h.name, h]));
     const asked = body.hosts ?? [];
-    const dup = asked.filter((h, i) => asked.indexOf(h) !== i);
+    const seen = new Set<string>();
+    const dup = asked.filter((h) => seen.has(h) || (seen.add(h), false));
     if (dup.length) throw new FenixError('VALIDATION_FAILED', `hosts listed twice: ${[...new Set(dup)].join(', ')}`);
-    const unknown = asked.filter((h) => !known.some((k) => k.name === h));
+    const unknown = asked.filter((h) => !known.has(h));
     if (unknown.length) throw new FenixError('UNKNOWN_HOSTS', `unknown hosts: ${unknown.join(', ')}`, { unknown });
-    const hosts = asked.length ? asked.map((h) => known.find((k) => k.name === h)!) : known;
+    const hosts = asked.length ? asked.map((h) => known.get(h)!) : [...known.values()];
     if (!hosts.length) throw new FenixError('NO_HOSTS', 'the infrastructure reports no hosts to maintain');
     const busy = await store.activeSessionsOnHosts(hosts.map((h) => h.name));
     if (busy.length) throw busyError(busy);

@@ -1,8 +1,8 @@
 // The Store port over Kysely: one implementation for every SQL dialect. Dialect-specific setup
 // (connections, pragmas, type parsers) lives in sqlite/ and postgres/.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
-import { ownedConstraints, type GroupConstraint, type InstanceConstraint } from '../domain/constraints.js';
+import { ownedConstraints, type Constraints, type GroupConstraint, type InstanceConstraint } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type {
   OutboxRow,
@@ -11,7 +11,7 @@ import type {
   TimelineEntry,
 } from '../domain/model.js';
 import type { EventType } from '../domain/states.js';
-import type { Lease, NewSession, ReplyInput, ReplyOutcome, Store, StoredSnapshot } from '../ports/store.js';
+import { STORAGE_LIMITS, type Applied, type Lease, type LoadedSnapshot, type NewSession, type ReplyInput, type ReplyOutcome, type SessionChanges, type Store, type StoredSnapshot } from '../ports/store.js';
 import type { Subscription } from '../ports/transport.js';
 import { CAPABILITIES } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
@@ -104,7 +104,7 @@ export class KyselyStore implements Store {
             })),
           )
           .execute();
-      for (const e of n.timeline) await insertTimeline(trx, s.id, e);
+      await insertTimeline(trx, s.id, n.timeline);
       return { busy: [] };
     });
   }
@@ -124,7 +124,7 @@ export class KyselyStore implements Store {
   }
 
 
-  async loadSnapshot(id: string): Promise<StoredSnapshot | undefined> {
+  async loadSnapshot(id: string): Promise<LoadedSnapshot | undefined> {
     // Repeatable read: every query below sees the same snapshot on PostgreSQL (SQLite always does).
     return this.db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
       const s = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
@@ -134,59 +134,40 @@ export class KyselyStore implements Store {
       const projects = await trx.selectFrom('session_projects').selectAll().where('session_id', '=', id).orderBy('project_id').execute();
       const instances = await trx.selectFrom('session_instances').selectAll().where('session_id', '=', id).orderBy('instance_id').execute();
       const ops = await trx.selectFrom('ops').selectAll().where('session_id', '=', id).orderBy('id').execute();
-      const subs = await trx
-        .selectFrom('subscriptions')
-        .select(['project_id', 'event_types'])
-        .where('project_id', 'is not', null)
-        .execute();
-      const deliveries = await trx
-        .selectFrom('outbox')
-        .select(['event_key', 'status'])
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('session_id', '=', id)
-        .where('event_type', '=', 'maintenance.scheduled')
-        .groupBy(['event_key', 'status'])
-        .execute();
+      const del = deliveryCounts(id, await deliveryRows(trx, id));
       const events = await trx.selectFrom('session_events').select('key').where('session_id', '=', id).execute();
       // Only the constraint-driven workflows read constraints (the default one ignores them).
-      const projectIds = s.workflow === 'default' ? [] : projects.map((p) => p.project_id);
-      const instanceConstraints = projectIds.length
-        ? await trx.selectFrom('instance_constraints').selectAll().where('project_id', 'in', projectIds).orderBy('instance_id').execute()
-        : [];
-      const groupConstraints = projectIds.length
-        ? await trx.selectFrom('instance_group_constraints').selectAll().where('project_id', 'in', projectIds).orderBy('group_id').execute()
-        : [];
+      const constraints = s.workflow === 'default' ? { instances: [], groups: [] } : await sessionConstraints(trx, id);
       const owners = new Map(instances.map((i) => [i.instance_id, i.project_id]));
-      const subscribed = new Set<string>();
-      for (const sub of subs)
-        if (sub.project_id && (JSON.parse(sub.event_types) as string[]).includes('maintenance.scheduled'))
-          subscribed.add(sub.project_id);
-      const del: StoredSnapshot['deliveries'] = {};
-      for (const d of deliveries) {
-        const key = d.event_key.slice(id.length + 1);
-        const e = (del[key] ??= { delivered: 0, pending: 0, dead: 0 });
-        e[d.status as 'delivered' | 'pending' | 'dead'] += Number(d.n);
-      }
+      const subscribed = await subscribedProjects(trx);
+      const g = await trx.selectFrom('change_counters').select('seq').where('name', '=', 'global').executeTakeFirst();
       return {
+        changeSeq: Number(s.change_seq),
+        globalSeq: Number(g?.seq ?? 0),
         session: row.session(s),
         hosts: hosts.map(row.host),
         projects: projects.map(row.project),
         instances: instances.map(row.instance),
         ops: ops.map(row.op),
-        subscribedProjects: [...subscribed].sort(),
+        subscribedProjects: subscribed,
         deliveries: del,
         eventKeys: events.map((e) => e.key),
-        constraints: ownedConstraints(
-          { instances: instanceConstraints.map(row.instanceConstraint), groups: groupConstraints.map(row.groupConstraint) },
-          (iid) => owners.get(iid),
-        ),
+        constraints: ownedConstraints(constraints, (iid) => owners.get(iid)),
       };
     });
   }
 
   async applyDecision(id: string, fence: number, d: Decision, now: number): Promise<boolean> {
+    return (await this.commitDecision(id, fence, d, now)) !== null;
+  }
+
+  /**
+   * One transaction, fenced; cost O(what the decision changes): patches grouped into one UPDATE per
+   * distinct change, new rows in multi-row INSERTs, subscriptions read once per decision.
+   */
+  async commitDecision(id: string, fence: number, d: Decision, now: number, consumedSeq?: number): Promise<Applied | null> {
     try {
-      await this.db.transaction().execute(async (trx) => {
+      return await this.db.transaction().execute(async (trx) => {
         const s = d.session;
         const res = await trx
           .updateTable('sessions')
@@ -203,87 +184,79 @@ export class KyselyStore implements Store {
           })
           .where('id', '=', id)
           .where('fence', '=', fence)
+          .returning('change_seq')
           .executeTakeFirst();
-        if (Number(res.numUpdatedRows) !== 1) throw new FenceLost();
+        if (!res) throw new FenceLost();
+        const changeSeq = Number(res.change_seq);
+        if (consumedSeq !== undefined && consumedSeq > 0)
+          await trx.deleteFrom('session_changes').where('session_id', '=', id).where('seq', '<=', consumedSeq).execute();
 
-        for (const h of d.hosts ?? []) {
-          const set = row.hostPatch(h);
-          if (Object.keys(set).length)
-            await trx.updateTable('session_hosts').set(set).where('session_id', '=', id).where('name', '=', h.name).execute();
-        }
-        for (const p of d.projects ?? []) {
-          const set = row.projectPatch(p);
-          const upd = Object.keys(set).length
-            ? await trx
-                .updateTable('session_projects')
-                .set(set)
-                .where('session_id', '=', id)
-                .where('project_id', '=', p.projectId)
-                .executeTakeFirst()
-            : { numUpdatedRows: 0n };
-          if (Number(upd.numUpdatedRows) === 0)
-            await trx
-              .insertInto('session_projects')
-              .values({ ...row.newProject(id, p), ...set })
-              .onConflict((oc) => oc.doNothing())
-              .execute();
-        }
-        for (const i of d.instances ?? []) {
-          const set = row.instancePatch(i);
-          const upd = Object.keys(set).length
-            ? await trx
-                .updateTable('session_instances')
-                .set(set)
-                .where('session_id', '=', id)
-                .where('instance_id', '=', i.instanceId)
-                .executeTakeFirst()
-            : { numUpdatedRows: 0n };
-          if (Number(upd.numUpdatedRows) === 0 && i.projectId !== undefined && i.host !== undefined)
-            await trx
-              .insertInto('session_instances')
-              .values(row.newInstance(id, i))
-              .onConflict((oc) => oc.doNothing())
-              .execute();
-        }
-        for (const op of d.ops ?? [])
-          await trx
+        for (const [set, names] of grouped(d.hosts ?? [], (h) => h.name, row.hostPatch))
+          await trx.updateTable('session_hosts').set(set).where('session_id', '=', id).where('name', 'in', names).execute();
+        await this.upsertProjects(trx, id, d.projects ?? []);
+        await this.upsertInstances(trx, id, d.instances ?? []);
+
+        const ops: Applied['ops'] = [];
+        const newOps = uniqueBy(d.ops ?? [], (o) => o.key);
+        for (const chunk of chunks(newOps, 200)) {
+          const rows = await trx
             .insertInto('ops')
-            .values({
-              session_id: id,
-              key: op.key,
-              kind: op.kind,
-              subject: op.subject,
-              args: JSON.stringify(op.args ?? {}),
-              status: 'pending',
-              ref: null,
-              result: null,
-              error: null,
-              attempts: 0,
-              created_at: now,
-              started_at: null,
-              finished_at: null,
-              poll_at: null,
-            })
+            .values(
+              chunk.map((op) => ({
+                session_id: id,
+                key: op.key,
+                kind: op.kind,
+                subject: op.subject,
+                args: JSON.stringify(op.args ?? {}),
+                status: 'pending',
+                ref: null,
+                result: null,
+                error: null,
+                attempts: 0,
+                created_at: now,
+                started_at: null,
+                finished_at: null,
+                poll_at: null,
+              })),
+            )
             .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
+            .returningAll()
             .execute();
-        for (const ev of d.events ?? []) {
-          const ins = await trx
-            .insertInto('session_events')
-            .values({
-              session_id: id,
-              key: ev.key,
-              event_type: ev.eventType,
-              project_id: ev.projectId,
-              payload: JSON.stringify(ev.payload),
-              created_at: now,
-            })
-            .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
-            .executeTakeFirst();
-          if (Number(ins.numInsertedOrUpdatedRows ?? 0) === 0) continue; // decided before: already fanned out
-          for (const sub of await subscriptionsFor(trx, ev.eventType, ev.projectId))
-            await trx
-              .insertInto('outbox')
-              .values({
+          for (const r of rows) ops.push(row.op(r));
+        }
+        ops.sort((a, b) => a.id - b.id);
+
+        const fanout = new Map<string, number>();
+        const events = uniqueBy(d.events ?? [], (e) => e.key);
+        if (events.length) {
+          const fresh = new Set<string>();
+          for (const chunk of chunks(events, 200)) {
+            const rows = await trx
+              .insertInto('session_events')
+              .values(
+                chunk.map((ev) => ({
+                  session_id: id,
+                  key: ev.key,
+                  event_type: ev.eventType,
+                  project_id: ev.projectId,
+                  payload: JSON.stringify(ev.payload),
+                  created_at: now,
+                })),
+              )
+              .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
+              .returning('key')
+              .execute();
+            for (const r of rows) fresh.add(r.key);
+          }
+          // Decided before: already fanned out. The rest go to every matching subscription.
+          const subs = fresh.size ? (await trx.selectFrom('subscriptions').selectAll().orderBy('created_at').orderBy('id').execute()).map(row.subscription) : [];
+          const outbox = [];
+          for (const ev of events) {
+            if (!fresh.has(ev.key)) continue;
+            const to = subs.filter((sub) => sub.eventTypes.includes(ev.eventType) && sub.projectId === ev.projectId);
+            fanout.set(ev.key, to.length);
+            for (const sub of to)
+              outbox.push({
                 message_id: randomUUID(),
                 event_key: `${id}:${ev.key}`,
                 session_id: id,
@@ -297,17 +270,90 @@ export class KyselyStore implements Store {
                 last_status: null,
                 created_at: now,
                 delivered_at: null,
-              })
-              .onConflict((oc) => oc.columns(['event_key', 'subscription_id']).doNothing())
-              .execute();
+              });
+          }
+          for (const chunk of chunks(outbox, 200))
+            await trx.insertInto('outbox').values(chunk).onConflict((oc) => oc.columns(['event_key', 'subscription_id']).doNothing()).execute();
         }
-        for (const e of d.timeline ?? []) await insertTimeline(trx, id, e);
+        await insertTimeline(trx, id, d.timeline ?? []);
+        return { ops, fanout, changeSeq };
       });
-      return true;
     } catch (e) {
-      if (e instanceof FenceLost) return false;
+      if (e instanceof FenceLost) return null;
       throw e;
     }
+  }
+
+  /** Project patches: an UPDATE per distinct change, then the rows that did not exist yet inserted. */
+  private async upsertProjects(trx: Transaction<DB>, id: string, patches: NonNullable<Decision['projects']>): Promise<void> {
+    if (!patches.length) return;
+    const ids = [...new Set(patches.map((p) => p.projectId))];
+    const known = new Set<string>();
+    for (const chunk of chunks(ids, 500))
+      for (const r of await trx.selectFrom('session_projects').select('project_id').where('session_id', '=', id).where('project_id', 'in', chunk).execute())
+        known.add(r.project_id);
+    const fresh = new Map<string, ReturnType<typeof row.newProject>>();
+    const updates: typeof patches = [];
+    for (const p of patches) {
+      const n = fresh.get(p.projectId);
+      if (n) Object.assign(n, row.projectPatch(p));
+      else if (known.has(p.projectId)) updates.push(p);
+      else fresh.set(p.projectId, { ...row.newProject(id, p), ...row.projectPatch(p) } as ReturnType<typeof row.newProject>);
+    }
+    for (const [set, pids] of grouped(updates, (p) => p.projectId, row.projectPatch))
+      await trx.updateTable('session_projects').set(set).where('session_id', '=', id).where('project_id', 'in', pids).execute();
+    for (const chunk of chunks([...fresh.values()], 200))
+      await trx.insertInto('session_projects').values(chunk).onConflict((oc) => oc.doNothing()).execute();
+  }
+
+  /** Instance patches likewise; a patch of an unknown instance with project and host is a new row. */
+  private async upsertInstances(trx: Transaction<DB>, id: string, patches: NonNullable<Decision['instances']>): Promise<void> {
+    if (!patches.length) return;
+    const fresh = new Map<string, ReturnType<typeof row.newInstance>>();
+    const updates: typeof patches = [];
+    const candidates = patches.filter((i) => i.projectId !== undefined && i.host !== undefined).map((i) => i.instanceId);
+    const known = new Set<string>();
+    for (const chunk of chunks([...new Set(candidates)], 500))
+      for (const r of await trx.selectFrom('session_instances').select('instance_id').where('session_id', '=', id).where('instance_id', 'in', chunk).execute())
+        known.add(r.instance_id);
+    for (const i of patches) {
+      const n = fresh.get(i.instanceId);
+      if (n) Object.assign(n, row.instancePatch(i));
+      else if (i.projectId !== undefined && i.host !== undefined && !known.has(i.instanceId)) fresh.set(i.instanceId, row.newInstance(id, i));
+      else updates.push(i);
+    }
+    for (const [set, iids] of grouped(updates, (i) => i.instanceId, row.instancePatch))
+      await trx.updateTable('session_instances').set(set).where('session_id', '=', id).where('instance_id', 'in', iids).execute();
+    for (const chunk of chunks([...fresh.values()], 100))
+      await trx.insertInto('session_instances').values(chunk).onConflict((oc) => oc.doNothing()).execute();
+  }
+
+  async changesSince(id: string, changeSeq: number, globalSeq: number): Promise<SessionChanges | undefined> {
+    return this.db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
+      const s = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!s) return undefined;
+      const g = Number((await trx.selectFrom('change_counters').select('seq').where('name', '=', 'global').executeTakeFirst())?.seq ?? 0);
+      const out: SessionChanges = { changeSeq: Number(s.change_seq), globalSeq: g, projects: [], instances: [], deliveries: {} };
+      if (out.changeSeq > changeSeq) {
+        const changes = await trx.selectFrom('session_changes').selectAll().where('session_id', '=', id).where('seq', '>', changeSeq).orderBy('seq').execute();
+        const pick = (kind: string) => [...new Set(changes.filter((c) => c.kind === kind).map((c) => c.subject ?? ''))];
+        // The session row is read anyway: always hand it over (a reply also moves wake_at).
+        out.session = row.session(s);
+        for (const chunk of chunks(pick('project'), 500))
+          out.projects.push(...(await trx.selectFrom('session_projects').selectAll().where('session_id', '=', id).where('project_id', 'in', chunk).execute()).map(row.project));
+        for (const chunk of chunks(pick('instance'), 500))
+          out.instances.push(...(await trx.selectFrom('session_instances').selectAll().where('session_id', '=', id).where('instance_id', 'in', chunk).execute()).map(row.instance));
+        for (const chunk of chunks(pick('delivery').map((k) => `${id}:${k}`), 200))
+          Object.assign(out.deliveries, deliveryCounts(id, await deliveryRows(trx, id, chunk)));
+      }
+      if (g > globalSeq) {
+        const kinds = new Set((await trx.selectFrom('global_changes').select('kind').where('seq', '>', globalSeq).execute()).map((r) => r.kind));
+        const lost = kinds.size === 0; // trimmed before we read them: re-read both
+        if (lost || kinds.has('subscriptions')) out.subscribedProjects = await subscribedProjects(trx);
+        if ((lost || kinds.has('constraints')) && s.workflow !== 'default') out.constraints = await sessionConstraints(trx, id);
+      }
+      return out;
+    });
   }
 
   async updateOp(id: number, fence: number, patch: Parameters<Store['updateOp']>[2]): Promise<boolean> {
@@ -332,40 +378,48 @@ export class KyselyStore implements Store {
     f: { paused?: boolean; deleting?: boolean; wakeAt?: number | null; control?: SessionControl | null },
     now: number,
   ): Promise<void> {
-    await this.db
-      .updateTable('sessions')
-      .set({
-        updated_at: now,
-        ...(f.paused !== undefined && { paused: f.paused ? 1 : 0, paused_at: f.paused ? now : null }),
-        ...(f.control !== undefined && { control: f.control === null ? null : JSON.stringify(f.control) }),
-        ...(f.deleting !== undefined && { deleting: f.deleting ? 1 : 0 }),
-        ...(f.wakeAt !== undefined && { wake_at: f.wakeAt }),
-      })
-      .where('id', '=', id)
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('sessions')
+        .set({
+          updated_at: now,
+          ...(f.paused !== undefined && { paused: f.paused ? 1 : 0, paused_at: f.paused ? now : null }),
+          ...(f.control !== undefined && { control: f.control === null ? null : JSON.stringify(f.control) }),
+          ...(f.deleting !== undefined && { deleting: f.deleting ? 1 : 0 }),
+          ...(f.wakeAt !== undefined && { wake_at: f.wakeAt }),
+        })
+        .where('id', '=', id)
+        .execute();
+      await bumpSession(trx, id, now, [['session', null]]);
+    });
   }
 
   async purgeSession(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      for (const t of ['timeline', 'session_events', 'ops', 'session_instances', 'session_projects', 'session_hosts'] as const)
+      for (const t of ['timeline', 'session_events', 'ops', 'session_instances', 'session_projects', 'session_hosts', 'session_changes', 'session_replies'] as const)
         await trx.deleteFrom(t).where('session_id', '=', id).execute();
       await trx.deleteFrom('sessions').where('id', '=', id).execute();
     });
   }
 
-  async recordReply(r: ReplyInput, instanceIds: string[]): Promise<ReplyOutcome> {
+  /**
+   * A reply in one transaction, by index: the project row (locked on PostgreSQL: `awaiting` cannot
+   * change under us), the instances awaiting this state, the reply row. A reply seen before (same
+   * project, instance, state, outcome and actions) only counts up: replaying one costs no storage
+   * and changes nothing. Only a new reply gets a timeline entry.
+   */
+  async recordReply(r: ReplyInput): Promise<ReplyOutcome> {
     return this.db.transaction().execute(async (trx) => {
       const p = await trx
         .selectFrom('session_projects')
         .selectAll()
         .where('session_id', '=', r.sessionId)
         .where('project_id', '=', r.projectId)
-        .$if(CAPABILITIES[this.dialect].rowLocks, (q) => q.forUpdate()) // `awaiting` cannot change under us
+        .$if(CAPABILITIES[this.dialect].rowLocks, (q) => q.forUpdate())
         .executeTakeFirst();
       if (!p) return { accepted: false };
       // Per-instance asks (vnf / k8s) this reply answers: the path's instance, else the listed ones,
       // else (no list, and no project-level ask of this state) every instance awaiting it.
-      const own = new Set(instanceIds);
       const awaitingIds = new Set(
         (
           await trx
@@ -377,7 +431,7 @@ export class KyselyStore implements Store {
             .execute()
         ).map((x) => x.instance_id),
       );
-      const listed = Object.keys(r.instanceActions).filter((iid) => own.has(iid));
+      const listed = [...r.instanceActions.keys()];
       const perInstance =
         r.instanceId !== undefined
           ? awaitingIds.has(r.instanceId)
@@ -388,53 +442,96 @@ export class KyselyStore implements Store {
             : p.awaiting === r.answers
               ? []
               : [...awaitingIds].sort();
+      const projectAccepted = perInstance.length === 0 && p.awaiting !== null && p.awaiting === r.answers;
+      const accepted = projectAccepted || perInstance.length > 0;
+
+      // The reply row: stored once, counted when repeated.
+      const kept = [...r.instanceActions].sort(([a], [b]) => cmp(a, b));
+      const actionsJson = kept.length ? JSON.stringify(Object.fromEntries(kept.slice(0, STORAGE_LIMITS.replyActions))) : null;
+      const digest = createHash('sha256').update(JSON.stringify(kept)).digest('hex');
+      const key = { session_id: r.sessionId, project_id: r.projectId, instance_id: r.instanceId ?? '', reply: r.reply, accepted: accepted ? 1 : 0, digest };
+      const seen = await trx
+        .updateTable('session_replies')
+        .set((eb) => ({ count: eb('count', '+', 1), last_at: r.at }))
+        .where('session_id', '=', key.session_id)
+        .where('project_id', '=', key.project_id)
+        .where('instance_id', '=', key.instance_id)
+        .where('reply', '=', key.reply)
+        .where('accepted', '=', key.accepted)
+        .where('digest', '=', key.digest)
+        .executeTakeFirst();
+      const duplicate = Number(seen.numUpdatedRows) > 0;
+      if (!duplicate)
+        await trx.insertInto('session_replies').values({ ...key, instance_actions: actionsJson, count: 1, first_at: r.at, last_at: r.at }).execute();
+      // A repeat that answers nothing changes nothing more.
+      if (duplicate && !accepted) return { accepted, duplicate };
+
+      const touched: string[] = [];
       for (const iid of perInstance) {
-        const action = r.instanceActions[iid];
+        const action = r.instanceActions.get(iid);
         await trx
           .updateTable('session_instances')
           .set({ reply: r.reply, replied_at: r.at, ...(action !== undefined && { action }) })
           .where('session_id', '=', r.sessionId)
           .where('instance_id', '=', iid)
           .execute();
+        touched.push(iid);
       }
-      const projectAccepted = perInstance.length === 0 && p.awaiting !== null && p.awaiting === r.answers;
-      const accepted = projectAccepted || perInstance.length > 0;
       await trx
         .updateTable('session_projects')
-        .set({
-          last_reply: r.reply,
-          last_reply_at: r.at,
-          ...(projectAccepted && { reply: r.reply, replied_at: r.at }),
-        })
+        .set({ last_reply: r.reply, last_reply_at: r.at, ...(projectAccepted && { reply: r.reply, replied_at: r.at }) })
         .where('session_id', '=', r.sessionId)
         .where('project_id', '=', r.projectId)
         .execute();
-      if (perInstance.length) await trx.updateTable('sessions').set({ wake_at: r.at }).where('id', '=', r.sessionId).execute();
-      if (projectAccepted) {
-        for (const [iid, action] of Object.entries(r.instanceActions)) {
-          if (!own.has(iid)) continue;
-          await trx
+      if (projectAccepted)
+        for (const [iid, action] of r.instanceActions) {
+          const u = await trx
             .updateTable('session_instances')
             .set({ action })
             .where('session_id', '=', r.sessionId)
             .where('instance_id', '=', iid)
             .where('status', 'in', ['present', 'moved'])
-            .execute();
+            .executeTakeFirst();
+          if (Number(u.numUpdatedRows)) touched.push(iid);
         }
-        await trx.updateTable('sessions').set({ wake_at: r.at }).where('id', '=', r.sessionId).execute();
+      await bumpSession(trx, r.sessionId, r.at, [['project', r.projectId], ...touched.map((iid) => ['instance', iid] as const)], accepted);
+      if (!duplicate) {
+        const what = perInstance.length ? ` for ${perInstance.join(', ')}` : r.instanceId !== undefined ? ` for ${r.instanceId}` : '';
+        await insertTimeline(trx, r.sessionId, [
+          {
+            at: r.at,
+            kind: accepted ? 'reply' : 'reply_ignored',
+            message: accepted
+              ? `${r.projectId} replied ${r.reply}${what}`
+              : `${r.projectId} replied ${r.reply}${what} while ${p.awaiting ? `${p.awaiting} was awaited` : 'no reply was awaited'}; recorded, no effect`,
+            data: actionsJson ? { instance_actions: JSON.parse(actionsJson) as Record<string, string>, ...(kept.length > STORAGE_LIMITS.replyActions && { instance_actions_total: kept.length }) } : undefined,
+          },
+        ]);
       }
-      await insertTimeline(trx, r.sessionId, {
-        at: r.at,
-        kind: accepted ? 'reply' : 'reply_ignored',
-        message: perInstance.length
-          ? `${r.projectId} replied ${r.reply} for ${perInstance.join(', ')}`
-          : accepted
-            ? `${r.projectId} replied ${r.reply}`
-            : `${r.projectId} replied ${r.reply}${r.instanceId !== undefined ? ` for ${r.instanceId}` : ''} while ${p.awaiting ? `${p.awaiting} was awaited` : 'no reply was awaited'}; recorded, no effect`,
-        data: Object.keys(r.instanceActions).length ? { instance_actions: r.instanceActions } : undefined,
-      });
-      return { accepted };
+      return { accepted, duplicate };
     });
+  }
+
+  async constraintsFor(projectIds: readonly string[]): Promise<Constraints> {
+    return this.db.transaction().execute((trx) => constraintsOf(trx, projectIds));
+  }
+
+  async sessionProject(sessionId: string, projectId: string) {
+    const r = await this.db.selectFrom('session_projects').selectAll().where('session_id', '=', sessionId).where('project_id', '=', projectId).executeTakeFirst();
+    return r && row.project(r);
+  }
+
+  async projectInstances(sessionId: string, projectId: string, f: { host?: string; ids?: readonly string[]; present?: boolean } = {}) {
+    const q = () => {
+      let q = this.db.selectFrom('session_instances').selectAll().where('session_id', '=', sessionId).where('project_id', '=', projectId);
+      if (f.host !== undefined) q = q.where('host', '=', f.host);
+      if (f.present) q = q.where('status', '!=', 'gone');
+      return q.orderBy('instance_id');
+    };
+    if (f.ids === undefined) return (await q().execute()).map(row.instance);
+    const out = [];
+    for (const chunk of chunks([...new Set(f.ids)], 500)) out.push(...(await q().where('instance_id', 'in', chunk).execute()).map(row.instance));
+    return out.sort((a, b) => cmp(a.instanceId, b.instanceId));
   }
 
   async dueSessions(now: number, limit: number, owner: string): Promise<string[]> {
@@ -464,7 +561,7 @@ export class KyselyStore implements Store {
   }
 
   async appendTimeline(id: string, e: TimelineEntry): Promise<void> {
-    await insertTimeline(this.db, id, e);
+    await insertTimeline(this.db, id, [e]);
   }
 
   // ---- leases ---------------------------------------------------------------------------------
@@ -485,10 +582,10 @@ export class KyselyStore implements Store {
       }))
       .where('id', '=', id)
       .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_owner', '=', owner), eb('lease_expires_at', '<', now)]))
-      .returning(['fence', 'lease_expires_at'])
+      .returning(['fence', 'lease_expires_at', 'change_seq'])
       .executeTakeFirst();
     if (!r) return undefined;
-    return { sessionId: id, owner, fence: Number(r.fence), expiresAt: Number(r.lease_expires_at) };
+    return { sessionId: id, owner, fence: Number(r.fence), expiresAt: Number(r.lease_expires_at), changeSeq: Number(r.change_seq) };
   }
 
   async releaseLease(id: string, owner: string): Promise<void> {
@@ -511,11 +608,14 @@ export class KyselyStore implements Store {
 
   async putInstanceConstraint(c: InstanceConstraint): Promise<InstanceConstraint> {
     const { created_at: _created, instance_id: _id, ...update } = row.instanceConstraintRow(c);
-    await this.db
-      .insertInto('instance_constraints')
-      .values(row.instanceConstraintRow(c))
-      .onConflict((oc) => oc.column('instance_id').doUpdateSet(update))
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('instance_constraints')
+        .values(row.instanceConstraintRow(c))
+        .onConflict((oc) => oc.column('instance_id').doUpdateSet(update))
+        .execute();
+      await bumpGlobal(trx, 'constraints', c.projectId, c.updatedAt);
+    });
     return (await this.getInstanceConstraint(c.instanceId))!;
   }
 
@@ -525,8 +625,11 @@ export class KyselyStore implements Store {
   }
 
   async deleteInstanceConstraint(instanceId: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('instance_constraints').where('instance_id', '=', instanceId).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('instance_constraints').where('instance_id', '=', instanceId).returning('project_id').executeTakeFirst();
+      if (r) await bumpGlobal(trx, 'constraints', r.project_id, Date.now());
+      return r !== undefined;
+    });
   }
 
   async listInstanceConstraints(filter: { projectId?: string } = {}): Promise<InstanceConstraint[]> {
@@ -537,11 +640,14 @@ export class KyselyStore implements Store {
 
   async putGroupConstraint(g: GroupConstraint): Promise<GroupConstraint> {
     const { created_at: _created, group_id: _id, ...update } = row.groupConstraintRow(g);
-    await this.db
-      .insertInto('instance_group_constraints')
-      .values(row.groupConstraintRow(g))
-      .onConflict((oc) => oc.column('group_id').doUpdateSet(update))
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('instance_group_constraints')
+        .values(row.groupConstraintRow(g))
+        .onConflict((oc) => oc.column('group_id').doUpdateSet(update))
+        .execute();
+      await bumpGlobal(trx, 'constraints', g.projectId, g.updatedAt);
+    });
     return (await this.getGroupConstraint(g.groupId))!;
   }
 
@@ -551,8 +657,11 @@ export class KyselyStore implements Store {
   }
 
   async deleteGroupConstraint(groupId: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('instance_group_constraints').where('group_id', '=', groupId).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('instance_group_constraints').where('group_id', '=', groupId).returning('project_id').executeTakeFirst();
+      if (r) await bumpGlobal(trx, 'constraints', r.project_id, Date.now());
+      return r !== undefined;
+    });
   }
 
   async listGroupConstraints(filter: { projectId?: string } = {}): Promise<GroupConstraint[]> {
@@ -564,7 +673,14 @@ export class KyselyStore implements Store {
   // ---- subscriptions --------------------------------------------------------------------------
 
   async createSubscription(s: Subscription): Promise<void> {
-    await this.db
+    await this.db.transaction().execute(async (trx) => {
+      await this.insertSubscription(trx, s);
+      await bumpGlobal(trx, 'subscriptions', s.projectId, s.createdAt);
+    });
+  }
+
+  private async insertSubscription(trx: Transaction<DB>, s: Subscription): Promise<void> {
+    await trx
       .insertInto('subscriptions')
       .values({
         id: s.id,
@@ -592,8 +708,11 @@ export class KyselyStore implements Store {
   }
 
   async deleteSubscription(id: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('subscriptions').where('id', '=', id).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('subscriptions').where('id', '=', id).returning('project_id').executeTakeFirst();
+      if (r) await bumpGlobal(trx, 'subscriptions', r.project_id, Date.now());
+      return r !== undefined;
+    });
   }
 
   async subscriptionsFor(eventType: EventType, projectId: string | null): Promise<Subscription[]> {
@@ -655,32 +774,39 @@ export class KyselyStore implements Store {
 
   async markDelivered(id: number, subscriptionId: string, now: number, status: number): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx
+      const r = await trx
         .updateTable('outbox')
         .set((eb) => ({ status: 'delivered', delivered_at: now, last_status: status, attempts: eb('attempts', '+', 1), claimed_by: null, claimed_until: null }))
         .where('id', '=', id)
-        .execute();
+        .returning(['session_id', 'event_key'])
+        .executeTakeFirst();
       await trx
         .updateTable('subscriptions')
         .set((eb) => ({ delivered: eb('delivered', '+', 1) }))
         .where('id', '=', subscriptionId)
         .execute();
+      if (r?.session_id) await bumpSession(trx, r.session_id, now, [['delivery', r.event_key.slice(r.session_id.length + 1)]]);
     });
   }
 
-  async markFailed(id: number, _now: number, error: string, status: number | null, nextAttemptAt: number | null): Promise<void> {
-    await this.db
-      .updateTable('outbox')
-      .set((eb) => ({
-        attempts: eb('attempts', '+', 1),
-        last_error: error.slice(0, 1000),
-        last_status: status,
-        claimed_by: null,
-        claimed_until: null,
-        ...(nextAttemptAt === null ? { status: 'dead' } : { next_attempt_at: nextAttemptAt }),
-      }))
-      .where('id', '=', id)
-      .execute();
+  async markFailed(id: number, now: number, error: string, status: number | null, nextAttemptAt: number | null): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const r = await trx
+        .updateTable('outbox')
+        .set((eb) => ({
+          attempts: eb('attempts', '+', 1),
+          last_error: error.slice(0, 1000),
+          last_status: status,
+          claimed_by: null,
+          claimed_until: null,
+          ...(nextAttemptAt === null ? { status: 'dead' } : { next_attempt_at: nextAttemptAt }),
+        }))
+        .where('id', '=', id)
+        .returning(['session_id', 'event_key'])
+        .executeTakeFirst();
+      // Only a dead letter changes what a session sees (delivered / pending / dead counts).
+      if (r?.session_id && nextAttemptAt === null) await bumpSession(trx, r.session_id, now, [['delivery', r.event_key.slice(r.session_id.length + 1)]]);
+    });
   }
 
   async outboxFor(sessionId: string): Promise<OutboxRow[]> {
@@ -723,11 +849,146 @@ async function activeOnHosts(db: Kysely<DB> | Transaction<DB>, hosts: string[]):
   return [...by].map(([id, hs]) => ({ id, hosts: hs }));
 }
 
-async function insertTimeline(db: Kysely<DB> | Transaction<DB>, sessionId: string, e: TimelineEntry): Promise<void> {
-  await db
-    .insertInto('timeline')
-    .values({ session_id: sessionId, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null })
+/**
+ * Record that someone other than the session's engine wrote to it: the session's change number goes
+ * up under its row lock (so numbers are handed out in commit order) and each touched row is named.
+ * `wake` also makes the session due now.
+ */
+async function bumpSession(trx: Transaction<DB>, id: string, at: number, touched: readonly (readonly [string, string | null])[], wake = false): Promise<void> {
+  if (!touched.length) return;
+  const r = await trx
+    .updateTable('sessions')
+    .set((eb) => ({ change_seq: eb('change_seq', '+', touched.length), ...(wake && { wake_at: at }) }))
+    .where('id', '=', id)
+    .returning('change_seq')
+    .executeTakeFirst();
+  if (!r) return;
+  const first = Number(r.change_seq) - touched.length + 1;
+  await trx
+    .insertInto('session_changes')
+    .values(touched.map(([kind, subject], i) => ({ session_id: id, seq: first + i, kind, subject, at })))
     .execute();
+}
+
+/** A change that concerns every session (subscriptions, constraints); older rows than the last thousand go. */
+async function bumpGlobal(trx: Transaction<DB>, kind: 'subscriptions' | 'constraints', subject: string | null, at: number): Promise<void> {
+  const r = await trx
+    .updateTable('change_counters')
+    .set((eb) => ({ seq: eb('seq', '+', 1) }))
+    .where('name', '=', 'global')
+    .returning('seq')
+    .executeTakeFirstOrThrow();
+  const seq = Number(r.seq);
+  await trx.insertInto('global_changes').values({ seq, kind, subject, at }).execute();
+  if (seq % 100 === 0) await trx.deleteFrom('global_changes').where('seq', '<', seq - 1000).execute();
+}
+
+/**
+ * Timeline entries in one INSERT. The timeline keeps the newest STORAGE_LIMITS.timelineEntries
+ * entries of a session: whenever an insert crosses a multiple of TRIM_EVERY ids, older ones go
+ * (amortised O(1) per entry; the index on (session_id, id) finds the cut).
+ */
+async function insertTimeline(db: Kysely<DB> | Transaction<DB>, sessionId: string, entries: readonly TimelineEntry[]): Promise<void> {
+  if (!entries.length) return;
+  const ids = await db
+    .insertInto('timeline')
+    .values(entries.map((e) => ({ session_id: sessionId, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null })))
+    .returning('id')
+    .execute();
+  const first = Number(ids[0]!.id);
+  const last = Number(ids.at(-1)!.id);
+  if (Math.floor(first / TRIM_EVERY) === Math.floor(last / TRIM_EVERY) && first % TRIM_EVERY !== 0) return;
+  const cut = await db
+    .selectFrom('timeline')
+    .select('id')
+    .where('session_id', '=', sessionId)
+    .orderBy('id', 'desc')
+    .offset(STORAGE_LIMITS.timelineEntries)
+    .limit(1)
+    .executeTakeFirst();
+  if (cut) await db.deleteFrom('timeline').where('session_id', '=', sessionId).where('id', '<=', cut.id).execute();
+}
+
+const TRIM_EVERY = 1000;
+
+/** Outbox rows of a session by event key and status (maintenance.scheduled only: what asks wait on). */
+async function deliveryRows(trx: Transaction<DB>, id: string, eventKeys?: string[]) {
+  let q = trx
+    .selectFrom('outbox')
+    .select(['event_key', 'status'])
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('session_id', '=', id)
+    .where('event_type', '=', 'maintenance.scheduled');
+  if (eventKeys) q = q.where('event_key', 'in', eventKeys);
+  return q.groupBy(['event_key', 'status']).execute();
+}
+
+function deliveryCounts(id: string, rows: { event_key: string; status: string; n: number }[]): StoredSnapshot['deliveries'] {
+  const del: StoredSnapshot['deliveries'] = {};
+  for (const d of rows) {
+    const key = d.event_key.slice(id.length + 1);
+    const e = (del[key] ??= { delivered: 0, pending: 0, dead: 0 });
+    e[d.status as 'delivered' | 'pending' | 'dead'] += Number(d.n);
+  }
+  return del;
+}
+
+/** Projects with a maintenance.scheduled subscription, sorted. */
+async function subscribedProjects(trx: Transaction<DB>): Promise<string[]> {
+  const subs = await trx.selectFrom('subscriptions').select(['project_id', 'event_types']).where('project_id', 'is not', null).execute();
+  const out = new Set<string>();
+  for (const sub of subs) if (sub.project_id && (JSON.parse(sub.event_types) as string[]).includes('maintenance.scheduled')) out.add(sub.project_id);
+  return [...out].sort();
+}
+
+/** Constraints of the session's projects, as stored (ownedConstraints filters them against the instances). */
+async function sessionConstraints(trx: Transaction<DB>, id: string): Promise<Constraints> {
+  const projectIds = (await trx.selectFrom('session_projects').select('project_id').where('session_id', '=', id).execute()).map((p) => p.project_id);
+  return constraintsOf(trx, projectIds);
+}
+
+async function constraintsOf(trx: Transaction<DB>, projectIds: readonly string[]): Promise<Constraints> {
+  const instances: InstanceConstraint[] = [];
+  const groups: GroupConstraint[] = [];
+  for (const chunk of chunks(projectIds, 500)) {
+    instances.push(...(await trx.selectFrom('instance_constraints').selectAll().where('project_id', 'in', chunk).execute()).map(row.instanceConstraint));
+    groups.push(...(await trx.selectFrom('instance_group_constraints').selectAll().where('project_id', 'in', chunk).execute()).map(row.groupConstraint));
+  }
+  instances.sort((a, b) => cmp(a.instanceId, b.instanceId));
+  groups.sort((a, b) => cmp(a.groupId, b.groupId));
+  return { instances, groups };
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export function chunks<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+/** The first of each key, in order (a decision may name a row twice; the store writes it once). */
+function uniqueBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
+  const seen = new Set<string>();
+  return xs.filter((x) => !seen.has(key(x)) && (seen.add(key(x)), true));
+}
+
+/**
+ * Patches merged per row (later fields win), then rows with the same change grouped, so a decision
+ * touching many rows the same way is one UPDATE … WHERE key IN (…).
+ */
+function grouped<P, S extends object>(patches: readonly P[], key: (p: P) => string, toSet: (p: P) => S): [S, string[]][] {
+  const merged = new Map<string, S>();
+  for (const p of patches) merged.set(key(p), { ...merged.get(key(p)), ...toSet(p) });
+  const bySet = new Map<string, [S, string[]]>();
+  for (const [k, set] of merged) {
+    if (!Object.keys(set).length) continue;
+    const sig = JSON.stringify(set);
+    const g = bySet.get(sig);
+    if (g) g[1].push(k);
+    else bySet.set(sig, [set, [k]]);
+  }
+  return [...bySet.values()].flatMap(([set, keys]) => chunks(keys, 500).map((c) => [set, c] as [S, string[]]));
 }
 
 async function subscriptionsFor(db: Kysely<DB> | Transaction<DB>, eventType: EventType, projectId: string | null): Promise<Subscription[]> {

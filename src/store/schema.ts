@@ -27,6 +27,8 @@ export interface SessionsTable {
   fence: Generated<Int>;
   paused_at: Ms | null;
   control: string | null;
+  /** 0005: bumped by every write to the session from outside its engine (see session_changes). */
+  change_seq: Generated<Ms>;
 }
 
 export interface SessionHostsTable {
@@ -172,7 +174,49 @@ export interface InstanceGroupConstraintsTable {
   updated_at: Ms;
 }
 
+/** 0005: what a write from outside the engine touched, numbered per session. */
+export interface SessionChangesTable {
+  session_id: string;
+  seq: Ms;
+  /** session | project | instance | delivery */
+  kind: string;
+  subject: string | null;
+  at: Ms;
+}
+
+export interface ChangeCountersTable {
+  name: string;
+  seq: Ms;
+}
+
+/** 0005: changes that concern every session (subscriptions, constraints). */
+export interface GlobalChangesTable {
+  seq: Ms;
+  /** subscriptions | constraints */
+  kind: string;
+  subject: string | null;
+  at: Ms;
+}
+
+/** 0005: a reply, stored once and counted when repeated. */
+export interface SessionRepliesTable {
+  session_id: string;
+  project_id: string;
+  instance_id: string;
+  reply: string;
+  accepted: Int;
+  digest: string;
+  instance_actions: string | null;
+  count: Int;
+  first_at: Ms;
+  last_at: Ms;
+}
+
 export interface DB {
+  session_changes: SessionChangesTable;
+  change_counters: ChangeCountersTable;
+  global_changes: GlobalChangesTable;
+  session_replies: SessionRepliesTable;
   instance_constraints: InstanceConstraintsTable;
   instance_group_constraints: InstanceGroupConstraintsTable;
   session_events: SessionEventsTable;

@@ -8,6 +8,7 @@ import type { NewOp, Op, SessionHost, SessionInstance, SessionProject } from '..
 import type { Snapshot } from '../domain/snapshot.js';
 import type { InstanceAction, PluginType, ReplyState, SessionState } from '../domain/states.js';
 import { isTerminal } from '../domain/states.js';
+import { MutableObservedIndex, MutableSessionIndex, type ObservedIndex, type SessionIndex } from '../domain/session-index.js';
 
 export type StepResult = { status: 'done'; decision: Decision } | { status: 'waiting'; decision: Decision } | { status: 'failed'; reason: string; decision: Decision };
 
@@ -20,21 +21,44 @@ export const iso = (ms: number): string => new Date(ms).toISOString().replace(/\
 /** Continue-attempt prefix of intent keys: a continued session issues fresh intents. */
 export const attempt = (s: Snapshot): string => `a${s.session.phase.attempt ?? 0}`;
 
-export const opByKey = (s: Snapshot, key: string): Op | undefined => s.ops.find((o) => o.key === key);
-export const emitted = (s: Snapshot, key: string): boolean => s.eventKeys.includes(key);
+// ---- indexed lookups: O(1) or O(answer), whatever the size of the session ----------------------
+
+const built = new WeakMap<Snapshot, SessionIndex>();
+const observedBuilt = new WeakMap<object, ObservedIndex>();
+
+/** The session's index: the engine's, else built once for this snapshot (tests build snapshots by hand). */
+export function ix(s: Snapshot): SessionIndex {
+  if (s.index) return s.index;
+  let i = built.get(s);
+  if (!i) built.set(s, (i = new MutableSessionIndex(s)));
+  return i;
+}
+
+/** The observed world indexed, once per observation (the engine reuses one observation across steps). */
+export function ox(s: Snapshot): ObservedIndex {
+  const o = s.observed as Snapshot['observed'] & { index?: ObservedIndex };
+  if (o.index) return o.index;
+  let i = observedBuilt.get(o);
+  if (!i) observedBuilt.set(o, (i = new MutableObservedIndex(o)));
+  return i;
+}
+
+export const opByKey = (s: Snapshot, key: string): Op | undefined => ix(s).op(key);
+export const emitted = (s: Snapshot, key: string): boolean => ix(s).emitted(key);
 
 // ---- observed world --------------------------------------------------------------------------
 
-export const observedOn = (s: Snapshot, host: string) => s.observed.instances.filter((i) => i.host === host);
-export const observedHost = (s: Snapshot, host: string) => s.observed.hosts.find((h) => h.name === host);
-export const sessionHost = (s: Snapshot, host: string): SessionHost | undefined => s.hosts.find((h) => h.name === host);
-export const sessionInstance = (s: Snapshot, id: string): SessionInstance | undefined => s.instances.find((i) => i.instanceId === id);
-export const project = (s: Snapshot, id: string): SessionProject | undefined => s.projects.find((p) => p.projectId === id);
+export const observedOn = (s: Snapshot, host: string): InstanceInfo[] => [...ox(s).on(host)];
+export const observedHost = (s: Snapshot, host: string) => ox(s).host(host);
+export const sessionHost = (s: Snapshot, host: string): SessionHost | undefined => ix(s).host(host);
+export const sessionInstance = (s: Snapshot, id: string): SessionInstance | undefined => ix(s).instance(id);
+export const project = (s: Snapshot, id: string): SessionProject | undefined => ix(s).project(id);
 
+/** O(1): hosts are counted by status in the index. */
 export function percentDone(s: Snapshot): number {
   if (s.session.state === 'MAINTENANCE_DONE') return 100;
   const total = s.hosts.length || 1;
-  const maintained = s.hosts.filter((h) => h.status === 'maintained').length;
+  const maintained = ix(s).hostsWith('maintained').size;
   // Hosts make 95 %; the final MAINTENANCE_COMPLETE round the rest.
   return Math.floor((maintained / total) * 95);
 }
@@ -187,7 +211,7 @@ export function sequence(s: Snapshot, ops: NewOp[]): StepResult {
 
 // ---- host scheduling: record what was found, restore exactly that -------------------------
 
-const schedOps = (s: Snapshot, host: string) => s.ops.filter((o) => o.kind === 'scheduling' && o.subject === host);
+const schedOps = (s: Snapshot, host: string) => ix(s).opsOf('scheduling', host);
 
 export function disableHost(s: Snapshot, now: number, host: string): StepResult {
   const h = sessionHost(s, host);

@@ -402,11 +402,11 @@ export function describeStoreContract(
       it('grants, renews, refuses, expires and fences', async () => {
         await store.createSession(newSession('s1'));
         const a1 = await store.acquireLease('s1', 'a', T0, TTL);
-        expect(a1).toStrictEqual({ sessionId: 's1', owner: 'a', fence: 1, expiresAt: T0 + TTL });
+        expect(a1).toStrictEqual({ sessionId: 's1', owner: 'a', fence: 1, expiresAt: T0 + TTL, changeSeq: 0 });
 
         // The owner renews: same fence, later expiry.
         const a2 = await store.acquireLease('s1', 'a', T0 + 10_000, TTL);
-        expect(a2).toStrictEqual({ sessionId: 's1', owner: 'a', fence: 1, expiresAt: T0 + 10_000 + TTL });
+        expect(a2).toStrictEqual({ sessionId: 's1', owner: 'a', fence: 1, expiresAt: T0 + 10_000 + TTL, changeSeq: 0 });
 
         // Another owner is refused while the lease is valid (up to and including its expiry).
         expect(await store.acquireLease('s1', 'b', T0 + 20_000, TTL)).toBeUndefined();
@@ -414,7 +414,7 @@ export function describeStoreContract(
 
         // ...and takes over once it has expired, with a higher fence.
         const b = await store.acquireLease('s1', 'b', a2!.expiresAt + 1, TTL);
-        expect(b).toStrictEqual({ sessionId: 's1', owner: 'b', fence: 2, expiresAt: a2!.expiresAt + 1 + TTL });
+        expect(b).toStrictEqual({ sessionId: 's1', owner: 'b', fence: 2, expiresAt: a2!.expiresAt + 1 + TTL, changeSeq: 0 });
 
         // The old owner can no longer write, nor win the lease back while b holds it.
         expect(await store.applyDecision('s1', a1!.fence, { session: { state: 'SCALE_IN' } }, b!.expiresAt - 1)).toBe(false);
@@ -504,12 +504,12 @@ export function describeStoreContract(
             projectId: 'p1',
             reply: 'ACK_PLANNED_MAINTENANCE',
             answers: 'PLANNED_MAINTENANCE',
-            instanceActions: { i1: 'LIVE_MIGRATE', i2: 'EVICTION', i3: 'MIGRATE', i4: 'OWN_ACTION' },
+            // The service passes the project's own instances only (i2 is p2's).
+            instanceActions: new Map([['i1', 'LIVE_MIGRATE'], ['i3', 'MIGRATE'], ['i4', 'OWN_ACTION']]),
             at: T0 + 100,
           },
-          ['i1', 'i3', 'i4'],
         );
-        expect(out).toEqual({ accepted: true });
+        expect(out).toMatchObject({ accepted: true });
         const snap = (await store.loadSnapshot('s1'))!;
         expect(snap.projects[0]).toMatchObject({
           projectId: 'p1',
@@ -528,7 +528,40 @@ export function describeStoreContract(
         expect(snap.session.wakeAt).toBe(T0 + 100); // the engine looks at it now
         const last = (await store.timeline('s1')).at(-1)!;
         expect(last).toMatchObject({ at: T0 + 100, kind: 'reply' });
-        expect(last.data).toEqual({ instance_actions: { i1: 'LIVE_MIGRATE', i2: 'EVICTION', i3: 'MIGRATE', i4: 'OWN_ACTION' } });
+        expect(last.data).toEqual({ instance_actions: { i1: 'LIVE_MIGRATE', i3: 'MIGRATE', i4: 'OWN_ACTION' } });
+      });
+
+      it('stores a repeated reply once: only its count goes up, nothing else is written', async () => {
+        await ask();
+        const r = { sessionId: 's1', projectId: 'p1', reply: 'ACK_MAINTENANCE', answers: 'MAINTENANCE', instanceActions: new Map([['i1', 'EVICTION']]), at: T0 + 5 };
+        expect(await store.recordReply(r)).toEqual({ accepted: false, duplicate: false });
+        const before = (await store.timeline('s1')).length;
+        const seq = (await store.loadSnapshot('s1'))!.changeSeq;
+        for (let i = 0; i < 50; i++) expect(await store.recordReply({ ...r, at: T0 + 6 + i })).toEqual({ accepted: false, duplicate: true });
+        expect((await store.timeline('s1')).length).toBe(before);
+        expect((await store.loadSnapshot('s1'))!.changeSeq).toBe(seq);
+      });
+
+      it('tells the engine what others changed, by change number (O(changes))', async () => {
+        const fence = await ask();
+        const snap = (await store.loadSnapshot('s1'))!;
+        expect(await store.changesSince('s1', snap.changeSeq, snap.globalSeq)).toMatchObject({ changeSeq: snap.changeSeq, projects: [], instances: [] });
+        await store.recordReply({ sessionId: 's1', projectId: 'p1', reply: 'ACK_PLANNED_MAINTENANCE', answers: 'PLANNED_MAINTENANCE', instanceActions: new Map([['i1', 'MIGRATE']]), at: T0 + 7 });
+        await store.setSessionFlags('s1', { paused: true }, T0 + 8);
+        const ch = (await store.changesSince('s1', snap.changeSeq, snap.globalSeq))!;
+        expect(ch.changeSeq).toBeGreaterThan(snap.changeSeq);
+        expect(ch.projects.map((p) => [p.projectId, p.reply])).toEqual([['p1', 'ACK_PLANNED_MAINTENANCE']]);
+        expect(ch.instances.map((i) => [i.instanceId, i.action])).toEqual([['i1', 'MIGRATE']]);
+        expect(ch.session?.paused).toBe(true);
+        // Read once, the engine says so with its next write; the rows are dropped, the number stays.
+        const applied = (await store.commitDecision('s1', fence, { wakeAt: T0 + 9 }, T0 + 9, ch.changeSeq))!;
+        expect(applied.changeSeq).toBe(ch.changeSeq);
+        expect(await store.changesSince('s1', ch.changeSeq, ch.globalSeq)).toMatchObject({ projects: [], instances: [] });
+        // Subscriptions are everyone's: a new one re-reads the subscribed projects.
+        await store.createSubscription({ id: 'sub-x', projectId: 'p9', url: 'http://10.0.0.1/x', eventTypes: ['maintenance.scheduled'], format: 'json', secret: null, createdAt: T0, delivered: 0 });
+        const g = (await store.changesSince('s1', ch.changeSeq, ch.globalSeq))!;
+        expect(g.globalSeq).toBeGreaterThan(ch.globalSeq);
+        expect(g.subscribedProjects).toContain('p9');
       });
 
       it('records, without effect, a reply to a state not awaited', async () => {
@@ -537,11 +570,8 @@ export function describeStoreContract(
           ['p1', 'MAINTENANCE'],
           ['p2', 'PLANNED_MAINTENANCE'],
         ] as const) {
-          const out = await store.recordReply(
-            { sessionId: 's1', projectId, reply: `ACK_${answers}`, answers, instanceActions: { i1: 'EVICTION' }, at: T0 + 5 },
-            ['i1', 'i2'],
-          );
-          expect(out).toEqual({ accepted: false });
+          const out = await store.recordReply({ sessionId: 's1', projectId, reply: `ACK_${answers}`, answers, instanceActions: new Map([['i1', 'EVICTION']]), at: T0 + 5 });
+          expect(out).toMatchObject({ accepted: false });
         }
         const snap = (await store.loadSnapshot('s1'))!;
         expect(snap.projects.map((p) => [p.reply, p.repliedAt, p.lastReply, p.lastReplyAt])).toEqual([
@@ -554,10 +584,10 @@ export function describeStoreContract(
         expect(kinds).toEqual(['reply_ignored', 'reply_ignored']);
 
         expect(
-          await store.recordReply({ sessionId: 's1', projectId: 'p9', reply: 'ACK_MAINTENANCE', answers: 'MAINTENANCE', instanceActions: {}, at: T0 }, []),
+          await store.recordReply({ sessionId: 's1', projectId: 'p9', reply: 'ACK_MAINTENANCE', answers: 'MAINTENANCE', instanceActions: new Map(), at: T0 }),
         ).toEqual({ accepted: false });
         expect(
-          await store.recordReply({ sessionId: 'nope', projectId: 'p1', reply: 'ACK_MAINTENANCE', answers: 'MAINTENANCE', instanceActions: {}, at: T0 }, []),
+          await store.recordReply({ sessionId: 'nope', projectId: 'p1', reply: 'ACK_MAINTENANCE', answers: 'MAINTENANCE', instanceActions: new Map(), at: T0 }),
         ).toEqual({ accepted: false });
       });
     });

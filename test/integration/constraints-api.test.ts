@@ -133,7 +133,8 @@ describe('constraints API (spec §5)', () => {
     // Its own instance may not join a group of another project.
     const r = await api(svc.url, 'PUT', '/v1/instance/p2-x', { instance_id: 'p2-x', group_id: 'g-1' }, P2);
     expect(r.status).toBe(403);
-    expect(r.body.error.message).toMatch(/g-1 belongs to project p1/);
+    expect(r.body.error.message).toMatch(/g-1 is not project p2's/);
+    expect(r.body.error.message).not.toMatch(/p1/);
     // Listing: its own only; asking for another project is refused.
     expect((await api(svc.url, 'GET', '/v1/instance', undefined, P2)).body).toEqual({ instances: [] });
     expect((await api(svc.url, 'GET', '/v1/instance?project_id=p1', undefined, P2)).status).toBe(403);

@@ -92,17 +92,6 @@ const MATRIX: Record<string, Case> = {
   'DELETE /v1/simulator/instances/:id': { access: 'project', req: () => ({ path: '/v1/simulator/instances/p1-gone' }), owner: [204] },
 };
 
-/**
- * Known answers that name p1 to p2: a PUT or DELETE of another project's constraint object answers
- * 403 "… belongs to project p1, not p2" (src/services/constraints.ts requireOwner), while a GET of
- * the same object says 404. Reported (issue 8 follow-up); the entries fail once it is fixed, so
- * remove them then.
- */
-const KNOWN_OWNER_IN_403: Record<string, string[]> = {
-  'DELETE /v1/instance/:instance_id': ['p1'],
-  'PUT /v1/instance_group/:group_id': ['p1'],
-  'DELETE /v1/instance_group/:group_id': ['p1'],
-};
 
 /** Tokens that must all be strangers: near misses, an over-long one, an empty header. */
 const WRONG_TOKENS = [WRONG, `${P1}x`, P1.slice(0, -1), ADMIN.toUpperCase(), 'x'.repeat(5000), ''];
@@ -208,7 +197,7 @@ describe('every route × every caller', () => {
         if (c.access === 'admin') expect(r.status, fail(who, r)).toBe(403);
         else if (c.lists) expect(r.status, fail(who, r)).toBe(200);
         else expect([403, 404], fail(who, r)).toContain(r.status);
-        if (c.access === 'project') expect(leaked(r.text, asked), fail(who, r)).toEqual(KNOWN_OWNER_IN_403[key] ?? []);
+        if (c.access === 'project') expect(leaked(r.text, asked), fail(who, r)).toEqual([]);
         if (r.status >= 400) expect(await storeDigest(sec.svc), `${key} as ${who}: refused, yet the store changed`).toBe(before);
       }
 

@@ -3,7 +3,7 @@
 // after persisting, until it returns nothing new.
 import type { Decision } from '../../domain/decision.js';
 import { merge } from '../../domain/decision.js';
-import type { SessionInstance } from '../../domain/model.js';
+import type { SessionHost, SessionInstance } from '../../domain/model.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import type { InstanceAction, ReplyState } from '../../domain/states.js';
 import { chooseHostToEmpty, freeCapacity } from '../../planner/capacity.js';
@@ -22,6 +22,8 @@ import {
   type StepResult,
   activeProjects,
   complete,
+  ix,
+  ox,
   orFail,
   syncInventory,
   maintenanceRound,
@@ -71,13 +73,13 @@ function next(s: Snapshot, now: number): Decision {
   // Non-compute hosts are maintained in a START round after a compute host (or alone, when no
   // compute host is left): starting with them would disable every compute host with nowhere to go.
   const computes = pending.filter((h) => h.type === 'compute');
-  const empty = computes.length ? computes.filter((h) => observedOn(s, h.name).length === 0) : pending;
+  const empty = computes.length ? computes.filter((h) => ox(s).on(h.name).size === 0) : pending;
   if (empty.length) return transition(s, now, 'START_MAINTENANCE', `${empty.map((h) => h.name).join(', ')} can be maintained now`);
 
   const choice = chooseHostToEmpty(
     computes.map((h) => h.name),
     s.observed.hosts,
-    s.observed.instances,
+    (h) => ox(s).on(h),
   );
   const state = firstRound ? 'PREPARE_MAINTENANCE' : 'PLANNED_MAINTENANCE';
   if (choice.host)
@@ -121,8 +123,9 @@ function emptyHost(s: Snapshot, now: number): Decision {
   if (off) return off;
 
   const key = `${state}:${attempt(s)}:${host}`;
-  const moving = s.instances.filter((i) => i.status === 'moving');
-  const onHost = s.instances.filter((i) => i.status !== 'gone' && i.status !== 'moving' && i.host === host);
+  // O(instances on the host + instances moving), by index.
+  const moving = sortById([...ix(s).moving()]);
+  const onHost = sortById([...ix(s).instancesOn(host)].filter((i) => i.status !== 'gone' && i.status !== 'moving'));
   if (!onHost.length && !moving.length && !observedOn(s, host).length) return hostEmptied(s, now, host);
 
   const projects = [
@@ -227,6 +230,16 @@ function moveInstance(s: Snapshot, now: number, inst: SessionInstance, host: str
   };
 }
 
+/** Records in id order, as a full scan of the session would list them (deterministic decisions). */
+const sortById = (xs: SessionInstance[]): SessionInstance[] => xs.sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+
+/** The host of a status (this workflow maintains one host at a time). */
+function first(hosts: ReadonlySet<SessionHost>): SessionHost | undefined {
+  let best: SessionHost | undefined;
+  for (const h of hosts) if (!best) best = h;
+  return best;
+}
+
 // ---- START_MAINTENANCE ----------------------------------------------------------------------
 
 function startMaintenance(s: Snapshot, now: number): Decision {
@@ -244,7 +257,7 @@ function startMaintenance(s: Snapshot, now: number): Decision {
     if (busy) return merge(...parts);
     return { session: { phase: { ...s.session.phase, computesDisabled: true } }, wakeAt: now };
   }
-  const current = s.hosts.find((h) => h.status === 'maintaining');
+  const current = first(ix(s).hostsWith('maintaining'));
   const target =
     current ?? s.hosts.find((h) => h.status !== 'maintained' && (h.type !== 'compute' || observedOn(s, h.name).length === 0));
   if (!target) return next(s, now);
@@ -252,7 +265,7 @@ function startMaintenance(s: Snapshot, now: number): Decision {
   if (r.status === 'failed') return merge(r.decision, fail(s, now, r.reason));
   if (r.status === 'waiting') return r.decision;
   // One more host done; the next decide picks the next host or state.
-  const maintained = s.hosts.filter((h) => h.status === 'maintained').length + 1;
+  const maintained = ix(s).hostsWith('maintained').size + 1;
   return merge(r.decision, { session: { percentDone: Math.floor((maintained / s.hosts.length) * 95) }, wakeAt: now });
 }
 

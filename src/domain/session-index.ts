@@ -1,0 +1,175 @@
+// Indexes over a session and the observed world, so that a workflow step costs what it looks at,
+// not what the session holds: hosts, instances, projects and ops by key; instances by host; the ops
+// still in flight; hosts by status. The engine keeps one per live session and updates it as it
+// applies each decision (see engine/live-session.ts); a snapshot built by hand (tests) gets one
+// built on first use. Every lookup here is O(1) or O(answer).
+import type { HostInfo, InstanceInfo } from './infra.js';
+import type { HostStatus, Op, SessionHost, SessionInstance, SessionProject } from './model.js';
+import type { SessionData } from './snapshot.js';
+
+/** Read side, for workflows. */
+export interface SessionIndex {
+  host(name: string): SessionHost | undefined;
+  hostsWith(status: HostStatus): ReadonlySet<SessionHost>;
+  instance(id: string): SessionInstance | undefined;
+  /** Session records whose last known host is `host` (any status). */
+  instancesOn(host: string): ReadonlySet<SessionInstance>;
+  /** Records with status `moving`. */
+  moving(): ReadonlySet<SessionInstance>;
+  project(id: string): SessionProject | undefined;
+  op(key: string): Op | undefined;
+  /** Ops of a kind on a subject (host, instance, plug-in), oldest first. */
+  opsOf(kind: Op['kind'], subject: string): readonly Op[];
+  /** Ops pending or started. */
+  active(): ReadonlySet<Op>;
+  emitted(key: string): boolean;
+}
+
+/** The observed world, indexed. */
+export interface ObservedIndex {
+  host(name: string): HostInfo | undefined;
+  instance(id: string): InstanceInfo | undefined;
+  /** Observed instances on `host`. */
+  on(host: string): ReadonlySet<InstanceInfo>;
+}
+
+const EMPTY: ReadonlySet<never> = new Set();
+const NONE: readonly never[] = [];
+
+/** Mutable index of a session: the engine applies every change through it. */
+export class MutableSessionIndex implements SessionIndex {
+  private readonly hosts = new Map<string, SessionHost>();
+  private readonly byStatus = new Map<HostStatus, Set<SessionHost>>();
+  private readonly instances = new Map<string, SessionInstance>();
+  private readonly byHost = new Map<string, Set<SessionInstance>>();
+  private readonly movingSet = new Set<SessionInstance>();
+  private readonly projects = new Map<string, SessionProject>();
+  private readonly ops = new Map<string, Op>();
+  private readonly opsBy = new Map<string, Op[]>();
+  private readonly activeOps = new Set<Op>();
+  private readonly events = new Set<string>();
+
+  /** O(session), once: when a session is loaded. */
+  constructor(d: Pick<SessionData, 'hosts' | 'instances' | 'projects' | 'ops' | 'eventKeys'>) {
+    for (const h of d.hosts) this.addHost(h);
+    for (const i of d.instances) this.addInstance(i);
+    for (const p of d.projects) this.projects.set(p.projectId, p);
+    for (const o of d.ops) this.addOp(o);
+    for (const k of d.eventKeys) this.events.add(k);
+  }
+
+  host = (name: string) => this.hosts.get(name);
+  hostsWith = (status: HostStatus): ReadonlySet<SessionHost> => this.byStatus.get(status) ?? EMPTY;
+  instance = (id: string) => this.instances.get(id);
+  instancesOn = (host: string): ReadonlySet<SessionInstance> => this.byHost.get(host) ?? EMPTY;
+  moving = (): ReadonlySet<SessionInstance> => this.movingSet;
+  project = (id: string) => this.projects.get(id);
+  op = (key: string) => this.ops.get(key);
+  opsOf = (kind: Op['kind'], subject: string): readonly Op[] => this.opsBy.get(`${kind}\u0000${subject}`) ?? NONE;
+  active = (): ReadonlySet<Op> => this.activeOps;
+  emitted = (key: string) => this.events.has(key);
+
+  // ---- updates (the engine's, as it applies a decision) ----
+
+  addHost(h: SessionHost): void {
+    this.hosts.set(h.name, h);
+    this.setOf(this.byStatus, h.status).add(h);
+  }
+
+  /** Patch a host in place, keeping the status index right. */
+  patchHost(h: SessionHost, patch: Partial<SessionHost>): void {
+    if (patch.status !== undefined && patch.status !== h.status) {
+      this.byStatus.get(h.status)?.delete(h);
+      this.setOf(this.byStatus, patch.status).add(h);
+    }
+    Object.assign(h, patch);
+  }
+
+  addInstance(i: SessionInstance): void {
+    this.instances.set(i.instanceId, i);
+    this.setOf(this.byHost, i.host).add(i);
+    if (i.status === 'moving') this.movingSet.add(i);
+  }
+
+  patchInstance(i: SessionInstance, patch: Partial<SessionInstance>): void {
+    if (patch.host !== undefined && patch.host !== i.host) {
+      this.byHost.get(i.host)?.delete(i);
+      this.setOf(this.byHost, patch.host).add(i);
+    }
+    Object.assign(i, patch);
+    if (i.status === 'moving') this.movingSet.add(i);
+    else this.movingSet.delete(i);
+  }
+
+  addProject(p: SessionProject): void {
+    this.projects.set(p.projectId, p);
+  }
+
+  addOp(o: Op): void {
+    this.ops.set(o.key, o);
+    const k = `${o.kind}\u0000${o.subject}`;
+    const list = this.opsBy.get(k);
+    if (list) list.push(o);
+    else this.opsBy.set(k, [o]);
+    this.trackOp(o);
+  }
+
+  /** After an op's status changed in place. */
+  trackOp(o: Op): void {
+    if (o.status === 'pending' || o.status === 'started') this.activeOps.add(o);
+    else this.activeOps.delete(o);
+  }
+
+  addEvent(key: string): void {
+    this.events.add(key);
+  }
+
+  private setOf<K, V>(m: Map<K, Set<V>>, k: K): Set<V> {
+    let s = m.get(k);
+    if (!s) m.set(k, (s = new Set()));
+    return s;
+  }
+}
+
+/** Mutable index of the observed world: rebuilt from a full listing, or patched from a driver's changes. */
+export class MutableObservedIndex implements ObservedIndex {
+  private readonly hosts = new Map<string, HostInfo>();
+  private readonly instances = new Map<string, InstanceInfo>();
+  private readonly byHost = new Map<string, Set<InstanceInfo>>();
+
+  constructor(o: { hosts: readonly HostInfo[]; instances: readonly InstanceInfo[] }) {
+    for (const h of o.hosts) this.hosts.set(h.name, h);
+    for (const i of o.instances) this.putInstance(i);
+  }
+
+  host = (name: string) => this.hosts.get(name);
+  instance = (id: string) => this.instances.get(id);
+  on = (host: string): ReadonlySet<InstanceInfo> => this.byHost.get(host) ?? EMPTY;
+
+  hostList(): HostInfo[] {
+    return [...this.hosts.values()];
+  }
+
+  instanceList(): InstanceInfo[] {
+    return [...this.instances.values()];
+  }
+
+  putHost(h: HostInfo): void {
+    this.hosts.set(h.name, h);
+  }
+
+  putInstance(i: InstanceInfo): void {
+    this.removeInstance(i.id);
+    this.instances.set(i.id, i);
+    let s = this.byHost.get(i.host);
+    if (!s) this.byHost.set(i.host, (s = new Set()));
+    s.add(i);
+  }
+
+  removeInstance(id: string): void {
+    const old = this.instances.get(id);
+    if (!old) return;
+    this.instances.delete(id);
+    this.byHost.get(old.host)?.delete(old);
+  }
+}

@@ -1,0 +1,179 @@
+// A session the engine owns, held in memory between steps (issue 9): loaded once when the engine
+// takes the lease, then kept in step with the database by applying each committed decision to it
+// (what the engine wrote) and merging what others wrote (the change feed). A step never reads the
+// whole session again. The database stays the truth: losing this object (a crash, a lost lease)
+// costs one reload, nothing else.
+import { ownedConstraints, type Constraints } from '../domain/constraints.js';
+import type { Decision, InstancePatch, ProjectPatch } from '../domain/decision.js';
+import type { Op, SessionInstance, SessionProject } from '../domain/model.js';
+import { MutableSessionIndex } from '../domain/session-index.js';
+import type { SessionData } from '../domain/snapshot.js';
+import type { Applied, LoadedSnapshot, SessionChanges } from '../ports/store.js';
+
+/** Own defined fields only: a patch's `undefined` means "not changed". */
+const defined = <T extends object>(p: T): Partial<T> => {
+  const out: Partial<T> = {};
+  for (const k of Object.keys(p) as (keyof T)[]) if (p[k] !== undefined) out[k] = p[k];
+  return out;
+};
+
+/** A project row as the store creates it (rows.newProject), before its patch. */
+const newProject = (sessionId: string, p: ProjectPatch): SessionProject => ({
+  sessionId,
+  projectId: p.projectId,
+  interacting: false,
+  awaiting: null,
+  askKey: null,
+  notifiedAt: null,
+  replyAt: null,
+  reply: null,
+  repliedAt: null,
+  lastReply: null,
+  lastReplyAt: null,
+  unreachable: false,
+  ...defined(p),
+});
+
+/** An instance row as the store creates it (rows.newInstance). */
+const newInstance = (sessionId: string, i: InstancePatch): SessionInstance => ({
+  sessionId,
+  instanceId: i.instanceId,
+  projectId: i.projectId!,
+  name: i.name ?? i.instanceId,
+  host: i.host!,
+  originHost: i.originHost ?? i.host!,
+  vcpus: i.vcpus ?? 0,
+  floatingIp: i.floatingIp ?? false,
+  liveMigratable: i.liveMigratable ?? false,
+  action: i.action ?? null,
+  status: i.status ?? 'present',
+  moves: i.moves ?? 0,
+  error: i.error ?? null,
+  askState: i.askState ?? null,
+  askKey: i.askKey ?? null,
+  notifiedAt: i.notifiedAt ?? null,
+  replyAt: i.replyAt ?? null,
+  reply: i.reply ?? null,
+  repliedAt: i.repliedAt ?? null,
+});
+
+export class LiveSession {
+  readonly data: SessionData;
+  readonly index: MutableSessionIndex;
+  /** Change feeds read up to here. */
+  changeSeq: number;
+  globalSeq: number;
+  /** Change rows up to here are known to be dropped from the store. */
+  trimmedSeq: number;
+
+  /** O(session), once per lease. */
+  constructor(
+    snap: LoadedSnapshot,
+    readonly fence: number,
+  ) {
+    const { changeSeq, globalSeq, ...data } = snap;
+    this.data = data;
+    this.index = new MutableSessionIndex(data);
+    this.changeSeq = changeSeq;
+    this.globalSeq = globalSeq;
+    this.trimmedSeq = 0;
+  }
+
+  get id(): string {
+    return this.data.session.id;
+  }
+
+  /** Mirror a committed decision: O(size of the decision). Answers the projects it added. */
+  apply(d: Decision, applied: Applied, now: number): string[] {
+    const added: string[] = [];
+    const { data, index } = this;
+    const s = data.session;
+    if (d.session) {
+      const { control, percentDone, ...rest } = d.session;
+      Object.assign(s, defined(rest));
+      if (percentDone !== undefined) s.percentDone = Math.round(percentDone);
+      if (control !== undefined) s.control = null;
+    }
+    if (d.wakeAt !== undefined) s.wakeAt = d.wakeAt;
+    s.updatedAt = now;
+    for (const h of d.hosts ?? []) {
+      const known = index.host(h.name);
+      if (known) index.patchHost(known, defined(h));
+    }
+    for (const p of d.projects ?? []) {
+      const known = index.project(p.projectId);
+      if (known) Object.assign(known, defined(p));
+      else {
+        this.addProject(newProject(s.id, p));
+        added.push(p.projectId);
+      }
+    }
+    for (const i of d.instances ?? []) {
+      const known = index.instance(i.instanceId);
+      if (known) index.patchInstance(known, defined(i));
+      else if (i.projectId !== undefined && i.host !== undefined) {
+        const row = newInstance(s.id, i);
+        data.instances.push(row);
+        index.addInstance(row);
+      }
+    }
+    for (const o of applied.ops) {
+      data.ops.push(o);
+      index.addOp(o);
+    }
+    for (const e of d.events ?? []) {
+      const n = applied.fanout.get(e.key);
+      if (n === undefined) continue; // decided before
+      index.addEvent(e.key);
+      data.eventKeys.push(e.key);
+      if (e.eventType === 'maintenance.scheduled' && n > 0) data.deliveries[e.key] = { delivered: 0, pending: n, dead: 0 };
+    }
+    return added;
+  }
+
+  /** Constraints of projects that joined the session, merged with those held. */
+  addConstraints(c: Constraints): void {
+    const held = this.data.constraints ?? { instances: [], groups: [] };
+    const merged = { instances: [...held.instances, ...c.instances], groups: [...held.groups, ...c.groups] };
+    this.data.constraints = ownedConstraints(merged, (id) => this.index.instance(id)?.projectId);
+  }
+
+  /** Projects stay sorted by id, as loaded (few; O(projects) per new one). */
+  private addProject(p: SessionProject): void {
+    const list = this.data.projects;
+    let at = list.length;
+    while (at > 0 && list[at - 1]!.projectId > p.projectId) at--;
+    list.splice(at, 0, p);
+    this.index.addProject(p);
+  }
+
+  /** An op's outcome, recorded in the store, mirrored here. */
+  patchOp(op: Op, patch: Partial<Op>): void {
+    Object.assign(op, patch);
+    this.index.trackOp(op);
+  }
+
+  /** Merge what others wrote: O(rows changed). */
+  merge(ch: SessionChanges): void {
+    const { data, index } = this;
+    if (ch.session) Object.assign(data.session, ch.session);
+    for (const p of ch.projects) {
+      const known = index.project(p.projectId);
+      if (known) Object.assign(known, p);
+      else this.addProject(p);
+    }
+    for (const i of ch.instances) {
+      const known = index.instance(i.instanceId);
+      if (known) index.patchInstance(known, i);
+      else {
+        data.instances.push(i);
+        index.addInstance(i);
+      }
+    }
+    Object.assign(data.deliveries, ch.deliveries);
+    if (ch.subscribedProjects) data.subscribedProjects = ch.subscribedProjects;
+    if (ch.constraints) data.constraints = ownedConstraints(ch.constraints, (id) => index.instance(id)?.projectId);
+    this.changeSeq = Math.max(this.changeSeq, ch.changeSeq);
+    this.globalSeq = Math.max(this.globalSeq, ch.globalSeq);
+  }
+}
