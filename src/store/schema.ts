@@ -174,6 +174,12 @@ export interface InstanceGroupConstraintsTable {
   updated_at: Ms;
 }
 
+/** 0006: the simulated cloud's rows (ports/simulator-state.ts): a key and a JSON document. */
+export interface SimulatorStateTable {
+  id: string;
+  data: string;
+}
+
 /** 0005: what a write from outside the engine touched, numbered per session. */
 export interface SessionChangesTable {
   session_id: string;
@@ -228,4 +234,9 @@ export interface DB {
   timeline: TimelineTable;
   subscriptions: SubscriptionsTable;
   outbox: OutboxTable;
+  simulator_hosts: SimulatorStateTable;
+  simulator_instances: SimulatorStateTable;
+  simulator_ops: SimulatorStateTable;
+  simulator_keys: SimulatorStateTable;
+  simulator_meta: SimulatorStateTable;
 }

@@ -102,17 +102,20 @@ export async function simulatedDriverRoutes(app: FastifyInstance, opts: { driver
       ...(b.floating_ip !== undefined && { floatingIp: b.floating_ip }),
       ...(b.live_migratable !== undefined && { liveMigratable: b.live_migratable }),
     });
+    await driver.flush(); // answered = saved (the control API itself is synchronous, written behind)
     return reply.code(201).send(instanceToWire(inst));
   });
 
   r.post('/failures', { schema: { body: WireFailuresBodySchema, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     if (req.body.migrations?.length) driver.failMigrationsOf(req.body.migrations);
     for (const h of req.body.hosts ?? []) driver.failHost(h);
+    await driver.flush();
     return reply.code(204).send(null);
   });
 
   r.delete('/failures', { schema: { response: { 204: Type.Null() } } }, async (_req, reply) => {
     driver.heal();
+    await driver.flush();
     return reply.code(204).send(null);
   });
 }

@@ -1,6 +1,6 @@
 // An in-memory cloud that behaves like a slow real one: moves and host maintenance take scenario
 // time on the injected Clock, a deterministic best-fit scheduler picks targets, failures can be
-// injected, and (with statePath) the whole cloud survives a restart of the process.
+// injected, and (opened over a SimulatorStateStore, or with statePath) the cloud survives a restart.
 //
 // Modelling decisions:
 // - Operations complete lazily: every call first completes the ops whose finishAt <= clock.now(),
@@ -13,6 +13,17 @@
 // - Injected failures are checked when an op finishes, so failMigrationsOf() also fails moves
 //   already in flight, and heal() lets them succeed.
 // - Finished ops are kept (getOperation answers for them after a restart); they are small.
+//
+// Persistence, two ways:
+// - `SimulatedDriver.open(…, { state })` (what `fenix serve` uses, in its own database): every
+//   mutation marks the rows it changed; the changed rows are written in one transaction, batched
+//   (write-behind, queued in the same tick) and always flushed before an InfraDriver call returns.
+//   We flush before returning, not only behind, because the engine records what a call returned
+//   (startMove's ref) and then relies on it: after a SIGKILL the op and its idempotency key must
+//   still be there, or the restarted engine polls an unknown ref ("operation not found") while the
+//   cloud has forgotten the capacity it reserved. The synchronous control API (createInstance, …)
+//   is written behind; its HTTP routes await flush() before answering.
+// - `statePath` (an explicit JSON file): the whole cloud rewritten after each mutation, O(cloud).
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock } from '../../ports/clock.js';
@@ -25,6 +36,7 @@ import {
   type MoveOptions,
   type OpStatus,
 } from '../../ports/infra-driver.js';
+import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore, type SimulatorTable } from '../../ports/simulator-state.js';
 import type { HostType } from '../../domain/states.js';
 import { FenixError } from '../../domain/errors.js';
 import { parseScenario, type ScenarioInput, type ScenarioTimings } from './scenario.js';
@@ -106,9 +118,36 @@ export interface SimState {
 }
 
 export interface SimulatedDriverOptions {
-  /** Load the cloud from this JSON file when it exists; write it after every mutation. */
+  /** Load the cloud from this JSON file when it exists; rewrite the whole file after every mutation. */
   statePath?: string;
 }
+
+export interface OpenSimulatedDriverOptions {
+  /** Load the cloud from here when it holds one (else the scenario); write each change's rows. */
+  state: SimulatorStateStore;
+  /**
+   * A JSON state file of the old default (`<db>.simulator.json`): when `state` is empty and the file
+   * exists, the cloud is taken from it, saved to `state`, and the file renamed to `<file>.imported`.
+   */
+  importFrom?: string;
+}
+
+/** Rows changed since the last write, by table and key (the current value is read when writing). */
+type Changed = Record<SimulatorTable, Set<string>>;
+const noChanges = (): Changed => ({ hosts: new Set(), instances: new Set(), ops: new Set(), keys: new Set(), meta: new Set() });
+
+/** Meta rows: the format version, timings, id sequences, injected failures. */
+const META_VERSION = 'version';
+const META_TIMINGS = 'timings';
+const META_SEQ = 'seq';
+const META_FAILURES = 'failures';
+
+/** Module-private: open() hands the saved rows to the constructor through this option. */
+const RESTORE = Symbol('restore');
+type InternalOptions = SimulatedDriverOptions & { [RESTORE]?: SimulatorRows };
+
+/** Ops in start order: the number at the end of a ref is one sequence over every kind. */
+const refSeq = (ref: string): number => Number(ref.slice(ref.lastIndexOf('-') + 1)) || 0;
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -126,14 +165,28 @@ export class SimulatedDriver implements InfraDriver {
   private timings: ScenarioTimings;
   private opSeq = 0;
   private instanceSeq = 0;
-  private readonly statePath: string | undefined;
+  private statePath: string | undefined;
+  /** Row-wise persistence (open()); `changed` is tracked only then. */
+  private state: SimulatorStateStore | undefined;
+  private changed: Changed | null = null;
+  /** The tail of the serialized writes: one batch at a time, in order. */
+  private writing: Promise<void> = Promise.resolve();
+  private flushQueued = false;
 
-  /** The scenario is validated (parseScenario) unless a saved state is loaded from statePath instead. */
+  /**
+   * A cloud in memory, or in a JSON file (statePath). The scenario is validated (parseScenario)
+   * unless a saved state is loaded instead. For the row-wise store use `SimulatedDriver.open`.
+   */
   constructor(
     scenario: ScenarioInput,
     private readonly clock: Clock,
     opts: SimulatedDriverOptions = {},
   ) {
+    const restore = (opts as InternalOptions)[RESTORE];
+    if (restore) {
+      this.timings = this.loadRows(restore);
+      return;
+    }
     this.statePath = opts.statePath;
     if (this.statePath && existsSync(this.statePath)) {
       this.timings = this.load(this.statePath);
@@ -158,52 +211,83 @@ export class SimulatedDriver implements InfraDriver {
     this.persist();
   }
 
+  /**
+   * A cloud kept row by row in `state`: the saved one when there is one (the scenario is then
+   * ignored), else the scenario (or `importFrom`), saved at once.
+   */
+  static async open(scenario: ScenarioInput, clock: Clock, opts: OpenSimulatedDriverOptions): Promise<SimulatedDriver> {
+    const rows = await opts.state.load();
+    const saved = rows.meta.has(META_VERSION);
+    const importing = !saved && opts.importFrom !== undefined && existsSync(opts.importFrom);
+    const d = new SimulatedDriver(scenario, clock, saved ? ({ [RESTORE]: rows } as InternalOptions) : importing ? { statePath: opts.importFrom! } : {});
+    d.statePath = undefined;
+    d.state = opts.state;
+    d.changed = noChanges();
+    if (!saved) {
+      for (const h of d.hosts.keys()) d.changed.hosts.add(h);
+      for (const i of d.instances.keys()) d.changed.instances.add(i);
+      for (const o of d.ops.keys()) d.changed.ops.add(o);
+      for (const k of d.keys.keys()) d.changed.keys.add(k);
+      for (const m of [META_VERSION, META_TIMINGS, META_SEQ, META_FAILURES]) d.changed.meta.add(m);
+      await d.flush();
+      if (importing) renameSync(opts.importFrom!, `${opts.importFrom}.imported`);
+    }
+    return d;
+  }
+
   // ---------------------------------------------------------------- InfraDriver
 
   async listHosts(): Promise<HostInfo[]> {
     this.tick();
     const placed = this.placement();
-    return this.sortedHosts().map((h) => ({
+    const out = this.sortedHosts().map((h) => ({
       name: h.name,
       type: h.type,
       vcpus: h.vcpus,
       vcpusUsed: placed.get(h.name) ?? 0,
       enabled: h.enabled,
     }));
+    await this.flush();
+    return out;
   }
 
   /** `hosts: []` matches no instance; an absent filter field matches all. Sorted by id. */
   async listInstances(filter: { hosts?: string[]; projectId?: string } = {}): Promise<InstanceInfo[]> {
     this.tick();
     const hosts = filter.hosts ? new Set(filter.hosts) : null;
-    return [...this.instances.values()]
+    const out = [...this.instances.values()]
       .filter((i) => (!hosts || hosts.has(i.host)) && (filter.projectId === undefined || i.projectId === filter.projectId))
       .sort(byId)
       .map((i) => ({ ...i }));
+    await this.flush();
+    return out;
   }
 
   async setHostScheduling(host: string, enabled: boolean, reason: string): Promise<void> {
     this.tick();
     const h = this.hostOrThrow(host);
-    if (h.enabled === enabled && (enabled || h.disabledReason === reason)) return;
-    h.enabled = enabled;
-    if (enabled) delete h.disabledReason;
-    else h.disabledReason = reason;
-    this.persist();
+    if (h.enabled !== enabled || (!enabled && h.disabledReason !== reason)) {
+      h.enabled = enabled;
+      if (enabled) delete h.disabledReason;
+      else h.disabledReason = reason;
+      this.touch('hosts', h.name);
+      this.persist();
+    }
+    await this.flush();
   }
 
   async startMove(instanceId: string, kind: MoveKind, key: string, opts: MoveOptions = {}): Promise<string> {
     this.tick();
     const existing = this.refForKey(key, (op) => op.instanceId === instanceId, `move of instance ${instanceId}`);
-    if (existing) return existing;
+    if (existing) return this.flushed(existing);
     const inst = this.instances.get(instanceId);
     if (!inst) throw new DriverError(`instance not found: ${instanceId}`, false, 'NOT_FOUND');
 
     const inFlight = this.runningOps().find((op) => op.instanceId === instanceId);
     if (inFlight) {
-      this.keys.set(key, inFlight.ref);
+      this.setKey(key, inFlight.ref);
       this.persist();
-      return inFlight.ref;
+      return this.flushed(inFlight.ref);
     }
 
     const now = this.clock.now();
@@ -233,19 +317,19 @@ export class SimulatedDriver implements InfraDriver {
     }
     this.record(op);
     this.tick(); // a zero-length move is done at once
-    return op.ref;
+    return this.flushed(op.ref);
   }
 
   async startHostMaintenance(host: string, key: string): Promise<string> {
     this.tick();
     const existing = this.refForKey(key, (op) => op.kind === 'HOST_MAINTENANCE' && op.from === host, `maintenance of host ${host}`);
-    if (existing) return existing;
+    if (existing) return this.flushed(existing);
     this.hostOrThrow(host);
     const inFlight = this.runningOps().find((op) => op.kind === 'HOST_MAINTENANCE' && op.from === host);
     if (inFlight) {
-      this.keys.set(key, inFlight.ref);
+      this.setKey(key, inFlight.ref);
       this.persist();
-      return inFlight.ref;
+      return this.flushed(inFlight.ref);
     }
     const now = this.clock.now();
     const op: SimOp = {
@@ -265,7 +349,7 @@ export class SimulatedDriver implements InfraDriver {
     }
     this.record(op);
     this.tick();
-    return op.ref;
+    return this.flushed(op.ref);
   }
 
   async getOperation(ref: string): Promise<OpStatus> {
@@ -275,11 +359,24 @@ export class SimulatedDriver implements InfraDriver {
     const out: OpStatus = { status: op.status, expectedAt: op.finishAt };
     if (op.error !== undefined) out.error = op.error;
     if (op.instanceId !== undefined) out.host = this.instances.get(op.instanceId)?.host ?? (op.status === 'done' ? op.target : op.from);
-    return out;
+    return this.flushed(out);
   }
 
+  /** Writes what is still queued (the database stays open: its owner closes it). */
   async close(): Promise<void> {
-    // State is written synchronously after every mutation; nothing to flush.
+    await this.flush();
+  }
+
+  /**
+   * Write the rows changed so far (and wait for writes already under way), in one transaction.
+   * A failed write keeps its rows queued for the next flush and rejects with a retryable
+   * DriverError UNAVAILABLE, so a caller retries with the same key. Without a row store: nothing.
+   */
+  flush(): Promise<void> {
+    if (!this.state) return Promise.resolve();
+    const run = this.writing.then(() => this.writeChanged());
+    this.writing = run.catch(() => {});
+    return run;
   }
 
   // ---------------------------------------------------------------- simulator control API
@@ -311,6 +408,7 @@ export class SimulatedDriver implements InfraDriver {
       liveMigratable: req.liveMigratable ?? true,
     };
     this.instances.set(inst.id, inst);
+    this.touch('instances', inst.id);
     this.persist();
     return { ...inst };
   }
@@ -319,6 +417,7 @@ export class SimulatedDriver implements InfraDriver {
   deleteInstance(id: string): boolean {
     this.tick();
     if (!this.instances.delete(id)) return false;
+    this.touch('instances', id);
     for (const op of this.runningOps()) {
       if (op.instanceId === id) this.finish(op, 'failed', `Instance ${id} was deleted.`);
     }
@@ -350,6 +449,7 @@ export class SimulatedDriver implements InfraDriver {
   failMigrationsOf(ids: string[]): void {
     this.tick();
     for (const id of ids) this.failMigrations.add(id);
+    this.touch('meta', META_FAILURES);
     this.persist();
   }
 
@@ -358,6 +458,7 @@ export class SimulatedDriver implements InfraDriver {
     this.tick();
     this.hostOrThrow(name);
     this.failHosts.add(name);
+    this.touch('meta', META_FAILURES);
     this.persist();
   }
 
@@ -366,6 +467,7 @@ export class SimulatedDriver implements InfraDriver {
     this.tick();
     this.failMigrations.clear();
     this.failHosts.clear();
+    this.touch('meta', META_FAILURES);
     this.persist();
   }
 
@@ -413,6 +515,7 @@ export class SimulatedDriver implements InfraDriver {
       return this.finish(op, 'failed', `${op.kind} of instance ${inst.id} failed (injected failure).`);
     }
     inst.host = op.target!;
+    this.touch('instances', inst.id);
     this.finish(op, 'done');
   }
 
@@ -420,6 +523,7 @@ export class SimulatedDriver implements InfraDriver {
     this.running.delete(op.ref);
     op.status = status;
     if (error !== undefined) op.error = error;
+    this.touch('ops', op.ref);
   }
 
   /**
@@ -518,17 +622,25 @@ export class SimulatedDriver implements InfraDriver {
   private record(op: SimOp): void {
     this.ops.set(op.ref, op);
     if (op.status === 'running') this.running.set(op.ref, op);
-    this.keys.set(op.key, op.ref);
+    this.touch('ops', op.ref);
+    this.setKey(op.key, op.ref);
     this.persist();
+  }
+
+  private setKey(key: string, ref: string): void {
+    this.keys.set(key, ref);
+    this.touch('keys', key);
   }
 
   private nextRef(prefix: string): string {
     this.opSeq += 1;
+    this.touch('meta', META_SEQ);
     return `sim-${prefix}-${String(this.opSeq).padStart(6, '0')}`;
   }
 
   private nextInstanceId(): string {
     let id: string;
+    this.touch('meta', META_SEQ);
     do {
       this.instanceSeq += 1;
       id = `5140b000-0000-4000-8000-${this.instanceSeq.toString(16).padStart(12, '0')}`;
@@ -550,8 +662,68 @@ export class SimulatedDriver implements InfraDriver {
     };
   }
 
-  /** Atomic write (tmp + rename). No fsync: survives a process crash, not necessarily a power cut. */
+  /** Mark a row as changed (deleted when its key is gone from memory). */
+  private touch(table: SimulatorTable, key: string): void {
+    this.changed?.[table].add(key);
+  }
+
+  /** `value` once every change so far is written (InfraDriver answers wait for this). */
+  private async flushed<T>(value: T): Promise<T> {
+    await this.flush();
+    return value;
+  }
+
+  /** The current value of a changed row, or null when it is gone. */
+  private rowOf(table: SimulatorTable, key: string): unknown {
+    switch (table) {
+      case 'hosts':
+        return this.hosts.has(key) ? { ...this.hosts.get(key)! } : null;
+      case 'instances':
+        return this.instances.has(key) ? { ...this.instances.get(key)! } : null;
+      case 'ops':
+        return this.ops.has(key) ? { ...this.ops.get(key)! } : null;
+      case 'keys':
+        return this.keys.get(key) ?? null;
+      case 'meta':
+        if (key === META_VERSION) return 1;
+        if (key === META_TIMINGS) return { ...this.timings };
+        if (key === META_SEQ) return { opSeq: this.opSeq, instanceSeq: this.instanceSeq };
+        if (key === META_FAILURES) return { migrations: [...this.failMigrations].sort(), hosts: [...this.failHosts].sort() };
+        return null;
+    }
+  }
+
+  /** One batch: the rows changed since the last one, as they are now. */
+  private async writeChanged(): Promise<void> {
+    const batch = this.changed!;
+    if (SIMULATOR_TABLES.every((t) => batch[t].size === 0)) return;
+    this.changed = noChanges();
+    const rows = emptySimulatorRows();
+    for (const t of SIMULATOR_TABLES) for (const k of batch[t]) rows[t].set(k, this.rowOf(t, k));
+    try {
+      await this.state!.apply(rows);
+    } catch (e) {
+      for (const t of SIMULATOR_TABLES) for (const k of batch[t]) this.changed![t].add(k);
+      throw new DriverError(`simulator state not saved: ${(e as Error).message}`, true, 'UNAVAILABLE');
+    }
+  }
+
+  /**
+   * After a mutation. Row store: queue one write-behind flush for this tick (callers that must know
+   * it is written await flush()); a failure there leaves the rows queued for the next flush, which
+   * reports it. JSON file: an atomic rewrite (tmp + rename). No fsync: survives a process crash,
+   * not necessarily a power cut.
+   */
   private persist(): void {
+    if (this.state) {
+      if (this.flushQueued) return;
+      this.flushQueued = true;
+      queueMicrotask(() => {
+        this.flushQueued = false;
+        this.flush().catch(() => {});
+      });
+      return;
+    }
     if (!this.statePath) return;
     mkdirSync(dirname(this.statePath), { recursive: true });
     const tmp = `${this.statePath}.${process.pid}.tmp`;
@@ -590,5 +762,27 @@ export class SimulatedDriver implements InfraDriver {
     this.opSeq = s.opSeq ?? 0;
     this.instanceSeq = s.instanceSeq ?? 0;
     return { ...s.timings };
+  }
+
+  /** The cloud from a row store's rows (open()). */
+  private loadRows(rows: SimulatorRows): ScenarioTimings {
+    const bad = (why: string) => new Error(`cannot load simulator state from the database: ${why}`);
+    if (rows.meta.get(META_VERSION) !== 1) throw bad('not a version 1 simulator state');
+    const timings = rows.meta.get(META_TIMINGS) as ScenarioTimings | undefined;
+    if (!timings || typeof timings !== 'object') throw bad('no timings');
+    for (const [name, h] of rows.hosts) this.hosts.set(name, h as SimHost);
+    for (const [id, i] of rows.instances) this.instances.set(id, i as SimInstance);
+    for (const o of [...rows.ops.values()].map((x) => x as SimOp).sort((a, b) => refSeq(a.ref) - refSeq(b.ref) || (a.ref < b.ref ? -1 : 1))) {
+      this.ops.set(o.ref, o);
+      if (o.status === 'running') this.running.set(o.ref, o);
+    }
+    for (const [k, ref] of rows.keys) this.keys.set(k, ref as string);
+    const seq = rows.meta.get(META_SEQ) as { opSeq?: number; instanceSeq?: number } | undefined;
+    this.opSeq = seq?.opSeq ?? 0;
+    this.instanceSeq = seq?.instanceSeq ?? 0;
+    const f = rows.meta.get(META_FAILURES) as { migrations?: string[]; hosts?: string[] } | undefined;
+    this.failMigrations = new Set(f?.migrations ?? []);
+    this.failHosts = new Set(f?.hosts ?? []);
+    return { ...timings };
   }
 }

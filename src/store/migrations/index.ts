@@ -5,6 +5,7 @@ import * as m0002 from './0002_constraints.js';
 import * as m0003 from './0003_session_control.js';
 import * as m0004 from './0004_outbox_claims.js';
 import * as m0005 from './0005_change_feed.js';
+import * as m0006 from './0006_simulator_state.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_session_control': m0003,
   '0004_outbox_claims': m0004,
   '0005_change_feed': m0005,
+  '0006_simulator_state': m0006,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,61 @@
+// The simulated cloud's state in the service's own database (migration 0006), on SQLite and
+// PostgreSQL alike: one row per host, instance, operation, idempotency key and meta entry, so a
+// change writes only the rows it touched (ports/simulator-state.ts).
+import type { Kysely } from 'kysely';
+import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore, type SimulatorTable } from '../ports/simulator-state.js';
+import type { DB } from './schema.js';
+
+const TABLE = {
+  hosts: 'simulator_hosts',
+  instances: 'simulator_instances',
+  ops: 'simulator_ops',
+  keys: 'simulator_keys',
+  meta: 'simulator_meta',
+} as const satisfies Record<SimulatorTable, keyof DB>;
+
+/**
+ * Rows per statement: 2 bound values each, far below SQLite's limit of bound values per statement
+ * (32766) and PostgreSQL's (65535); only the first save of a large cloud needs more than one.
+ */
+const CHUNK = 500;
+
+function* chunks<T>(xs: T[]): Generator<T[]> {
+  for (let i = 0; i < xs.length; i += CHUNK) yield xs.slice(i, i + CHUNK);
+}
+
+export class KyselySimulatorState implements SimulatorStateStore {
+  /** The database of a KyselyStore (`store.db`); the store owns and closes it. */
+  constructor(private readonly db: Kysely<DB>) {}
+
+  async load(): Promise<SimulatorRows> {
+    const out = emptySimulatorRows();
+    for (const t of SIMULATOR_TABLES) {
+      // Each table by its own name: the union of table names does not narrow in Kysely's types.
+      const rows = await this.db.selectFrom(TABLE[t] as 'simulator_hosts').select(['id', 'data']).orderBy('id').execute();
+      for (const r of rows) out[t].set(r.id, JSON.parse(r.data));
+    }
+    return out;
+  }
+
+  async apply(changes: SimulatorRows): Promise<void> {
+    if (SIMULATOR_TABLES.every((t) => changes[t].size === 0)) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const t of SIMULATOR_TABLES) {
+        const table = TABLE[t] as 'simulator_hosts';
+        const upserts: { id: string; data: string }[] = [];
+        const deletes: string[] = [];
+        for (const [id, value] of changes[t]) {
+          if (value === null) deletes.push(id);
+          else upserts.push({ id, data: JSON.stringify(value) });
+        }
+        for (const part of chunks(upserts))
+          await trx
+            .insertInto(table)
+            .values(part)
+            .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ data: eb.ref('excluded.data') })))
+            .execute();
+        for (const part of chunks(deletes)) await trx.deleteFrom(table).where('id', 'in', part).execute();
+      }
+    });
+  }
+}
