@@ -7,6 +7,7 @@ import { DEFAULT_SIMULATOR_PORT, startSimulatorService, type SimulatorServer } f
 interface SimulatorCliOptions {
   scenario?: string;
   state?: string;
+  db?: string;
   port: number;
   host: string;
 }
@@ -22,7 +23,8 @@ export function registerSimulatorCommand(program: Command): Command {
     .command('simulator')
     .description('run the simulated cloud as a service shared by several fenix processes (they use --simulator-url)')
     .option('--scenario <file>', 'simulated cloud (JSON file); default: the built-in demo cloud')
-    .option('--state <file>', 'file keeping the simulated cloud across restarts (loaded instead of the scenario when it exists)')
+    .option('--db <db>', 'keep the simulated cloud across restarts in this database (SQLite file or postgres:// URL), one row per change; loaded instead of the scenario when it holds one')
+    .option('--state <file>', 'keep it in this JSON file instead (rewritten whole on each change; loaded instead of the scenario when it exists)')
     .option('--port <port>', 'TCP port (0 = any free port)', portArg, DEFAULT_SIMULATOR_PORT)
     .option('--host <addr>', 'address to bind (the service has no authentication)', '127.0.0.1')
     .action(async (o: SimulatorCliOptions) => {
@@ -31,6 +33,7 @@ export function registerSimulatorCommand(program: Command): Command {
         sim = await startSimulatorService({
           ...(o.scenario && { scenarioFile: o.scenario }),
           ...(o.state && { statePath: o.state }),
+          ...(o.db && { db: o.db }),
           host: o.host,
           port: o.port,
         });
@@ -40,7 +43,7 @@ export function registerSimulatorCommand(program: Command): Command {
         return;
       }
       if (!isLoopback(o.host)) process.stderr.write(`warning: the simulator has no authentication and listens on ${o.host}\n`);
-      console.log(`Fenix simulated cloud on ${sim.url}${o.scenario ? ` (scenario ${o.scenario})` : ' (demo cloud)'}${o.state ? `, state ${o.state}` : ''}`);
+      console.log(`Fenix simulated cloud on ${sim.url}${o.scenario ? ` (scenario ${o.scenario})` : ' (demo cloud)'}${o.state ? `, state ${o.state}` : ''}${o.db ? ', state in its database' : ''}`);
       console.log(`  fenix serve --simulator-url ${sim.url}   (or FENIX_SIMULATOR_URL=${sim.url})`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {

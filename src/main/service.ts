@@ -16,7 +16,7 @@ import { PlanService } from '../services/plan.js';
 import { httpDownloader, sessionWorkDir } from './download.js';
 import { SystemClock } from '../clock/system.js';
 import { publicUrlOf, type Config } from '../config/config.js';
-import { demoScenario, parseScenario, RemoteSimulatorDriver, SimulatedDriver } from '../drivers/simulated/index.js';
+import { demoScenario, parseScenario, RemoteSimulatorDriver, SimulatedDriver, type ScenarioInput } from '../drivers/simulated/index.js';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import { Relay, type RelayOptions } from '../notifier/relay.js';
 import { UrlPolicy, parseCidrList } from '../notifier/url-policy.js';
@@ -29,7 +29,9 @@ import { ConstraintService } from '../services/constraints.js';
 import { ProjectService } from '../services/projects.js';
 import { SessionService } from '../services/sessions.js';
 import { SubscriptionService } from '../services/subscriptions.js';
-import { isPostgresUrl, openStore } from '../store/index.js';
+import { openStore } from '../store/index.js';
+import type { KyselyStore } from '../store/kysely-store.js';
+import { KyselySimulatorState } from '../store/simulator-state.js';
 import { PgNudges } from '../store/postgres/nudges.js';
 import { WORKFLOW_IMPLS } from '../workflows/index.js';
 import type { WorkflowName } from '../domain/states.js';
@@ -69,10 +71,24 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** Where the in-process simulator keeps its cloud: the flag, else beside a SQLite file. */
-export function simulatorStatePath(config: Pick<Config, 'db' | 'simulatorState'>): string | undefined {
-  if (config.simulatorState) return config.simulatorState;
-  return config.db === ':memory:' || isPostgresUrl(config.db) ? undefined : `${config.db}.simulator.json`;
+/**
+ * The in-process simulated cloud and where it lives: --simulator-state's JSON file when given, else
+ * the service's own database, rows per change, on every store (an older `<db>.simulator.json`
+ * beside a SQLite file is imported once). Split api / engine processes keep their own unsaved
+ * clouds, as before: several processes writing one cloud's rows would overwrite each other (share
+ * one cloud with `fenix simulator --db …` and --simulator-url).
+ */
+async function inProcessSimulator(
+  scenario: ScenarioInput,
+  clock: Clock,
+  config: Pick<Config, 'db' | 'simulatorState'>,
+  store: KyselyStore,
+  role: 'all' | 'api' | 'engine',
+): Promise<SimulatedDriver> {
+  if (config.simulatorState) return new SimulatedDriver(scenario, clock, { statePath: config.simulatorState });
+  if (role !== 'all') return new SimulatedDriver(scenario, clock);
+  const legacy = store.dialect === 'sqlite' && config.db !== ':memory:' ? `${config.db}.simulator.json` : undefined;
+  return SimulatedDriver.open(scenario, clock, { state: new KyselySimulatorState(store.db), ...(legacy && { importFrom: legacy }) });
 }
 
 async function simulatorEstimates(sim: SimulatedDriver | RemoteSimulatorDriver): Promise<Partial<PlanEstimates>> {
@@ -100,20 +116,19 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       : config.scenario
         ? parseScenario(JSON.parse(readFileSync(config.scenario, 'utf8')))
         : demoScenario();
-  const statePath = simulatorStatePath(config);
+  const role = o.role ?? 'all';
+  const store = await openStore(config.db);
   // --simulator-url: a shared simulator service (fenix simulator) owns the cloud, its scenario and state.
   const simulator =
     config.driver === 'openstack'
       ? undefined
       : config.simulatorUrl
         ? new RemoteSimulatorDriver(config.simulatorUrl)
-        : new SimulatedDriver(scenario, clock, statePath ? { statePath } : {});
+        : await inProcessSimulator(scenario, clock, config, store, role);
   const infra: InfraDriver = o.driver ?? simulator ?? new OpenStackDriver(keystone!);
   // What the planner assumes a move or a host maintenance takes: the simulated cloud's own timings
   // (unreachable shared simulator: the planner's defaults).
   const estimates = simulator ? await simulatorEstimates(simulator).catch(() => undefined) : undefined;
-  const role = o.role ?? 'all';
-  const store = await openStore(config.db);
   if (role !== 'all' && store.dialect !== 'postgres') throw new Error(`fenix ${role} needs --db postgres://…; use fenix serve with SQLite`);
   if (role === 'engine' && !config.publicUrl) throw new Error('fenix engine needs --public-url: the API address that notifications point to');
   // An SQLite file has one engine, this one: leases of a previous (crashed) process are void.
@@ -219,6 +234,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       await Promise.allSettled(loops);
       await oslo?.close();
       await infra.close?.();
+      if (simulator !== infra) await simulator?.close(); // writes what the simulator still queues
       await pgNudges?.close();
       await outbound.close();
       await store.close();

@@ -18,16 +18,24 @@ import {
   type ScenarioInput,
 } from '../drivers/simulated/index.js';
 import type { Clock } from '../ports/clock.js';
+import { openStore } from '../store/index.js';
+import { KyselySimulatorState } from '../store/simulator-state.js';
 
 export const DEFAULT_SIMULATOR_PORT = 12348;
 
 export interface SimulatorServerOptions {
-  /** The cloud to simulate (ignored when statePath holds a saved state). */
+  /** The cloud to simulate (ignored when db or statePath holds a saved state). */
   scenario: ScenarioInput;
   /** Default: the system clock. */
   clock?: Clock;
-  /** Load the cloud from / save it to this JSON file. */
+  /** Load the cloud from / save it to this JSON file (the whole file per change). */
   statePath?: string;
+  /**
+   * Keep the cloud in this database (SQLite file or postgres:// URL; the tables of fenix's own
+   * migrations), row by row. Not with statePath. Not a database whose `fenix serve` runs its own
+   * in-process simulator: two simulators would overwrite each other's rows.
+   */
+  db?: string;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0 (an ephemeral port; `fenix simulator` uses 12348). */
@@ -45,7 +53,17 @@ export interface SimulatorServer {
 
 export async function startSimulatorServer(opts: SimulatorServerOptions): Promise<SimulatorServer> {
   const clock = opts.clock ?? new SystemClock();
-  const driver = new SimulatedDriver(opts.scenario, clock, opts.statePath ? { statePath: opts.statePath } : {});
+  if (opts.db !== undefined && opts.statePath) throw new Error('give the simulator a database or a state file, not both');
+  const store = opts.db !== undefined ? await openStore(opts.db) : undefined;
+  let driver: SimulatedDriver;
+  try {
+    driver = store
+      ? await SimulatedDriver.open(opts.scenario, clock, { state: new KyselySimulatorState(store.db) })
+      : new SimulatedDriver(opts.scenario, clock, opts.statePath ? { statePath: opts.statePath } : {});
+  } catch (e) {
+    await store?.close();
+    throw e;
+  }
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     routerOptions: { ignoreTrailingSlash: true },
@@ -57,7 +75,13 @@ export async function startSimulatorServer(opts: SimulatorServerOptions): Promis
   await app.register(simulatedDriverRoutes, { driver });
   await app.register(simulatorRoutes, { sim: driver });
   const host = opts.host ?? '127.0.0.1';
-  await app.listen({ host, port: opts.port ?? 0 });
+  try {
+    await app.listen({ host, port: opts.port ?? 0 });
+  } catch (e) {
+    await driver.close();
+    await store?.close();
+    throw e;
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 0);
   return {
@@ -66,6 +90,7 @@ export async function startSimulatorServer(opts: SimulatorServerOptions): Promis
     async close() {
       await app.close();
       await driver.close();
+      await store?.close();
     },
   };
 }
@@ -74,6 +99,7 @@ export async function startSimulatorServer(opts: SimulatorServerOptions): Promis
 export async function startSimulatorService(opts: {
   scenarioFile?: string;
   statePath?: string;
+  db?: string;
   host?: string;
   port?: number;
   logger?: Logger;
@@ -82,6 +108,7 @@ export async function startSimulatorService(opts: {
   return startSimulatorServer({
     scenario,
     ...(opts.statePath && { statePath: opts.statePath }),
+    ...(opts.db && { db: opts.db }),
     host: opts.host ?? '127.0.0.1',
     port: opts.port ?? DEFAULT_SIMULATOR_PORT,
     ...(opts.logger && { logger: opts.logger }),

@@ -35,6 +35,8 @@ export interface SimulatorControl {
   /** Throws (or rejects with) FenixError('NO_CAPACITY') when no enabled compute host has room. */
   createInstance(req: { name: string; projectId: string; vcpus: number }): MaybePromise<InstanceInfo>;
   deleteInstance(id: string): MaybePromise<boolean>;
+  /** The in-process simulator writes its state behind; a change is answered once it is saved. */
+  flush?(): Promise<void>;
 }
 
 export async function simulatorRoutes(app: FastifyInstance, opts: { sim: SimulatorControl }): Promise<void> {
@@ -58,6 +60,7 @@ export async function simulatorRoutes(app: FastifyInstance, opts: { sim: Simulat
     { config: PROJECT, schema: { body: SimCreateInstanceBodySchema, response: { 201: SimInstanceViewSchema, 409: SimErrorSchema } } },
     async (req, reply) => {
       const i = await sim.createInstance({ name: req.body.name, projectId: req.body.project_id, vcpus: req.body.vcpus });
+      await sim.flush?.();
       return reply.code(201).send({ id: i.id, name: i.name, project_id: i.projectId, host: i.host, vcpus: i.vcpus });
     },
   );
@@ -69,6 +72,7 @@ export async function simulatorRoutes(app: FastifyInstance, opts: { sim: Simulat
       if (!(await sim.deleteInstance(req.params.id))) {
         throw new FenixError('INSTANCE_NOT_FOUND', `instance ${req.params.id} not found`);
       }
+      await sim.flush?.();
       return reply.code(204).send(null);
     },
   );
