@@ -256,10 +256,10 @@ const sec = (m: number) => m / 1000;
 /** Failed candidates in a row after which a batch stops looking (the rest are fuller). */
 const MAX_MISSES = 4;
 
-// Cost (n instances, m hosts, k moves, g groups): O(n log n + m log m + k (log k + b)) where b is
-// what a best-fit query walks — the distinct free-vCPU values plus the hosts the instance's group
-// refuses (HostPool) — and each batch only touches the hosts it tries. No step scans every host or
-// instance per batch or per move.
+// Cost (n instances, m hosts, k moves): O(n log n + m log m + k·(log m + b)), b being what a
+// best-fit query walks — the distinct free-vCPU values plus the hosts the instance's group refuses
+// (HostPool). Each batch touches only the hosts it tries, each event only its move, host or group
+// (SortedList, EventQueue): no step scans every host or instance per batch or per move.
 export function planMaintenance(input: PlanInput): Plan {
   const est = input.estimates;
   const thMs = ms(est.hostMaintenanceS);
