@@ -95,7 +95,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'db', flag: 'db', description: 'SQLite file path, :memory:, or a postgres:// URL', default: 'fenix.db', parse: str },
   { key: 'driver', flag: 'driver', description: 'infrastructure driver', default: 'simulated', parse: oneOf('--driver', ['simulated', 'openstack'] as const) },
   { key: 'scenario', flag: 'scenario', description: 'simulated cloud (JSON file); default: the built-in demo cloud', default: null, parse: str },
-  { key: 'simulatorState', flag: 'simulator-state', description: 'file keeping the simulated cloud across restarts (default <db>.simulator.json for a SQLite file)', default: null, parse: str },
+  { key: 'simulatorState', flag: 'simulator-state', description: 'keep the in-process simulated cloud in this JSON file (rewritten whole on each change) instead of the database', default: null, parse: str },
   { key: 'simulatorUrl', flag: 'simulator-url', description: 'use a shared simulator service (fenix simulator) at this URL instead of an in-process one', default: null, parse: httpUrl('--simulator-url') },
   { key: 'replyWindow', flag: 'reply-window', description: 'seconds to answer MAINTENANCE / PREPARE / PLANNED', default: 40, parse: int('--reply-window') },
   { key: 'scaleInReplyWindow', flag: 'scale-in-reply-window', description: 'seconds to answer SCALE_IN / MAINTENANCE_COMPLETE', default: 60, parse: int('--scale-in-reply-window') },
