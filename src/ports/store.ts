@@ -15,6 +15,7 @@ import type {
 } from '../domain/model.js';
 import type { EventType } from '../domain/states.js';
 import type { Subscription } from './transport.js';
+import type { DetailQuery, SessionDetail } from './detail-reads.js';
 
 export type StoredSnapshot = SessionData;
 
@@ -175,4 +176,8 @@ export interface Store {
   outboxFor(sessionId: string): Promise<OutboxRow[]>;
   /** Earliest next_attempt_at of the head rows of subscriptions not in `exclude` (in flight), for the relay's sleep. */
   nextDeliveryAt(exclude?: string[], now?: number, owner?: string): Promise<number | null>;
+
+  // detail reads (ports/detail-reads.ts): the session detail a page at a time, by index
+  /** One consistent read of a session's detail: the asked pages with their totals, and what it waits for. */
+  readDetail(id: string, q: DetailQuery): Promise<SessionDetail | undefined>;
 }

@@ -17,6 +17,8 @@ import { CAPABILITIES } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import type { DB } from './schema.js';
 import * as row from './rows.js';
+import { readDetail } from './detail-reads.js';
+import type { DetailQuery, SessionDetail } from '../ports/detail-reads.js';
 
 class FenceLost extends Error {}
 
@@ -831,7 +833,14 @@ export class KyselyStore implements Store {
     return next;
   }
 
+  // ---- detail reads -----------------------------------------------------------------------------
+  // GET /v1/maintenance/{id}/detail a page at a time; the queries live in detail-reads.ts.
 
+  async readDetail(id: string, q: DetailQuery): Promise<SessionDetail | undefined> {
+    return readDetail(this.db, id, q);
+  }
+
+  // ---- end of detail reads ----------------------------------------------------------------------
 }
 
 async function activeOnHosts(db: Kysely<DB> | Transaction<DB>, hosts: string[]): Promise<{ id: string; hosts: string[] }[]> {
