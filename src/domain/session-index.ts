@@ -146,16 +146,21 @@ export class MutableObservedIndex implements ObservedIndex {
   instance = (id: string) => this.instances.get(id);
   on = (host: string): ReadonlySet<InstanceInfo> => this.byHost.get(host) ?? EMPTY;
 
+  private hostsCache: HostInfo[] | null = null;
+  private instancesCache: InstanceInfo[] | null = null;
+
+  /** As lists (sorted like a driver's listing), rebuilt only after a change. */
   hostList(): HostInfo[] {
-    return [...this.hosts.values()];
+    return (this.hostsCache ??= [...this.hosts.values()]);
   }
 
   instanceList(): InstanceInfo[] {
-    return [...this.instances.values()];
+    return (this.instancesCache ??= [...this.instances.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
   }
 
   putHost(h: HostInfo): void {
     this.hosts.set(h.name, h);
+    this.hostsCache = null;
   }
 
   putInstance(i: InstanceInfo): void {
@@ -167,6 +172,7 @@ export class MutableObservedIndex implements ObservedIndex {
   }
 
   removeInstance(id: string): void {
+    this.instancesCache = null;
     const old = this.instances.get(id);
     if (!old) return;
     this.instances.delete(id);

@@ -2,7 +2,7 @@
 import type { Constraints, PlanEstimates } from './constraints.js';
 import type { HostInfo, InstanceInfo } from './infra.js';
 import type { Op, SessionHost, SessionInstance, SessionProject, SessionRow } from './model.js';
-import type { SessionIndex } from './session-index.js';
+import type { ObservedIndex, SessionIndex } from './session-index.js';
 
 export interface SessionData {
   session: SessionRow;
@@ -31,8 +31,21 @@ export interface WorkflowContext {
   estimates?: Partial<PlanEstimates>;
 }
 
+/** The infrastructure as last observed. */
+export interface ObservedWorld {
+  hosts: HostInfo[];
+  instances: InstanceInfo[];
+  /** The same, indexed (the engine keeps one; built on first use when absent). */
+  index?: ObservedIndex;
+  /**
+   * Ids of instances whose observation, or whose record in the session, may have changed since the
+   * session's inventory was last brought up to date. Absent: look at everything.
+   */
+  changed?: ReadonlySet<string>;
+}
+
 export interface Snapshot extends SessionData {
-  observed: { hosts: HostInfo[]; instances: InstanceInfo[] };
+  observed: ObservedWorld;
   ctx: WorkflowContext;
   /** The session's rows indexed (kept by the engine; built on first use when absent, e.g. in tests). */
   index?: SessionIndex;

@@ -12,10 +12,12 @@ import type { PluginType } from '../domain/states.js';
 import type { Downloader, PluginRegistry } from '../ports/action-plugin.js';
 import type { Clock } from '../ports/clock.js';
 import { DriverError, type InfraDriver, type MoveKind } from '../ports/infra-driver.js';
-import type { Lease, Store } from '../ports/store.js';
+import type { Lease, OpPatch, Store } from '../ports/store.js';
 import { applyControl } from '../workflows/control.js';
 import { workflowFor } from '../workflows/index.js';
 import { LiveSession } from './live-session.js';
+import { World } from './world.js';
+import { reachesInventory } from '../workflows/common.js';
 
 export interface EngineLog {
   info(obj: object, msg?: string): void;
@@ -82,12 +84,15 @@ export class Engine {
   private readonly ticking = new Map<string, Promise<void>>();
   /** Sessions this engine owns, in memory. Dropped when the lease is lost or the session is gone. */
   private readonly live = new Map<string, LiveSession>();
+  /** The infrastructure as last observed, shared by every session. */
+  private readonly world: World;
 
   constructor(
     private readonly deps: EngineDeps,
     opts: Partial<EngineOptions> = {},
   ) {
     this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts };
+    this.world = new World(deps.driver);
   }
 
   /** Ask for a session to be looked at soon (after an API change or a finished plug-in). */
@@ -188,11 +193,13 @@ export class Engine {
   /** Commit a decision under the lease and mirror it in memory. False: the lease is lost. */
   private async commit(ls: LiveSession, d: Decision, now: number): Promise<boolean> {
     const trim = ls.changeSeq > ls.trimmedSeq ? ls.changeSeq : undefined;
-    const applied = await this.deps.store.commitDecision(ls.id, ls.fence, d, now, trim);
+    const opPatches = ls.pendingOps.size ? new Map(ls.pendingOps) : undefined;
+    const applied = await this.deps.store.commitDecision(ls.id, ls.fence, d, now, trim, opPatches);
     if (!applied) {
       this.live.delete(ls.id);
       return false;
     }
+    for (const id of opPatches?.keys() ?? []) ls.pendingOps.delete(id);
     if (trim !== undefined) ls.trimmedSeq = trim;
     const joined = ls.apply(d, applied, now);
     // Projects new to the session bring their constraints (the constraint workflows plan with them).
@@ -209,7 +216,7 @@ export class Engine {
       return;
     }
     let ls: LiveSession | undefined;
-    let observed: Snapshot['observed'] | null = null;
+    let observed = false; // looked at the world since it last changed
     try {
       ls = await this.liveSession(id, lease);
       if (!ls) return;
@@ -224,8 +231,9 @@ export class Engine {
           return;
         }
         if (data.session.control) {
-          observed ??= await this.observe();
-          const d = applyControl({ ...data, index: ls.index, observed, ctx }, clock.now(), data.session.control);
+          if (!observed) await this.observe();
+          observed = true;
+          const d = applyControl({ ...data, index: ls.index, observed: this.world.view(ls.inventoryChanges()), ctx }, clock.now(), data.session.control);
           if (!(await this.commit(ls, d, clock.now()))) return;
           if (d.events?.length) this.deps.onOutbox?.(); // deliver now, not at the end of the tick
           logDecision(log, id, d);
@@ -234,19 +242,27 @@ export class Engine {
         // Pending intents are started (also those whose engine died right after writing them), then
         // due driver operations polled. Both record outcomes on the live session's ops.
         const started = await this.startOps(ls, lease);
-        const polled = await this.pollOps(ls, lease);
-        if (polled || started) observed = null; // the world changed: observe it afresh
+        const polled = await this.pollOps(ls);
+        if (polled || started) observed = false; // the world changed: observe it afresh
         const decide = workflowFor(data.session.workflow);
         if (!decide) {
           await this.commit(ls, { wakeAt: null }, clock.now());
           return;
         }
-        observed ??= await this.observe();
+        if (!observed) await this.observe();
+        observed = true;
         const now = clock.now();
-        const d = decide({ ...data, index: ls.index, observed, ctx }, now);
+        const snapshot: Snapshot = { ...data, index: ls.index, observed: this.world.view(ls.inventoryChanges()), ctx };
+        const d = decide(snapshot, now);
+        // The inventory step has seen every change noted so far (it runs first, unless the session is over or paused).
+        if (reachesInventory(snapshot)) ls.inventoryTaken();
         if (!hasEffects(d)) {
-          const wakeAt = minWake(d.wakeAt ?? null, this.nextOpWake(ls));
-          if (wakeAt !== data.session.wakeAt) await this.commit(ls, { wakeAt }, now);
+          // Ops due now (a fast driver): poll them in this tick rather than in a new one. No spin:
+          // each pass polls a due op, which then finishes or is given a later poll time.
+          const opWake = this.nextOpWake(ls);
+          if (opWake !== null && opWake <= clock.now()) continue;
+          const wakeAt = minWake(d.wakeAt ?? null, opWake);
+          if (wakeAt !== data.session.wakeAt || ls.pendingOps.size) await this.commit(ls, { wakeAt }, now);
           return;
         }
         if (!(await this.commit(ls, { ...d, wakeAt: d.wakeAt ?? now }, now))) {
@@ -255,7 +271,7 @@ export class Engine {
         }
         if (d.events?.length) this.deps.onOutbox?.(); // deliver now, not at the end of the tick
         logDecision(log, id, d);
-        if (d.ops?.length) observed = null; // the next round starts them, then observes afresh
+        if (d.ops?.length) observed = false; // the next round starts them, then observes afresh
       }
       // Still busy after many steps: yield to other sessions and come straight back.
       await this.commit(ls, { wakeAt: clock.now() }, clock.now());
@@ -268,9 +284,10 @@ export class Engine {
     }
   }
 
-  private async observe() {
-    const [hosts, instances] = await Promise.all([this.deps.driver.listHosts(), this.deps.driver.listInstances()]);
-    return { hosts, instances };
+  /** Look at the world again; every session this engine holds learns which instances changed. */
+  private async observe(): Promise<void> {
+    const changed = await this.world.refresh();
+    for (const ls of this.live.values()) ls.observedChanges(changed);
   }
 
   /** Earliest poll or start time of the ops in flight: O(ops in flight). */
@@ -287,9 +304,10 @@ export class Engine {
 
   /**
    * Record an op's outcome under the lease and mirror it in memory: on the op given and on the
-   * session this engine holds now (a plug-in may finish after the session was reloaded).
+   * session this engine holds now (a plug-in may finish after the session was reloaded). Used for
+   * what happens outside a step (plug-in runs); outcomes inside a step are `note`d instead.
    */
-  private async record(op: Op, lease: Lease, patch: Parameters<Store['updateOp']>[2]): Promise<boolean> {
+  private async record(op: Op, lease: Lease, patch: OpPatch): Promise<boolean> {
     const ok = await this.deps.store.updateOp(op.id, lease.fence, patch);
     if (!ok) return false;
     Object.assign(op, patch);
@@ -297,6 +315,17 @@ export class Engine {
     const mine = ls?.index.op(op.key);
     if (ls && mine) ls.patchOp(mine, patch);
     return true;
+  }
+
+  /**
+   * An op's outcome inside a step: mirrored in memory now, written with the step's decision, in the
+   * same transaction (no transaction per outcome). Losing it to a crash is safe: the op looks
+   * pending or started again, and the driver answers a repeated start with the same operation (the
+   * op's key is its idempotency key) and a repeated poll with the same result.
+   */
+  private note(ls: LiveSession, op: Op, patch: OpPatch): void {
+    ls.patchOp(op, patch);
+    ls.pendingOps.set(op.id, { ...ls.pendingOps.get(op.id), ...patch });
   }
 
   /** Start every pending intent. Returns whether any was started or finished (the world changed). */
@@ -317,21 +346,21 @@ export class Engine {
         switch (op.kind) {
           case 'scheduling':
             await driver.setHostScheduling(op.subject, op.args.enabled === true, 'maintenance');
-            await this.record(op, lease, { status: 'done', startedAt: now, finishedAt: clock.now(), attempts: op.attempts + 1 });
+            this.note(ls, op, { status: 'done', startedAt: now, finishedAt: clock.now(), attempts: op.attempts + 1 });
             changed = true;
             break;
           case 'move': {
             const ref = await driver.startMove(op.subject, op.args.kind as MoveKind, key, typeof op.args.target === 'string' ? { target: op.args.target } : {});
-            await this.record(op, lease, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
+            this.note(ls, op, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
             break;
           }
           case 'host_maintenance': {
             const ref = await driver.startHostMaintenance(op.subject, key);
-            await this.record(op, lease, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
+            this.note(ls, op, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
             break;
           }
           case 'plugin':
-            if (await this.record(op, lease, { status: 'started', startedAt: now, attempts: op.attempts + 1 }))
+            if (await this.record(op, lease, { status: 'started', startedAt: now, attempts: op.attempts + 1 })) // durable before it runs
               this.runPlugin(data, op, lease);
             break;
           case 'download': {
@@ -340,7 +369,7 @@ export class Engine {
             const t = setTimeout(() => ac.abort(), DOWNLOAD_TIMEOUT_MS);
             try {
               const path = await this.deps.download(String(op.args.url), op.sessionId, ac.signal);
-              await this.record(op, lease, { status: 'done', startedAt: now, finishedAt: clock.now(), result: { path }, attempts: op.attempts + 1 });
+              this.note(ls, op, { status: 'done', startedAt: now, finishedAt: clock.now(), result: { path }, attempts: op.attempts + 1 });
             } finally {
               clearTimeout(t);
             }
@@ -352,9 +381,9 @@ export class Engine {
         const msg = err instanceof Error ? err.message : String(err);
         if (err instanceof DriverError && err.retryable) {
           log.warn({ session: op.sessionId, op: op.key, err: msg }, 'driver call failed; will retry');
-          await this.record(op, lease, { attempts: op.attempts + 1, error: msg, pollAt: now + this.opts.retryMs });
+          this.note(ls, op, { attempts: op.attempts + 1, error: msg, pollAt: now + this.opts.retryMs });
         } else {
-          await this.record(op, lease, { status: 'failed', error: msg, finishedAt: now, attempts: op.attempts + 1 });
+          this.note(ls, op, { status: 'failed', error: msg, finishedAt: now, attempts: op.attempts + 1 });
           changed = true;
         }
       }
@@ -363,7 +392,7 @@ export class Engine {
   }
 
   /** Poll started driver operations that are due. Returns whether any finished. */
-  private async pollOps(ls: LiveSession, lease: Lease): Promise<boolean> {
+  private async pollOps(ls: LiveSession): Promise<boolean> {
     const { clock, driver } = this.deps;
     let changed = false;
     for (const op of [...ls.index.active()]) {
@@ -375,9 +404,9 @@ export class Engine {
         if (st.status === 'running') {
           const hint = st.expectedAt ?? now + this.opts.pollMs;
           const pollAt = Math.max(now + this.opts.minPollMs, Math.min(hint, now + this.opts.pollMs));
-          await this.record(op, lease, { pollAt });
+          this.note(ls, op, { pollAt });
         } else {
-          await this.record(op, lease, {
+          this.note(ls, op, {
             status: st.status,
             finishedAt: now,
             result: st.host ? { host: st.host } : {},
@@ -389,9 +418,9 @@ export class Engine {
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
         if (err instanceof DriverError && !err.retryable) {
-          await this.record(op, lease, { status: 'failed', error: msg, finishedAt: now });
+          this.note(ls, op, { status: 'failed', error: msg, finishedAt: now });
           changed = true;
-        } else await this.record(op, lease, { pollAt: now + this.opts.retryMs, error: msg });
+        } else this.note(ls, op, { pollAt: now + this.opts.retryMs, error: msg });
       }
     }
     return changed;

@@ -8,7 +8,7 @@ import type { Decision, InstancePatch, ProjectPatch } from '../domain/decision.j
 import type { Op, SessionInstance, SessionProject } from '../domain/model.js';
 import { MutableSessionIndex } from '../domain/session-index.js';
 import type { SessionData } from '../domain/snapshot.js';
-import type { Applied, LoadedSnapshot, SessionChanges } from '../ports/store.js';
+import type { Applied, LoadedSnapshot, OpPatch, SessionChanges } from '../ports/store.js';
 
 /** Own defined fields only: a patch's `undefined` means "not changed". */
 const defined = <T extends object>(p: T): Partial<T> => {
@@ -65,6 +65,10 @@ export class LiveSession {
   globalSeq: number;
   /** Change rows up to here are known to be dropped from the store. */
   trimmedSeq: number;
+  /** Instances to look at in the next inventory step (undefined: all of them). */
+  private inventory: Set<string> | undefined = undefined;
+  /** Op outcomes noted in memory, written with the next commit. */
+  readonly pendingOps = new Map<number, OpPatch>();
 
   /** O(session), once per lease. */
   constructor(
@@ -109,6 +113,7 @@ export class LiveSession {
       }
     }
     for (const i of d.instances ?? []) {
+      this.inventory?.add(i.instanceId);
       const known = index.instance(i.instanceId);
       if (known) index.patchInstance(known, defined(i));
       else if (i.projectId !== undefined && i.host !== undefined) {
@@ -138,6 +143,22 @@ export class LiveSession {
     this.data.constraints = ownedConstraints(merged, (id) => this.index.instance(id)?.projectId);
   }
 
+  /** The world was observed again: these instances changed ('all': a new world). */
+  observedChanges(changed: ReadonlySet<string> | 'all'): void {
+    if (changed === 'all') this.inventory = undefined;
+    else if (this.inventory) for (const id of changed) this.inventory.add(id);
+  }
+
+  inventoryChanges(): ReadonlySet<string> | undefined {
+    return this.inventory;
+  }
+
+  /** The inventory step ran over what was noted: start noting afresh. */
+  inventoryTaken(): void {
+    if (this.inventory) this.inventory.clear();
+    else this.inventory = new Set();
+  }
+
   /** Projects stay sorted by id, as loaded (few; O(projects) per new one). */
   private addProject(p: SessionProject): void {
     const list = this.data.projects;
@@ -163,6 +184,7 @@ export class LiveSession {
       else this.addProject(p);
     }
     for (const i of ch.instances) {
+      this.inventory?.add(i.instanceId);
       const known = index.instance(i.instanceId);
       if (known) index.patchInstance(known, i);
       else {

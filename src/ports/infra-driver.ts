@@ -23,6 +23,16 @@ export interface MoveOptions {
   target?: string;
 }
 
+export interface WorldChanges {
+  cursor: string;
+  /** true: hosts and instances are the whole world, replacing what was known. */
+  full: boolean;
+  hosts: HostInfo[];
+  instances: InstanceInfo[];
+  /** Ids of instances that are gone. */
+  removed: string[];
+}
+
 export class DriverError extends Error {
   constructor(
     message: string,
@@ -38,6 +48,12 @@ export interface InfraDriver {
   readonly name: string;
   listHosts(): Promise<HostInfo[]>;
   listInstances(filter?: { hosts?: string[]; projectId?: string }): Promise<InstanceInfo[]>;
+  /**
+   * What changed since `cursor` (from a previous answer; null: everything). A driver that keeps a
+   * change log answers in O(changes); `full` says the answer is the whole world (the cursor was
+   * unknown or too old). Without it the engine lists everything when it needs a fresh look.
+   */
+  watch?(cursor: string | null): Promise<WorldChanges>;
   /** One instance by id, undefined when the infrastructure has none: who owns it is the cloud's word. */
   getInstance?(id: string): Promise<InstanceInfo | undefined>;
   /** Enable or disable scheduling of new instances onto a host. Idempotent. */

@@ -83,6 +83,9 @@ export const STORAGE_LIMITS = {
   replyActions: 200,
 } as const;
 
+/** What an op's outcome changes. */
+export type OpPatch = Partial<Pick<Op, 'status' | 'ref' | 'result' | 'error' | 'attempts' | 'startedAt' | 'finishedAt' | 'pollAt'>>;
+
 export interface Lease {
   sessionId: string;
   owner: string;
@@ -117,8 +120,8 @@ export interface Store {
    * applyDecision, answering what was written (null: fence lost). Writes only what the decision
    * changes, in multi-row statements; `consumedSeq` lets the store drop change rows already read.
    */
-  commitDecision(id: string, fence: number, d: Decision, now: number, consumedSeq?: number): Promise<Applied | null>;
-  updateOp(id: number, fence: number, patch: Partial<Pick<Op, 'status' | 'ref' | 'result' | 'error' | 'attempts' | 'startedAt' | 'finishedAt' | 'pollAt'>>): Promise<boolean>;
+  commitDecision(id: string, fence: number, d: Decision, now: number, consumedSeq?: number, opPatches?: ReadonlyMap<number, OpPatch>): Promise<Applied | null>;
+  updateOp(id: number, fence: number, patch: OpPatch): Promise<boolean>;
   /** API-side flags: paused (sets paused_at), deleting, an admin command for the engine, a nudge via wake_at. */
   setSessionFlags(
     id: string,

@@ -11,7 +11,7 @@ import type {
   TimelineEntry,
 } from '../domain/model.js';
 import type { EventType } from '../domain/states.js';
-import { STORAGE_LIMITS, type Applied, type Lease, type LoadedSnapshot, type NewSession, type ReplyInput, type ReplyOutcome, type SessionChanges, type Store, type StoredSnapshot } from '../ports/store.js';
+import { STORAGE_LIMITS, type Applied, type Lease, type LoadedSnapshot, type NewSession, type OpPatch, type ReplyInput, type ReplyOutcome, type SessionChanges, type Store, type StoredSnapshot } from '../ports/store.js';
 import type { Subscription } from '../ports/transport.js';
 import { CAPABILITIES } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
@@ -167,7 +167,7 @@ export class KyselyStore implements Store {
    * One transaction, fenced; cost O(what the decision changes): patches grouped into one UPDATE per
    * distinct change, new rows in multi-row INSERTs, subscriptions read once per decision.
    */
-  async commitDecision(id: string, fence: number, d: Decision, now: number, consumedSeq?: number): Promise<Applied | null> {
+  async commitDecision(id: string, fence: number, d: Decision, now: number, consumedSeq?: number, opPatches?: ReadonlyMap<number, OpPatch>): Promise<Applied | null> {
     try {
       return await this.db.transaction().execute(async (trx) => {
         const s = d.session;
@@ -190,6 +190,11 @@ export class KyselyStore implements Store {
           .executeTakeFirst();
         if (!res) throw new FenceLost();
         const changeSeq = Number(res.change_seq);
+        // Outcomes of the ops the engine carried out since its last write (same fence, same transaction).
+        for (const [opId, patch] of opPatches ?? []) {
+          const set = row.opPatch(patch);
+          if (Object.keys(set).length) await trx.updateTable('ops').set(set).where('id', '=', opId).where('session_id', '=', id).execute();
+        }
         if (consumedSeq !== undefined && consumedSeq > 0)
           await trx.deleteFrom('session_changes').where('session_id', '=', id).where('seq', '<=', consumedSeq).execute();
 

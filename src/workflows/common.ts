@@ -367,7 +367,14 @@ export const newInstance = (i: InstanceInfo): InstancePatch => ({
   moves: 0,
 });
 
-/** Instance records follow the infrastructure: new ones join, vanished ones are gone, moved ones follow. */
+/** Whether decide gets to the inventory step: every workflow runs it first unless the session is over or paused. */
+export const reachesInventory = (s: Snapshot): boolean => !isTerminal(s.session.state) && !s.session.deleting && !s.session.paused;
+
+/**
+ * Instance records follow the infrastructure: new ones join, vanished ones are gone, moved ones
+ * follow. The first inventory reads the whole observed world once; after that, with the engine's
+ * `observed.changed`, a step costs the instances that changed.
+ */
 export function syncInventory(s: Snapshot, now: number): Decision | null {
   const on = new Set(s.hosts.map((h) => h.name));
   if (!s.session.phase.inventoried) {
@@ -381,20 +388,22 @@ export function syncInventory(s: Snapshot, now: number): Decision | null {
       wakeAt: now,
     };
   }
-  const seen = new Map(s.observed.instances.map((i) => [i.id, i]));
-  const known = new Map(s.instances.map((i) => [i.instanceId, i]));
-  const projects = new Set(s.projects.map((p) => p.projectId));
+  // Which instances to look at: those the engine says changed since the last look (O(changes)),
+  // else every record and every observed instance (a snapshot built without that knowledge).
+  const changed = s.observed.changed;
+  const records = changed ? [...changed].map((id) => ix(s).instance(id)).filter((r): r is SessionInstance => r !== undefined) : s.instances;
+  const observed = changed ? [...changed].map((id) => ox(s).instance(id)).filter((o): o is InstanceInfo => o !== undefined) : s.observed.instances;
   const patches: InstancePatch[] = [];
   const newProjects = new Set<string>();
-  for (const rec of s.instances) {
-    const o = seen.get(rec.instanceId);
+  for (const rec of records) {
+    const o = ox(s).instance(rec.instanceId);
     if (!o && rec.status !== 'gone' && rec.status !== 'moving') patches.push({ instanceId: rec.instanceId, status: 'gone', askState: null });
     else if (o && o.host !== rec.host && rec.status !== 'moving') patches.push({ instanceId: rec.instanceId, host: o.host, action: null });
   }
-  for (const o of s.observed.instances) {
-    if (!on.has(o.host) || known.has(o.id)) continue;
+  for (const o of observed) {
+    if (!ix(s).host(o.host) || ix(s).instance(o.id)) continue;
     patches.push(newInstance(o));
-    if (!projects.has(o.projectId)) newProjects.add(o.projectId);
+    if (!ix(s).project(o.projectId)) newProjects.add(o.projectId);
   }
   if (!patches.length) return null;
   return {

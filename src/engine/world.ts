@@ -1,0 +1,66 @@
+// The observed world, held by the engine for every session it owns: refreshed from the driver's
+// change feed when it has one (O(changes)), else by listing everything and comparing (O(world)).
+// Each refresh tells which instances changed, so a session's inventory step looks only at those.
+import type { HostInfo, InstanceInfo } from '../domain/infra.js';
+import { MutableObservedIndex } from '../domain/session-index.js';
+import type { ObservedWorld } from '../domain/snapshot.js';
+import type { InfraDriver } from '../ports/infra-driver.js';
+
+const sameInstance = (a: InstanceInfo, b: InstanceInfo): boolean =>
+  a.host === b.host && a.projectId === b.projectId && a.vcpus === b.vcpus && a.name === b.name && a.floatingIp === b.floatingIp && a.liveMigratable === b.liveMigratable;
+
+export class World {
+  private index: MutableObservedIndex | null = null;
+  private cursor: string | null = null;
+
+  constructor(private readonly driver: InfraDriver) {}
+
+  /** Look again. Answers the ids of instances that changed, or 'all' when everything is new. */
+  async refresh(): Promise<Set<string> | 'all'> {
+    if (this.driver.watch) {
+      const ch = await this.driver.watch(this.cursor);
+      this.cursor = ch.cursor;
+      if (ch.full || !this.index) {
+        this.index = new MutableObservedIndex(ch);
+        return 'all';
+      }
+      for (const h of ch.hosts) this.index.putHost(h);
+      const changed = new Set<string>();
+      for (const i of ch.instances) {
+        this.index.putInstance(i);
+        changed.add(i.id);
+      }
+      for (const id of ch.removed) {
+        this.index.removeInstance(id);
+        changed.add(id);
+      }
+      return changed;
+    }
+    const [hosts, instances] = await Promise.all([this.driver.listHosts(), this.driver.listInstances()]);
+    const old = this.index;
+    this.index = new MutableObservedIndex({ hosts, instances });
+    if (!old) return 'all';
+    const changed = new Set<string>();
+    for (const i of instances) {
+      const before = old.instance(i.id);
+      if (!before || !sameInstance(before, i)) changed.add(i.id);
+    }
+    for (const i of old.instanceList()) if (!this.index.instance(i.id)) changed.add(i.id);
+    return changed;
+  }
+
+  /** The world for one session's decide; `changed` as ObservedWorld.changed. */
+  view(changed: ReadonlySet<string> | undefined): ObservedWorld {
+    const index = this.index ?? new MutableObservedIndex({ hosts: [], instances: [] });
+    return {
+      get hosts(): HostInfo[] {
+        return index.hostList();
+      },
+      get instances(): InstanceInfo[] {
+        return index.instanceList();
+      },
+      index,
+      ...(changed && { changed }),
+    };
+  }
+}
