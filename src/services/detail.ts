@@ -1,8 +1,20 @@
 // Read models: the session as clients see it, and the detail an operator reads when a session is
-// stuck (spec §3 detail): it names who or what the session waits for, and until when.
-import type { OutboxRow, SessionRow, TimelineEntry } from '../domain/model.js';
-import type { SessionData } from '../domain/snapshot.js';
+// stuck (spec §3 detail): it names who or what the session waits for, and until when. The detail's
+// long lists come a page at a time (limit + opaque cursor per list, docs/api.md), so its cost and
+// size do not grow with the session.
+import type { SessionRow } from '../domain/model.js';
+import { FenixError } from '../domain/errors.js';
 import { isTerminal } from '../domain/states.js';
+import {
+  DETAIL_LISTS,
+  DETAIL_PAGE,
+  type DetailKeys,
+  type DetailList,
+  type DetailQuery,
+  type DetailRows,
+  type SessionDetail,
+  type WaitingFacts,
+} from '../ports/detail-reads.js';
 
 const iso = (t: number | null | undefined): string | null => (t == null ? null : new Date(t).toISOString());
 
@@ -21,120 +33,216 @@ export function sessionView(s: SessionRow) {
   };
 }
 
-export function waitingFor(d: SessionData, now: number): { what: string; until: string | null } {
-  const s = d.session;
+/** How many of each kind "waiting for" names before it counts the rest ("and N more"). */
+const NAMED = { projects: DETAIL_PAGE.waitingNames, instances: 5, ops: 5 } as const;
+
+const andMore = (count: number, shown: number): string => (count > shown ? ` and ${count - shown} more` : '');
+
+/**
+ * Who or what the session waits for, and until when: from the session row and the few rows the
+ * store read by index (WaitingFacts), so it costs the same at any size. Pure.
+ */
+export function waitingFor(s: SessionRow, w: WaitingFacts, now: number): { what: string; until: string | null } {
   if (s.deleting) return { what: 'restoring hosts before the session is removed', until: null };
   if (s.state === 'MAINTENANCE_DONE') return { what: 'nothing: the session is done', until: null };
   if (s.state === 'MAINTENANCE_FAILED')
     return { what: `the admin: the session failed (${s.reason ?? 'unknown reason'}); fix the cause and PUT {"state": "${s.phase.failedIn ?? 'MAINTENANCE'}"} to continue, or DELETE`, until: null };
   if (s.paused) return { what: 'the admin: the session is paused', until: null };
-  const silent = d.projects.filter((p) => p.awaiting && !p.reply);
-  if (silent.length) {
-    const until = Math.min(...silent.map((p) => p.replyAt ?? Infinity));
+  const projects = w.silentProjects;
+  if (projects.count > 0 && projects.first.length) {
+    const names = projects.first.slice(0, NAMED.projects);
     return {
-      what: `replies to ${silent[0]!.awaiting} from ${silent.map((p) => p.projectId).join(', ')}`,
-      until: Number.isFinite(until) ? iso(until) : null,
+      what: `replies to ${names[0]!.awaiting} from ${names.map((p) => p.projectId).join(', ')}${andMore(projects.count, names.length)}`,
+      until: iso(projects.until),
     };
   }
   // vnf / k8s: per-instance asks not answered yet.
-  const silentInstances = d.instances.filter((i) => i.askState && !i.reply && i.status !== 'gone');
-  if (silentInstances.length) {
-    const until = Math.min(...silentInstances.map((i) => i.replyAt ?? Infinity));
-    const names = silentInstances.slice(0, 5).map((i) => `${i.projectId}/${i.instanceId}`);
+  const instances = w.silentInstances;
+  if (instances.count > 0 && instances.first.length) {
+    const names = instances.first.slice(0, NAMED.instances);
     return {
-      what: `replies to ${silentInstances[0]!.askState} for ${names.join(', ')}${silentInstances.length > 5 ? ` and ${silentInstances.length - 5} more` : ''}`,
-      until: Number.isFinite(until) ? iso(until) : null,
+      what: `replies to ${names[0]!.askState} for ${names.map((i) => `${i.projectId}/${i.instanceId}`).join(', ')}${andMore(instances.count, names.length)}`,
+      until: iso(instances.until),
     };
   }
-  const running = d.ops.filter((o) => o.status === 'started' || o.status === 'pending');
-  if (running.length) {
-    const names = running.map((o) => `${o.kind} ${o.subject}`).slice(0, 5);
-    return { what: `${names.join(', ')}${running.length > 5 ? ` and ${running.length - 5} more` : ''} to finish`, until: null };
+  const running = w.inFlight;
+  if (running.count > 0 && running.first.length) {
+    const names = running.first.slice(0, NAMED.ops).map((o) => `${o.kind} ${o.subject}`);
+    return { what: `${names.join(', ')}${andMore(running.count, names.length)} to finish`, until: null };
   }
   if (now < s.maintenanceAt) return { what: 'maintenance_at', until: iso(s.maintenanceAt) };
   if (s.wakeAt !== null && s.wakeAt > now) return { what: 'its next check', until: iso(s.wakeAt) };
   return { what: isTerminal(s.state) ? 'nothing' : 'the engine (working)', until: null };
 }
 
-export function detailView(d: SessionData, outbox: OutboxRow[], timeline: TimelineEntry[], now: number) {
+// ---- paging: cursors and the query ----------------------------------------------------------
+
+/** The query parameter that carries a list's cursor. */
+export const cursorParam = (list: DetailList): `${DetailList}_after` => `${list}_after`;
+
+/** An opaque cursor: the list's name and the key of the last row of the page it follows. */
+export function encodeCursor<L extends DetailList>(list: L, key: DetailKeys[L]): string {
+  return Buffer.from(JSON.stringify([list, key]), 'utf8').toString('base64url');
+}
+
+const isPos = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length <= 255;
+const KEY_OK: { [L in DetailList]: (v: unknown) => boolean } = {
+  hosts: isPos,
+  projects: isId,
+  instances: isId,
+  plugin_runs: isPos,
+  operations: isPos,
+  deliveries: isPos,
+  timeline: isPos,
+  replies: (v) =>
+    Array.isArray(v) && v.length === 5 && isId(v[0]) && isId(v[1]) && isId(v[2]) && (v[3] === 0 || v[3] === 1) && isId(v[4]),
+};
+
+/** The key in a cursor this API gave for `list`; anything else is 400 VALIDATION_FAILED. */
+export function decodeCursor<L extends DetailList>(list: L, cursor: string): DetailKeys[L] {
+  const bad = (): never => {
+    throw new FenixError('VALIDATION_FAILED', `${cursorParam(list)} is not a cursor of the ${list} list (pass page.${list}.next of an earlier answer)`);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return bad();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || parsed[0] !== list || !KEY_OK[list](parsed[1])) return bad();
+  const key = parsed[1] as DetailKeys[L];
+  // Only the exact text this API writes: no lenient base64 variants of the same key.
+  if (encodeCursor(list, key) !== cursor) return bad();
+  return key;
+}
+
+/** The detail's query string after schema validation (api/schemas/maintenance.ts DetailQuery). */
+export type DetailQueryInput = { limit?: number; lists?: string } & { [P in `${DetailList}_after`]?: string };
+
+export function detailQuery(input: DetailQueryInput): DetailQuery {
+  const limit = input.limit ?? DETAIL_PAGE.default;
+  if (!Number.isInteger(limit) || limit < 1 || limit > DETAIL_PAGE.max)
+    throw new FenixError('VALIDATION_FAILED', `limit must be an integer from 1 to ${DETAIL_PAGE.max}`);
+  let lists: DetailList[] = [...DETAIL_LISTS];
+  if (input.lists !== undefined) {
+    const named = input.lists === '' ? [] : input.lists.split(',');
+    const unknown = named.filter((l) => !(DETAIL_LISTS as readonly string[]).includes(l));
+    if (unknown.length) throw new FenixError('VALIDATION_FAILED', `lists: unknown list ${unknown.join(', ')} (known: ${DETAIL_LISTS.join(', ')})`);
+    lists = DETAIL_LISTS.filter((l) => named.includes(l));
+  }
+  const after: Partial<Record<DetailList, unknown>> = {};
+  for (const list of DETAIL_LISTS) {
+    const c = input[cursorParam(list)];
+    if (c !== undefined) after[list] = decodeCursor(list, c);
+  }
+  return { lists, limit, after: after as DetailQuery['after'] };
+}
+
+// ---- the view ---------------------------------------------------------------------------------
+
+type Views = { [L in DetailList]: (r: DetailRows[L], s: SessionRow) => unknown };
+
+const VIEWS: Views = {
+  hosts: (h, s) => ({
+    name: h.name,
+    type: h.type,
+    status: h.status,
+    maintained: h.status === 'maintained',
+    maintained_at: iso(h.maintainedAt),
+    disabled_by_us: h.disabledByUs,
+    original_enabled: h.originalEnabled,
+    current: s.phase.host === h.name || h.status === 'maintaining',
+  }),
+  projects: (p) => ({
+    project_id: p.projectId,
+    interacting: p.interacting,
+    unreachable: p.unreachable,
+    awaiting: p.awaiting,
+    reply_at: iso(p.replyAt),
+    answered: p.awaiting ? p.reply !== null : null,
+    reply: p.reply,
+    last_reply: p.lastReply,
+    last_reply_at: iso(p.lastReplyAt),
+  }),
+  instances: (i) => ({
+    instance_id: i.instanceId,
+    name: i.name,
+    project_id: i.projectId,
+    host: i.host,
+    origin_host: i.originHost,
+    vcpus: i.vcpus,
+    action: i.action,
+    status: i.status,
+    moves: i.moves,
+    error: i.error,
+    operations: i.moveOps.map((o) => ({ action: o.args.kind, from: o.args.from, status: o.status, error: o.error, started_at: iso(o.startedAt), finished_at: iso(o.finishedAt) })),
+  }),
+  plugin_runs: (o) => ({
+    plugin: o.subject,
+    type: o.args.type,
+    host: o.args.host ?? null,
+    status: o.status,
+    output: (o.result?.output as string | undefined) ?? null,
+    error: o.error,
+    started_at: iso(o.startedAt),
+    finished_at: iso(o.finishedAt),
+  }),
+  operations: (o) => ({
+    key: o.key,
+    kind: o.kind,
+    subject: o.subject,
+    status: o.status,
+    attempts: o.attempts,
+    error: o.error,
+    created_at: iso(o.createdAt),
+    finished_at: iso(o.finishedAt),
+  }),
+  deliveries: (r) => ({
+    message_id: r.messageId,
+    event_type: r.eventType,
+    subscription_id: r.subscriptionId,
+    state: (r.payload.state as string | undefined) ?? null,
+    project_id: (r.payload.project_id as string | undefined) ?? null,
+    status: r.status,
+    attempts: r.attempts,
+    last_error: r.lastError,
+    last_status: r.lastStatus,
+    created_at: iso(r.createdAt),
+    delivered_at: iso(r.deliveredAt),
+    next_attempt_at: r.status === 'pending' ? iso(r.nextAttemptAt) : null,
+  }),
+  timeline: (t) => ({ at: iso(t.at), kind: t.kind, message: t.message, ...(t.data && { data: t.data }) }),
+  replies: (r) => ({
+    project_id: r.projectId,
+    instance_id: r.instanceId,
+    reply: r.reply,
+    accepted: r.accepted,
+    count: r.count,
+    first_at: iso(r.firstAt),
+    last_at: iso(r.lastAt),
+  }),
+};
+
+/**
+ * The detail answer: the session, what it waits for, each list read (a page of it) and beside them
+ * `page`: per list its total and the cursor of the next page (null on the last).
+ */
+export function detailView(d: SessionDetail, now: number) {
   const s = d.session;
-  const moves = d.ops.filter((o) => o.kind === 'move');
-  return {
+  const out: Record<string, unknown> = {
     session: { ...sessionView(s), options: s.options, actions: s.actions, current_host: s.phase.host ?? null, failed_in: s.phase.failedIn ?? null },
     percent_done: s.percentDone,
-    waiting_for: waitingFor(d, now),
-    hosts: d.hosts.map((h) => ({
-      name: h.name,
-      type: h.type,
-      status: h.status,
-      maintained: h.status === 'maintained',
-      maintained_at: iso(h.maintainedAt),
-      disabled_by_us: h.disabledByUs,
-      original_enabled: h.originalEnabled,
-      current: s.phase.host === h.name || h.status === 'maintaining',
-    })),
-    projects: d.projects.map((p) => ({
-      project_id: p.projectId,
-      interacting: p.interacting,
-      unreachable: p.unreachable,
-      awaiting: p.awaiting,
-      reply_at: iso(p.replyAt),
-      answered: p.awaiting ? p.reply !== null : null,
-      reply: p.reply,
-      last_reply: p.lastReply,
-      last_reply_at: iso(p.lastReplyAt),
-    })),
-    instances: d.instances.map((i) => ({
-      instance_id: i.instanceId,
-      name: i.name,
-      project_id: i.projectId,
-      host: i.host,
-      origin_host: i.originHost,
-      vcpus: i.vcpus,
-      action: i.action,
-      status: i.status,
-      moves: i.moves,
-      error: i.error,
-      operations: moves
-        .filter((o) => o.subject === i.instanceId)
-        .map((o) => ({ action: o.args.kind, from: o.args.from, status: o.status, error: o.error, started_at: iso(o.startedAt), finished_at: iso(o.finishedAt) })),
-    })),
-    plugin_runs: d.ops
-      .filter((o) => o.kind === 'plugin')
-      .map((o) => ({
-        plugin: o.subject,
-        type: o.args.type,
-        host: o.args.host ?? null,
-        status: o.status,
-        output: (o.result?.output as string | undefined) ?? null,
-        error: o.error,
-        started_at: iso(o.startedAt),
-        finished_at: iso(o.finishedAt),
-      })),
-    operations: d.ops.map((o) => ({
-      key: o.key,
-      kind: o.kind,
-      subject: o.subject,
-      status: o.status,
-      attempts: o.attempts,
-      error: o.error,
-      created_at: iso(o.createdAt),
-      finished_at: iso(o.finishedAt),
-    })),
-    deliveries: outbox.map((r) => ({
-      message_id: r.messageId,
-      event_type: r.eventType,
-      subscription_id: r.subscriptionId,
-      state: (r.payload.state as string | undefined) ?? null,
-      project_id: (r.payload.project_id as string | undefined) ?? null,
-      status: r.status,
-      attempts: r.attempts,
-      last_error: r.lastError,
-      last_status: r.lastStatus,
-      created_at: iso(r.createdAt),
-      delivered_at: iso(r.deliveredAt),
-      next_attempt_at: r.status === 'pending' ? iso(r.nextAttemptAt) : null,
-    })),
-    timeline: timeline.map((t) => ({ at: iso(t.at), kind: t.kind, message: t.message, ...(t.data && { data: t.data }) })),
+    waiting_for: waitingFor(s, d.waiting, now),
   };
+  const page: Record<string, { total: number; next: string | null }> = {};
+  for (const list of DETAIL_LISTS) {
+    const p = d.pages[list];
+    if (!p) continue;
+    const view = VIEWS[list] as (r: unknown, s: SessionRow) => unknown;
+    out[list] = p.rows.map((r) => view(r, s));
+    page[list] = { total: p.total, next: p.next === null ? null : encodeCursor(list, p.next as DetailKeys[typeof list]) };
+  }
+  out.page = page;
+  return out;
 }

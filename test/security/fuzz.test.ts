@@ -147,8 +147,18 @@ const param = (): fc.Arbitrary<string> =>
     { weight: 1, arbitrary: fc.string({ unit: fc.integer({ min: 0x80, max: 0xff }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 8 }) },
     { weight: 1, arbitrary: fc.constantFrom(...LONG_PARAMS) },
   );
-const qKey = fc.oneof(fc.constantFrom('project_id', 'moves', 'project_id[]', '__proto__', '__proto__[role]', 'constructor[prototype][x]', 'toString'), fc.string({ maxLength: 8 }));
-const qVal = fc.oneof(fc.constantFrom('p1', 'p2', 'true', 'false', '', '..', '\u0000', 'a'.repeat(3000)), fc.string({ unit: 'binary', maxLength: 20 }));
+// The session detail's paging parameters too (limit, lists, a cursor per list; cursors are base64url JSON).
+const qKey = fc.oneof(
+  fc.constantFrom('project_id', 'moves', 'project_id[]', '__proto__', '__proto__[role]', 'constructor[prototype][x]', 'toString'),
+  fc.constantFrom('limit', 'lists', 'hosts_after', 'instances_after', 'timeline_after', 'replies_after'),
+  fc.string({ maxLength: 8 }),
+);
+const cursorOf = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+const qVal = fc.oneof(
+  fc.constantFrom('p1', 'p2', 'true', 'false', '', '..', '\u0000', 'a'.repeat(3000)),
+  fc.constantFrom('0', '1', '1000', '1001', '-1', '1e3', 'hosts,timeline', 'hosts,,x', cursorOf(['hosts', 0]), cursorOf(['timeline', 1e300]), cursorOf(['replies', ['p1', '', 'x', 1, 'd']]), cursorOf(['instances', { a: 1 }])),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+);
 const query = fc.oneof(
   { weight: 3, arbitrary: fc.constant('') },
   { weight: 3, arbitrary: fc.array(fc.tuple(qKey, qVal), { maxLength: 5 }).map((ps) => (ps.length ? '?' + ps.map(([k, v]) => `${pct(k)}=${pct(v)}`).join('&') : '')) },

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ProjectService } from '../../services/projects.js';
 import type { SessionService } from '../../services/sessions.js';
-import { detailView, sessionView } from '../../services/detail.js';
+import { detailQuery, detailView, sessionView } from '../../services/detail.js';
 import { requireAdmin } from '../../services/principal.js';
 import { FenixError } from '../../domain/errors.js';
 import type { Store } from '../../ports/store.js';
@@ -11,6 +11,7 @@ import type { Clock } from '../../ports/clock.js';
 import { ErrorSchema, InstanceParams, ProjectParams, SessionIdParams } from '../schemas/common.js';
 import {
   CreateSessionBody,
+  DetailQuery,
   InstanceIdsView,
   ReplyAccepted,
   ReplyBody,
@@ -47,13 +48,15 @@ export async function maintenanceRoutes(app: FastifyInstance, deps: MaintenanceR
     sessionView(await sessions.getForAdmin(req.principal, req.params.session_id)),
   );
 
-  r.get('/v1/maintenance/:session_id/detail', { config: ADMIN, schema: { params: SessionIdParams } }, async (req) => {
+  // Each long list a page at a time (limit, per-list cursors); cost and size do not grow with the session.
+  r.get('/v1/maintenance/:session_id/detail', { config: ADMIN, schema: { params: SessionIdParams, querystring: DetailQuery } }, async (req) => {
     requireAdmin(req.principal);
     const id = req.params.session_id;
+    const q = detailQuery(req.query);
     await sessions.get(id);
-    const [data, outbox, timeline] = await Promise.all([deps.store.loadSnapshot(id), deps.store.outboxFor(id), deps.store.timeline(id)]);
-    if (!data) throw new FenixError('SESSION_NOT_FOUND', `no maintenance session ${id}`);
-    return detailView(data, outbox, timeline, deps.clock.now());
+    const d = await deps.store.readDetail(id, q);
+    if (!d) throw new FenixError('SESSION_NOT_FOUND', `no maintenance session ${id}`);
+    return detailView(d, deps.clock.now());
   });
 
   r.put(

@@ -1,6 +1,7 @@
 // Wire schemas of /v1/maintenance (spec §3-4). Request and response schemas are separate.
 import { Type, type Static } from 'typebox';
 import { INSTANCE_ACTIONS, PLUGIN_TYPES } from '../../domain/states.js';
+import { DETAIL_LISTS, DETAIL_PAGE } from '../../ports/detail-reads.js';
 
 const lit = <T extends string>(xs: readonly T[]) => Type.Union(xs.map((x) => Type.Literal(x)));
 
@@ -72,3 +73,25 @@ export const InstanceIdsView = Type.Object({ instance_ids: Type.Array(Type.Strin
 export const ReplyAccepted = Type.Object({ accepted: Type.Boolean() }, { additionalProperties: true });
 
 export const InstanceActionNames = lit(INSTANCE_ACTIONS);
+
+/** An opaque page cursor (services/detail.ts encodeCursor): base64url text. */
+const Cursor = Type.String({ minLength: 1, maxLength: 2048, pattern: '^[A-Za-z0-9_-]+$' });
+const LIST_NAME = `(${DETAIL_LISTS.join('|')})`;
+
+/** GET /v1/maintenance/{id}/detail: page size, which lists, and a cursor per list (docs/api.md). */
+export const DetailQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: DETAIL_PAGE.max })),
+    /** Comma-separated; empty: no list (the session and what it waits for only). */
+    lists: Type.Optional(Type.String({ maxLength: 200, pattern: `^(${LIST_NAME}(,${LIST_NAME})*)?$` })),
+    hosts_after: Type.Optional(Cursor),
+    projects_after: Type.Optional(Cursor),
+    instances_after: Type.Optional(Cursor),
+    plugin_runs_after: Type.Optional(Cursor),
+    operations_after: Type.Optional(Cursor),
+    deliveries_after: Type.Optional(Cursor),
+    timeline_after: Type.Optional(Cursor),
+    replies_after: Type.Optional(Cursor),
+  },
+  { additionalProperties: true },
+);
