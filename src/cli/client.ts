@@ -123,6 +123,46 @@ function waitingFor(detail: Obj, session: Obj, projects: unknown[]): string[] {
   return out;
 }
 
+/** A list's total from the answer's `page` object (paged detail), else the rows present. */
+function totalOf(d: Obj, list: string, shown: number): number {
+  const t = pick(pick(d, 'page'), list);
+  const n = pick(t, 'total');
+  return typeof n === 'number' && n >= shown ? n : shown;
+}
+
+/** " (100 of 2000 shown; --all for every one)" when the answer holds one page of a longer list. */
+const partial = (shown: number, total: number): string => (total > shown ? ` (${shown} of ${total} shown; --all for every one)` : '');
+
+/** The detail's lists, read a page at a time (GET …/detail?lists=L&L_after=cursor). */
+export const DETAIL_LISTS = ['hosts', 'projects', 'instances', 'plugin_runs', 'operations', 'deliveries', 'timeline', 'replies'] as const;
+
+/**
+ * Completes a detail answer `d` in place, page by page, until each list holds `want[list]` rows or
+ * all of them (default: every row of every list). Only the list being walked is read each time.
+ * The timeline's pages go back in time, so older entries go in front.
+ */
+export async function pageDetail(get: (path: string) => Promise<unknown>, id: string, d: Obj, want: Partial<Record<string, number>> = {}, all = true): Promise<Obj> {
+  const page = pick(d, 'page');
+  if (!isObj(page)) return d;
+  for (const list of DETAIL_LISTS) {
+    const p = page[list];
+    if (!isObj(p)) continue;
+    const goal = want[list] ?? (all ? Infinity : 0);
+    let rows = Array.isArray(d[list]) ? (d[list] as unknown[]) : [];
+    let next = p.next;
+    while (typeof next === 'string' && rows.length < goal) {
+      const r = await get(`/v1/maintenance/${enc(id)}/detail?lists=${list}&limit=1000&${list}_after=${enc(next)}`);
+      const more = isObj(r) && Array.isArray(r[list]) ? (r[list] as unknown[]) : [];
+      rows = list === 'timeline' ? [...more, ...rows] : [...rows, ...more];
+      const np = isObj(r) ? pick(pick(r, 'page'), list) : undefined;
+      next = isObj(np) ? np.next : null;
+    }
+    d[list] = rows;
+    page[list] = { ...p, next: typeof next === 'string' ? next : null };
+  }
+  return d;
+}
+
 /** A readable summary of GET /v1/maintenance/{id}/detail. */
 export function summarizeDetail(detail: unknown, timelineLines = 15): string[] {
   const d: Obj = isObj(detail) ? detail : {};
@@ -145,7 +185,7 @@ export function summarizeDetail(detail: unknown, timelineLines = 15): string[] {
 
   const hosts = asArray(pick(d, 'hosts'));
   if (hosts.length) {
-    lines.push('', 'hosts:');
+    lines.push('', `hosts${partial(hosts.length, totalOf(d, 'hosts', hosts.length))}:`);
     lines.push(
       ...table(hosts, [
         { title: 'HOST', keys: ['name', 'host', 'hostname'] },
@@ -157,7 +197,7 @@ export function summarizeDetail(detail: unknown, timelineLines = 15): string[] {
     );
   }
   if (projects.length) {
-    lines.push('', 'projects:');
+    lines.push('', `projects${partial(projects.length, totalOf(d, 'projects', projects.length))}:`);
     lines.push(
       ...table(projects, [
         { title: 'PROJECT', keys: ['project_id', 'id', 'name'] },
@@ -176,9 +216,10 @@ export function summarizeDetail(detail: unknown, timelineLines = 15): string[] {
       const st = show(pick(i, 'status', 'state'));
       count[st] = (count[st] ?? 0) + 1;
     }
+    const total = totalOf(d, 'instances', instances.length);
     lines.push(
       '',
-      `instances: ${instances.length} (${Object.entries(count)
+      `instances: ${total} (${total > instances.length ? `of the ${instances.length} shown: ` : ''}${Object.entries(count)
         .map(([k, n]) => `${n} ${k}`)
         .join(', ')})`,
     );
@@ -189,7 +230,8 @@ export function summarizeDetail(detail: unknown, timelineLines = 15): string[] {
       const st = pick(o, 'status');
       return st !== 'delivered';
     });
-    lines.push(`deliveries: ${outbox.length} (${outbox.length - bad.length} delivered, ${bad.length} pending/dead)`);
+    const total = totalOf(d, 'deliveries', outbox.length);
+    lines.push(`deliveries: ${total} (${total > outbox.length ? `of the ${outbox.length} shown: ` : ''}${outbox.length - bad.length} delivered, ${bad.length} pending/dead)`);
     for (const o of bad.slice(-5)) {
       lines.push(
         `  ${show(pick(o, 'event_type'))} to ${show(pick(o, 'subscription_id', 'url'))}: ${show(pick(o, 'status'))}, ` +
@@ -199,7 +241,7 @@ export function summarizeDetail(detail: unknown, timelineLines = 15): string[] {
   }
   const plugins = asArray(pick(d, 'plugins', 'plugin_runs'));
   if (plugins.length) {
-    lines.push('', 'plug-ins:');
+    lines.push('', `plug-ins${partial(plugins.length, totalOf(d, 'plugin_runs', plugins.length))}:`);
     lines.push(
       ...table(plugins, [
         { title: 'PLUGIN', keys: ['plugin', 'name', 'subject'] },
@@ -211,7 +253,7 @@ export function summarizeDetail(detail: unknown, timelineLines = 15): string[] {
   }
   const timeline = asArray(pick(d, 'timeline'));
   if (timeline.length) {
-    lines.push('', `timeline (last ${Math.min(timelineLines, timeline.length)} of ${timeline.length}):`);
+    lines.push('', `timeline (last ${Math.min(timelineLines, timeline.length)} of ${totalOf(d, 'timeline', timeline.length)}):`);
     for (const t of timeline.slice(-timelineLines)) {
       if (!isObj(t)) {
         lines.push(`  ${show(t)}`);
@@ -340,9 +382,13 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
     .description('state, progress, what it waits for, hosts, projects and recent timeline')
     .option('--json', 'print the raw detail JSON')
     .option('--timeline <n>', 'timeline entries to show', intArg('--timeline', 0), 15)
+    .option('--all', 'every row of every list (the API answers a page of each: this reads them all)')
     .action(
-      run(async (id: string, o: ConnOpts & { json?: boolean; timeline: number }) => {
-        const d = await clientOf(o).get(`/v1/maintenance/${enc(id)}/detail`);
+      run(async (id: string, o: ConnOpts & { json?: boolean; timeline: number; all?: boolean }) => {
+        const client = clientOf(o);
+        const first = await client.get(`/v1/maintenance/${enc(id)}/detail`);
+        // The newest timeline page may hold fewer entries than asked for: read older pages too.
+        const d = isObj(first) ? await pageDetail((p) => client.get(p), id, first, o.json && !o.all ? {} : { timeline: o.timeline }, o.all === true) : first;
         if (o.json) json(d);
         else for (const l of summarizeDetail(d, o.timeline)) io.out(l);
       }),

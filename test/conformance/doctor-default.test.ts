@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startSampleVnfm, type SampleVnfm } from '../../src/cli/vnfm.js';
 import type { Service } from '../../src/main/service.js';
 import { api, aodhTraits, startReceiver, startTestService, waitFor, type Received } from '../helpers/harness.js';
+import { wholeDetail } from '../helpers/detail.js';
 
 const PROJECT = 'doctor';
 const HOSTS = ['compute-0', 'compute-1', 'compute-2'];
@@ -316,9 +317,7 @@ describe('conformance: Doctor maintenance test case, default workflow', () => {
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
 
     // ---- the session detail ----
-    const detail = await api(svc.url, 'GET', `/v1/maintenance/${sid}/detail`);
-    expect(detail.status).toBe(200);
-    const d = detail.body;
+    const d = await wholeDetail(svc.url, sid);
     expect(d.session.state).toBe('MAINTENANCE_DONE');
     expect(d.percent_done).toBe(100);
     expect(d.hosts.map((h: { name: string }) => h.name).sort()).toEqual(HOSTS);

@@ -11,6 +11,7 @@ import type { Service } from '../../src/main/service.js';
 import { verify } from '../../src/planner/verify.js';
 import { api, aodhTraits, startReceiver, startTestService, waitFor } from '../helpers/harness.js';
 import { recordedFromDetail, startDoctorVnfm } from '../helpers/vnf-clients.js';
+import { wholeDetail } from '../helpers/detail.js';
 
 const PROJECT = 'doctor';
 const HOSTS = ['compute-0', 'compute-1', 'compute-2', 'compute-3'];
@@ -60,7 +61,7 @@ function asDomain(instances: any[], groups: any[]): { instances: InstanceConstra
 }
 
 async function detailOf(svc: Service, sid: string) {
-  return (await api(svc.url, 'GET', `/v1/maintenance/${sid}/detail`)).body;
+  return wholeDetail(svc.url, sid);
 }
 
 async function waitDone(svc: Service, sid: string, want: string) {

@@ -10,6 +10,7 @@ import type { Service } from '../../src/main/service.js';
 import { verify } from '../../src/planner/verify.js';
 import { api, startTestService, waitFor } from '../helpers/harness.js';
 import { recordedFromDetail, startTackerPlugin } from '../helpers/vnf-clients.js';
+import { wholeDetail } from '../helpers/detail.js';
 
 const VNF_PROJECT = 'tacker-vnf';
 const OTHER = 'no-vnfm';
@@ -102,7 +103,7 @@ describe('conformance: Tacker Fenix plug-in, vnf workflow', () => {
 
     // OWN_ACTION: Tacker healed the instance itself; the engine did not move it.
     expect(tacker.healed).toHaveLength(1);
-    const detail = (await api(svc.url, 'GET', `/v1/maintenance/${sid}/detail`)).body;
+    const detail = await wholeDetail(svc.url, sid);
     const { moves, maintenance } = recordedFromDetail(detail);
     expect(moves.some((m) => m.instance === OWN)).toBe(false);
     expect(moves.some((m) => m.instance === VNF[0])).toBe(true);

@@ -12,6 +12,7 @@ import { startSampleVnfm } from '../../src/cli/vnfm.js';
 import { api, aodhTraits, startReceiver, waitFor, waitForSession } from '../helpers/harness.js';
 import { requirePostgres, TEST_PG_URL } from '../helpers/pg.js';
 import { freePort, startFenix, type FenixProcess } from '../helpers/process.js';
+import { wholeDetail } from '../helpers/detail.js';
 
 const KILLS = Number(process.env.FENIX_KILLS ?? 6);
 
@@ -96,7 +97,7 @@ describe.each(['sqlite', 'postgres'] as const)('SIGKILL at random points (%s)', 
 
     async function checkInvariants() {
     const end = await waitForSession(fenix.url, id, (s) => s.state === 'MAINTENANCE_DONE' || s.state === 'MAINTENANCE_FAILED', 90_000);
-    const detail = (await api(fenix.url, 'GET', `/v1/maintenance/${id}/detail`)).body;
+    const detail = await wholeDetail(fenix.url, id);
     expect(end.state, `${JSON.stringify(detail.waiting_for)} ${end.reason} kills at ${kills}`).toBe('MAINTENANCE_DONE');
     expect(kills.length).toBeGreaterThan(0);
 

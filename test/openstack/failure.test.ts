@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../../src/main/service.js';
 import { api, startTestService, waitFor, waitForSession } from '../helpers/harness.js';
 import { computeServices, deleteSession, resetCloud, LANE, openCloud, recording, type Cloud, type Recorder } from './cloud.js';
+import { wholeDetail } from '../helpers/detail.js';
 
 const INJECTED = 'fault injected by the failure test';
 
@@ -68,7 +69,7 @@ describe.skipIf(!LANE)('a migration failure injected through Nova', () => {
     expect(failed.state).toBe('MAINTENANCE_FAILED');
 
     // Nova's own message is in the detail (the failed move and the session's reason)
-    const detail = (await api(svc.url, 'GET', `/v1/maintenance/${sid}/detail`)).body;
+    const detail = await wholeDetail(svc.url, sid);
     const text = JSON.stringify(detail);
     expect(text).toMatch(/No valid host was found/);
     const failedMove = (detail.instances as { error: string | null; operations: { status: string; error: string | null }[] }[])

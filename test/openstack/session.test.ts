@@ -8,6 +8,7 @@ import { startSampleVnfm, type SampleVnfm } from '../../src/cli/vnfm.js';
 import type { Service } from '../../src/main/service.js';
 import { api, startTestService, waitFor, waitForSession } from '../helpers/harness.js';
 import { computeServices, deleteSession, resetCloud, demoScaler, LANE, openCloud, recording, type Cloud, type Recorder } from './cloud.js';
+import { wholeDetail } from '../helpers/detail.js';
 
 describe.skipIf(!LANE)('a default session over real Nova', () => {
   const cloud = LANE ? openCloud() : (null as unknown as Cloud);
@@ -58,7 +59,7 @@ describe.skipIf(!LANE)('a default session over real Nova', () => {
     sessions.push(sid);
     const end = await waitForSession(svc.url, sid, (s) => s.state === 'MAINTENANCE_DONE' || s.state === 'MAINTENANCE_FAILED', 600_000);
     const took = Date.now() - start;
-    const detail = (await api(svc.url, 'GET', `/v1/maintenance/${sid}/detail`)).body;
+    const detail = await wholeDetail(svc.url, sid);
     if (end.state !== 'MAINTENANCE_DONE') console.log(JSON.stringify(detail, null, 1), lines.join('\n'));
     if (process.env.FENIX_LANE_VERBOSE === '1')
       console.log((detail.timeline as { at: string; message: string }[]).map((t) => `${t.at.slice(11, 23)} ${t.message}`).join('\n'), '\n' + lines.join('\n'));

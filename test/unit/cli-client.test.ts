@@ -199,6 +199,47 @@ describe('fenix session', () => {
     );
     expect(summarizeDetail(null)[0]).toBe('session -  state -  workflow -  -% done');
   });
+
+  it('detail of a paged answer: totals shown, --timeline reads older pages, --all every page of every list', async () => {
+    const tl = (n: number) => ({ at: 1767261600000 + n * 1000, kind: 'state', message: `entry ${n}` });
+    const first = () => ({
+      session: { session_id: 'S1', state: 'PLANNED_MAINTENANCE', workflow: 'default' },
+      percent_done: 50,
+      waiting_for: { what: 'the engine (working)', until: null },
+      hosts: [{ name: 'c1', status: 'maintained' }],
+      instances: [{ instance_id: 'i1', status: 'moved' }],
+      timeline: [tl(3), tl(4)],
+      page: { hosts: { total: 1, next: null }, instances: { total: 3, next: 'I1' }, timeline: { total: 5, next: 'T3' } },
+    });
+    routes['GET /v1/maintenance/S1/detail'] = [200, first()];
+    routes['GET /v1/maintenance/S1/detail?lists=instances&limit=1000&instances_after=I1'] = [
+      200,
+      { instances: [{ instance_id: 'i2', status: 'present' }, { instance_id: 'i3', status: 'present' }], page: { instances: { total: 3, next: null } } },
+    ];
+    routes['GET /v1/maintenance/S1/detail?lists=timeline&limit=1000&timeline_after=T3'] = [200, { timeline: [tl(1), tl(2)], page: { timeline: { total: 5, next: 'T1' } } }];
+    routes['GET /v1/maintenance/S1/detail?lists=timeline&limit=1000&timeline_after=T1'] = [200, { timeline: [tl(0)], page: { timeline: { total: 5, next: null } } }];
+
+    const r = await run('session', 'detail', 'S1', '--timeline', '2');
+    expect(r.out).toContain('instances: 3 (of the 1 shown: 1 moved)');
+    expect(r.out).toContain('timeline (last 2 of 5):');
+    expect(requests.map((x) => x.url)).toEqual(['/v1/maintenance/S1/detail']);
+
+    requests.length = 0;
+    routes['GET /v1/maintenance/S1/detail'] = [200, first()];
+    const t = await run('session', 'detail', 'S1', '--timeline', '3');
+    expect(t.out.slice(-3)).toEqual(['  2026-01-01T10:00:02.000Z  state  entry 2', '  2026-01-01T10:00:03.000Z  state  entry 3', '  2026-01-01T10:00:04.000Z  state  entry 4']);
+    expect(requests).toHaveLength(2);
+
+    routes['GET /v1/maintenance/S1/detail'] = [200, first()];
+    const all = JSON.parse((await run('session', 'detail', 'S1', '--json', '--all')).out.join('\n'));
+    expect(all.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(['i1', 'i2', 'i3']);
+    expect(all.timeline.map((e: { message: string }) => e.message)).toEqual([0, 1, 2, 3, 4].map((n) => `entry ${n}`));
+    expect(all.page).toEqual({ hosts: { total: 1, next: null }, instances: { total: 3, next: null }, timeline: { total: 5, next: null } });
+
+    // --json alone prints the answer as it came.
+    routes['GET /v1/maintenance/S1/detail'] = [200, first()];
+    expect(JSON.parse((await run('session', 'detail', 'S1', '--json')).out.join('\n'))).toEqual(first());
+  });
 });
 
 describe('fenix subscription', () => {
