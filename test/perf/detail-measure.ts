@@ -1,12 +1,13 @@
 // Time and size of GET /v1/maintenance/{id}/detail on a large session written straight into the
 // store (test/helpers/big-session.ts). Not a test: run it by hand, e.g.
 //   npx vite-node test/perf/detail-measure.ts -- --hosts 2000 --per-host 8 --projects 200
-//   FENIX_TEST_STORE=postgres npx vite-node test/perf/detail-measure.ts -- --hosts 2000
+//   FENIX_TEST_STORE=postgres npx vite-node test/perf/detail-measure.ts -- --hosts 2000 [--vacuum]
 // It prints one JSON line per measured request.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { sql, type Kysely } from 'kysely';
 import { seedBigSession } from '../helpers/big-session.js';
 import { startTestService } from '../helpers/harness.js';
 
@@ -26,6 +27,8 @@ const svc = await startTestService({ manual: true, config: pgStore ? {} : { db: 
 try {
   const t = performance.now();
   const seeded = await seedBigSession(svc.store, { id: 'big', hosts, instancesPerHost: perHost, projects });
+  // --vacuum (PostgreSQL): what autovacuum leaves a while later (statistics, visibility map for index-only counts).
+  if (pgStore && process.argv.includes('--vacuum')) await sql`vacuum analyze`.execute((svc.store as unknown as { db: Kysely<unknown> }).db);
   console.log(JSON.stringify({ seeded: seeded.counts, store: svc.store.dialect, seed_ms: Math.round(performance.now() - t) }));
   for (let i = 0; i < runs; i++) {
     const cpu = process.cpuUsage();
