@@ -90,11 +90,12 @@ export class KyselyStore implements Store {
           control: null,
         })
         .execute();
-      if (n.hosts.length)
+      // Chunked: a statement holds at most a few thousand parameters (SQLite 32,766, PostgreSQL 65,535).
+      for (const [c, chunk] of chunks(n.hosts, 500).entries())
         await trx
           .insertInto('session_hosts')
           .values(
-            n.hosts.map((h, i) => ({
+            chunk.map((h, j) => ({
               session_id: s.id,
               name: h.name,
               type: h.type,
@@ -102,7 +103,7 @@ export class KyselyStore implements Store {
               original_enabled: null,
               disabled_by_us: 0,
               maintained_at: null,
-              position: i,
+              position: c * 500 + j,
             })),
           )
           .execute();
@@ -849,17 +850,22 @@ export class KyselyStore implements Store {
 }
 
 async function activeOnHosts(db: Kysely<DB> | Transaction<DB>, hosts: string[]): Promise<{ id: string; hosts: string[] }[]> {
-  if (!hosts.length) return [];
-  const rs = await db
-    .selectFrom('session_hosts')
-    .innerJoin('sessions', 'sessions.id', 'session_hosts.session_id')
-    .select(['sessions.id as id', 'session_hosts.name as name'])
-    .where('session_hosts.name', 'in', hosts)
-    .where('sessions.state', 'not in', ['MAINTENANCE_DONE', 'MAINTENANCE_FAILED'])
-    .where('sessions.deleting', '=', 0)
-    .execute();
   const by = new Map<string, string[]>();
-  for (const r of rs) by.set(r.id, [...(by.get(r.id) ?? []), r.name]);
+  for (const chunk of chunks(hosts, 1000)) {
+    const rs = await db
+      .selectFrom('session_hosts')
+      .innerJoin('sessions', 'sessions.id', 'session_hosts.session_id')
+      .select(['sessions.id as id', 'session_hosts.name as name'])
+      .where('session_hosts.name', 'in', chunk)
+      .where('sessions.state', 'not in', ['MAINTENANCE_DONE', 'MAINTENANCE_FAILED'])
+      .where('sessions.deleting', '=', 0)
+      .execute();
+    for (const r of rs) {
+      const l = by.get(r.id);
+      if (l) l.push(r.name);
+      else by.set(r.id, [r.name]);
+    }
+  }
   return [...by].map(([id, hs]) => ({ id, hosts: hs }));
 }
 
