@@ -884,10 +884,8 @@ async function bumpSession(trx: Transaction<DB>, id: string, at: number, touched
     .executeTakeFirst();
   if (!r) return;
   const first = Number(r.change_seq) - touched.length + 1;
-  await trx
-    .insertInto('session_changes')
-    .values(touched.map(([kind, subject], i) => ({ session_id: id, seq: first + i, kind, subject, at })))
-    .execute();
+  const rows = touched.map(([kind, subject], i) => ({ session_id: id, seq: first + i, kind, subject, at }));
+  for (const chunk of chunks(rows, 500)) await trx.insertInto('session_changes').values(chunk).execute();
 }
 
 /** A change that concerns every session (subscriptions, constraints); older rows than the last thousand go. */
@@ -904,17 +902,21 @@ async function bumpGlobal(trx: Transaction<DB>, kind: 'subscriptions' | 'constra
 }
 
 /**
- * Timeline entries in one INSERT. The timeline keeps the newest STORAGE_LIMITS.timelineEntries
+ * Timeline entries in multi-row INSERTs (500 a statement: the parameter limit). The timeline keeps the newest STORAGE_LIMITS.timelineEntries
  * entries of a session: whenever an insert crosses a multiple of TRIM_EVERY ids, older ones go
  * (amortised O(1) per entry; the index on (session_id, id) finds the cut).
  */
 async function insertTimeline(db: Kysely<DB> | Transaction<DB>, sessionId: string, entries: readonly TimelineEntry[]): Promise<void> {
   if (!entries.length) return;
-  const ids = await db
-    .insertInto('timeline')
-    .values(entries.map((e) => ({ session_id: sessionId, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null })))
-    .returning('id')
-    .execute();
+  const ids: { id: number }[] = [];
+  for (const chunk of chunks(entries, 500))
+    ids.push(
+      ...(await db
+        .insertInto('timeline')
+        .values(chunk.map((e) => ({ session_id: sessionId, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null })))
+        .returning('id')
+        .execute()),
+    );
   const first = Number(ids[0]!.id);
   const last = Number(ids.at(-1)!.id);
   if (Math.floor(first / TRIM_EVERY) === Math.floor(last / TRIM_EVERY) && first % TRIM_EVERY !== 0) return;
