@@ -189,6 +189,27 @@ export function describeStoreContract(
     });
 
     describe('applyDecision', () => {
+      it('commits a decision of any size (rows chunked under the statement parameter limits)', async () => {
+        const hosts = Array.from({ length: 12_000 }, (_, i) => `h-${i}`);
+        const fence = await started('big', hosts);
+        const n = 9_000;
+        const d: Decision = {
+          hosts: hosts.map((name) => ({ name, status: 'emptying' as const })),
+          projects: Array.from({ length: 3_000 }, (_, i) => ({ projectId: `p-${i}`, interacting: false })),
+          instances: Array.from({ length: n }, (_, i) => ({ instanceId: `i-${i}`, projectId: `p-${i % 3_000}`, host: hosts[i % hosts.length]! })),
+          ops: Array.from({ length: n }, (_, i) => ({ key: `move:${i}`, kind: 'move' as const, subject: `i-${i}` })),
+          events: Array.from({ length: n }, (_, i) => ({ key: `ev:${i}`, eventType: 'maintenance.host' as const, projectId: null, payload: { i } })),
+          timeline: Array.from({ length: n }, (_, i) => ({ at: T0, kind: 'instance', message: `m ${i}` })),
+        };
+        const applied = await store.commitDecision('big', fence, d, T0 + 1);
+        expect(applied?.ops).toHaveLength(n);
+        const snap = (await store.loadSnapshot('big'))!;
+        expect(snap.hosts.filter((h) => h.status === 'emptying')).toHaveLength(hosts.length);
+        expect(snap.instances).toHaveLength(n);
+        expect(snap.eventKeys).toHaveLength(n);
+        expect(await store.activeSessionsOnHosts(hosts)).toEqual([{ id: 'big', hosts: expect.arrayContaining(hosts.slice(0, 3)) }]);
+      });
+
       it('persists session, host, project and instance patches, timeline and wake_at', async () => {
         const fence = await started('s1', ['compute-0', 'compute-1']);
         const d: Decision = {
