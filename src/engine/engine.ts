@@ -47,6 +47,9 @@ export interface EngineOptions {
   retryMs: number;
 }
 
+/** Decisions without intents held in memory before they are written anyway. */
+const MAX_DEFERRED = 64;
+
 /** A download that takes longer fails the session (the admin can continue it). */
 const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
@@ -190,22 +193,37 @@ export class Engine {
     else ls.merge(ch);
   }
 
-  /** Commit a decision under the lease and mirror it in memory. False: the lease is lost. */
-  private async commit(ls: LiveSession, d: Decision, now: number): Promise<boolean> {
+  /**
+   * Commit a decision under the lease and mirror it in memory. False: the lease is lost.
+   * `defer`: a decision without intents is applied in memory now and written with the next write
+   * (at the latest when the tick ends), so a session's steps cost one transaction per intent batch,
+   * not one per step.
+   */
+  private async commit(ls: LiveSession, d: Decision, now: number, defer = false): Promise<boolean> {
+    if (defer && !d.ops?.length && ls.bufferedCount < MAX_DEFERRED) {
+      await this.joined(ls, ls.defer(d, now));
+      return true;
+    }
+    const { all, earlier } = ls.withBuffered(d);
     const trim = ls.changeSeq > ls.trimmedSeq ? ls.changeSeq : undefined;
     const opPatches = ls.pendingOps.size ? new Map(ls.pendingOps) : undefined;
-    const applied = await this.deps.store.commitDecision(ls.id, ls.fence, d, now, trim, opPatches);
+    const applied = await this.deps.store.commitDecision(ls.id, ls.fence, all, now, trim, opPatches);
     if (!applied) {
       this.live.delete(ls.id);
       return false;
     }
     for (const id of opPatches?.keys() ?? []) ls.pendingOps.delete(id);
     if (trim !== undefined) ls.trimmedSeq = trim;
-    const joined = ls.apply(d, applied, now);
-    // Projects new to the session bring their constraints (the constraint workflows plan with them).
-    if (joined.length && ls.data.session.workflow !== 'default') ls.addConstraints(await this.deps.store.constraintsFor(joined));
+    for (const e of earlier) ls.delivered(e, applied.fanout);
+    await this.joined(ls, ls.apply(d, applied, now));
+    if (all.events?.length) this.deps.onOutbox?.(); // deliver now, not at the end of the tick
     if (applied.changeSeq > ls.changeSeq) await this.refresh(ls); // someone wrote meanwhile
     return true;
+  }
+
+  /** Projects new to the session bring their constraints (the constraint workflows plan with them). */
+  private async joined(ls: LiveSession, projects: string[]): Promise<void> {
+    if (projects.length && ls.data.session.workflow !== 'default') ls.addConstraints(await this.deps.store.constraintsFor(projects));
   }
 
   private async reconcile(id: string): Promise<void> {
@@ -235,7 +253,6 @@ export class Engine {
           observed = true;
           const d = applyControl({ ...data, index: ls.index, observed: this.world.view(ls.inventoryChanges()), ctx }, clock.now(), data.session.control);
           if (!(await this.commit(ls, d, clock.now()))) return;
-          if (d.events?.length) this.deps.onOutbox?.(); // deliver now, not at the end of the tick
           logDecision(log, id, d);
           continue;
         }
@@ -262,14 +279,14 @@ export class Engine {
           const opWake = this.nextOpWake(ls);
           if (opWake !== null && opWake <= clock.now()) continue;
           const wakeAt = minWake(d.wakeAt ?? null, opWake);
-          if (wakeAt !== data.session.wakeAt || ls.pendingOps.size) await this.commit(ls, { wakeAt }, now);
+          // The tick ends here: write what is deferred, the op outcomes and when to look again.
+          if (wakeAt !== data.session.wakeAt || ls.pendingOps.size || ls.bufferedCount) await this.commit(ls, { wakeAt }, now);
           return;
         }
-        if (!(await this.commit(ls, { ...d, wakeAt: d.wakeAt ?? now }, now))) {
+        if (!(await this.commit(ls, { ...d, wakeAt: d.wakeAt ?? now }, now, true))) {
           log.warn({ session: id }, 'lease lost; another engine owns the session now');
           return;
         }
-        if (d.events?.length) this.deps.onOutbox?.(); // deliver now, not at the end of the tick
         logDecision(log, id, d);
         if (d.ops?.length) observed = false; // the next round starts them, then observes afresh
       }

@@ -4,7 +4,7 @@
 // whole session again. The database stays the truth: losing this object (a crash, a lost lease)
 // costs one reload, nothing else.
 import { ownedConstraints, type Constraints } from '../domain/constraints.js';
-import type { Decision, InstancePatch, ProjectPatch } from '../domain/decision.js';
+import { merge, type Decision, type InstancePatch, type ProjectPatch } from '../domain/decision.js';
 import type { Op, SessionInstance, SessionProject } from '../domain/model.js';
 import { MutableSessionIndex } from '../domain/session-index.js';
 import type { SessionData } from '../domain/snapshot.js';
@@ -127,13 +127,50 @@ export class LiveSession {
       index.addOp(o);
     }
     for (const e of d.events ?? []) {
-      const n = applied.fanout.get(e.key);
-      if (n === undefined) continue; // decided before
+      if (index.emitted(e.key)) continue; // decided before
       index.addEvent(e.key);
       data.eventKeys.push(e.key);
-      if (e.eventType === 'maintenance.scheduled' && n > 0) data.deliveries[e.key] = { delivered: 0, pending: n, dead: 0 };
     }
+    this.delivered(d, applied.fanout);
     return added;
+  }
+
+  /** Delivery counts of the asks just written (the store's fan-out per new event key). */
+  delivered(d: Decision, fanout: ReadonlyMap<string, number>): void {
+    for (const e of d.events ?? []) {
+      const n = fanout.get(e.key);
+      if (n !== undefined && n > 0 && e.eventType === 'maintenance.scheduled') this.data.deliveries[e.key] = { delivered: 0, pending: n, dead: 0 };
+    }
+  }
+
+  /**
+   * Decisions without intents, already applied here, not yet written: they go with the next write
+   * (one transaction instead of one per step). Losing them to a crash is harmless: nothing outside
+   * was done on their strength, and the next engine decides them again from the rows.
+   */
+  private buffered: Decision[] = [];
+
+  get bufferedCount(): number {
+    return this.buffered.length;
+  }
+
+  /** Apply a decision without intents in memory and keep it for the next write. */
+  defer(d: Decision, now: number): string[] {
+    this.buffered.push(d);
+    return this.apply(d, { ops: [], fanout: new Map(), changeSeq: this.changeSeq }, now);
+  }
+
+  /** The buffered decisions followed by `d`, as one decision (later patches win; the last wake-up wins). */
+  withBuffered(d: Decision): { all: Decision; earlier: Decision[] } {
+    const earlier = this.buffered;
+    this.buffered = [];
+    if (!earlier.length) return { all: d, earlier };
+    const all = merge(...earlier, d);
+    let wake: number | null | undefined;
+    for (const x of [...earlier, d]) if (x.wakeAt !== undefined) wake = x.wakeAt;
+    if (wake === undefined) delete all.wakeAt;
+    else all.wakeAt = wake;
+    return { all, earlier };
   }
 
   /** Constraints of projects that joined the session, merged with those held. */

@@ -13,7 +13,7 @@ import type {
 import type { EventType } from '../domain/states.js';
 import { STORAGE_LIMITS, type Applied, type Lease, type LoadedSnapshot, type NewSession, type OpPatch, type ReplyInput, type ReplyOutcome, type SessionChanges, type Store, type StoredSnapshot } from '../ports/store.js';
 import type { Subscription } from '../ports/transport.js';
-import { CAPABILITIES } from './migrations/dialect.js';
+import { CAPABILITIES, relaxedCommit } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import type { DB } from './schema.js';
 import * as row from './rows.js';
@@ -171,6 +171,9 @@ export class KyselyStore implements Store {
   async commitDecision(id: string, fence: number, d: Decision, now: number, consumedSeq?: number, opPatches?: ReadonlyMap<number, OpPatch>): Promise<Applied | null> {
     try {
       return await this.db.transaction().execute(async (trx) => {
+        // A decision without new intents is re-derived if lost; one with intents must be on disk
+        // before the engine carries them out (never leave a host disabled without the record).
+        if (!d.ops?.length) await relaxedCommit(trx);
         const s = d.session;
         const res = await trx
           .updateTable('sessions')

@@ -3,6 +3,7 @@
 // change writes only the rows it touched (ports/simulator-state.ts).
 import type { Kysely } from 'kysely';
 import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore, type SimulatorTable } from '../ports/simulator-state.js';
+import { relaxedCommit } from './migrations/dialect.js';
 import type { DB } from './schema.js';
 
 const TABLE = {
@@ -40,6 +41,8 @@ export class KyselySimulatorState implements SimulatorStateStore {
   async apply(changes: SimulatorRows): Promise<void> {
     if (SIMULATOR_TABLES.every((t) => changes[t].size === 0)) return;
     await this.db.transaction().execute(async (trx) => {
+      // The simulated cloud is a test cloud: survives our crashes, need not wait for the disk.
+      await relaxedCommit(trx);
       for (const t of SIMULATOR_TABLES) {
         const table = TABLE[t] as 'simulator_hosts';
         const upserts: { id: string; data: string }[] = [];

@@ -1,5 +1,5 @@
 // The few places where SQLite and PostgreSQL differ, as a capability table instead of scattered ifs.
-import { PostgresAdapter, type ColumnDefinitionBuilder, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type Transaction } from 'kysely';
 
 const isPg = (db: Kysely<unknown>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
@@ -23,3 +23,16 @@ export const CAPABILITIES: Record<'sqlite' | 'postgres', Capabilities> = {
   sqlite: { rowLocks: false },
   postgres: { rowLocks: true },
 };
+
+/**
+ * PostgreSQL: let this transaction commit without waiting for its WAL flush (`synchronous_commit =
+ * off`, this transaction only). It is still atomic and survives any crash of our processes; only a
+ * crash of the database server itself can lose it, in the last fraction of a second. Use it only
+ * for writes that are re-derived if lost (the engine decides again, the simulator is a test cloud),
+ * never before an external effect (an intent the engine then carries out) or for what a client was
+ * told is stored (a reply). SQLite: nothing to do (WAL with synchronous=NORMAL).
+ */
+export async function relaxedCommit<T>(trx: Transaction<T>): Promise<void> {
+  const t = trx as unknown as Kysely<unknown>;
+  if (isPg(t)) await sql`set local synchronous_commit = off`.execute(t);
+}
