@@ -6,16 +6,25 @@
 // moves to its planned target when its group allows (max_impacted_members, recovery_time); targets
 // are checked live (capacity, anti-affinity, max_instances_per_host) and chosen again when the
 // world changed. Hosts are maintained as soon as they are empty, many at once. docs/vnf.md.
-import { groupRules, instanceRules, type GroupRules, type InstanceRules, type PersistedPlan, type PlanEstimates } from '../../domain/constraints.js';
+import {
+  groupRules,
+  instanceRules,
+  NO_CONSTRAINTS,
+  type Constraints,
+  type GroupRules,
+  type InstanceRules,
+  type PersistedPlan,
+  type PlanEstimates,
+} from '../../domain/constraints.js';
 import type { Decision, InstancePatch } from '../../domain/decision.js';
 import { merge, minWake } from '../../domain/decision.js';
-import type { HostInfo, InstanceInfo } from '../../domain/infra.js';
-import type { NewEvent, Op, SessionHost, SessionInstance } from '../../domain/model.js';
+import type { HostStatus, NewEvent, Op, SessionHost, SessionInstance } from '../../domain/model.js';
+import type { ObservedIndex, SessionIndex } from '../../domain/session-index.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import type { InstanceAction, ReplyState } from '../../domain/states.js';
 import { freeCapacity } from '../../planner/capacity.js';
 import { estimatesOf, planInput } from '../../planner/input.js';
-import { Placement, type Placeable } from '../../planner/placement.js';
+import type { Placeable } from '../../planner/placement.js';
 import { defaultAction, persistPlan, planMaintenance, type ActionPolicy, type Plan } from '../../planner/plan.js';
 import {
   ask,
@@ -32,7 +41,10 @@ import {
   orFail,
   syncInventory,
   maintenanceRound,
+  ix,
+  ox,
 } from '../common.js';
+import { HostLoads } from './host-loads.js';
 
 /** SCALE_IN rounds before a plan that still cannot start fails the session. */
 const MAX_SCALE_IN_ROUNDS = 2;
@@ -161,7 +173,7 @@ function scaleIn(policy: ActionPolicy, s: Snapshot, now: number): Decision {
   const r = ask(s, now, {
     state: 'SCALE_IN',
     key: `SCALE_IN:${attempt(s)}:${s.session.phase.scaleInRounds ?? 1}`,
-    projects: asked.filter((p) => s.projects.some((x) => x.projectId === p)),
+    projects: asked.filter((p) => ix(s).project(p) !== undefined),
     windowS: s.session.options.scaleInReplyWindowS,
     allowedActions: [],
     actionsAt: now,
@@ -170,6 +182,70 @@ function scaleIn(policy: ActionPolicy, s: Snapshot, now: number): Decision {
 }
 
 // ---- following the plan ---------------------------------------------------------------------
+//
+// A step costs what it looks at (issue 9): hosts by status, the instances on the hosts being
+// emptied, the moves in flight, and the few targets it checks, all through the session's and the
+// world's indexes. What derives from the plan or the constraints alone is computed once per plan
+// or constraints object (the engine replaces those objects when they change). Where a full scan
+// used to fix an order (instances by id, hosts in session order), the smaller set is sorted the
+// same way, so the decisions are the same.
+
+/** From the plan alone. */
+interface PlanView {
+  /** `${from}|${instance}` → planned target. */
+  planned: Map<string, string>;
+  /** Host → position in the plan (batch, then place in the batch). */
+  rank: Map<string, number>;
+}
+
+/** From the constraints alone. */
+interface RulesView {
+  groups: Map<string, GroupRules>;
+  rules: Map<string, InstanceRules>;
+  /** The longest recovery_time of a group that limits its impacted members (ms). */
+  maxRecoveryMs: number;
+}
+
+const planViews = new WeakMap<PersistedPlan, PlanView>();
+const rulesViews = new WeakMap<Constraints, RulesView>();
+const subscribedSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+const hostOrders = new WeakMap<readonly SessionHost[], Map<string, number>>();
+
+function planView(plan: PersistedPlan): PlanView {
+  let v = planViews.get(plan);
+  if (!v) {
+    const planned = new Map<string, string>();
+    for (const [from, list] of Object.entries(plan.moves)) for (const [iid, to] of list) planned.set(`${from}|${iid}`, to);
+    const rank = new Map<string, number>();
+    plan.batches.forEach((b, k) => b.hosts.forEach((h, j) => rank.set(h, k * 100_000 + j)));
+    planViews.set(plan, (v = { planned, rank }));
+  }
+  return v;
+}
+
+function rulesView(constraints: Constraints): RulesView {
+  let v = rulesViews.get(constraints);
+  if (!v) {
+    const groups = new Map(constraints.groups.map((g) => [g.groupId, groupRules(g)]));
+    let maxRecoveryMs = 0;
+    for (const g of groups.values()) if (g.maxImpacted > 0) maxRecoveryMs = Math.max(maxRecoveryMs, g.recoveryS * 1000);
+    rulesViews.set(constraints, (v = { groups, rules: new Map(constraints.instances.map((i) => [i.instanceId, instanceRules(i)])), maxRecoveryMs }));
+  }
+  return v;
+}
+
+function subscribedSet(projects: readonly string[]): ReadonlySet<string> {
+  let v = subscribedSets.get(projects);
+  if (!v) subscribedSets.set(projects, (v = new Set(projects)));
+  return v;
+}
+
+/** Host → place in the session's host list (the list never changes in a session). */
+function hostOrder(hosts: readonly SessionHost[]): Map<string, number> {
+  let v = hostOrders.get(hosts);
+  if (!v) hostOrders.set(hosts, (v = new Map(hosts.map((h, k) => [h.name, k]))));
+  return v;
+}
 
 interface Ctx {
   policy: ActionPolicy;
@@ -178,17 +254,14 @@ interface Ctx {
   plan: PersistedPlan;
   est: PlanEstimates;
   a: string;
-  status: Map<string, SessionHost['status']>;
-  host: Map<string, SessionHost>;
-  obsHost: Map<string, HostInfo>;
-  obsOn: Map<string, InstanceInfo[]>;
-  obsInst: Map<string, InstanceInfo>;
-  op: Map<string, Op>;
-  groups: Map<string, GroupRules>;
-  rules: Map<string, InstanceRules>;
+  ix: SessionIndex;
+  ox: ObservedIndex;
+  /** Host statuses this step changed (batches started, hosts maintained), over the index's. */
+  over: Map<string, HostStatus>;
   planned: Map<string, string>;
   rank: Map<string, number>;
-  subscribed: Set<string>;
+  rules: RulesView;
+  subscribed: ReadonlySet<string>;
   parts: Decision[];
   wake: number | null;
 }
@@ -199,20 +272,26 @@ const instanceUrl = (s: Snapshot, pid: string, iid: string) => `${projectUrl(s, 
 const wakeAt = (c: Ctx, t: number) => {
   c.wake = minWake(c.wake, t);
 };
-const rulesOf = (c: Ctx, iid: string): InstanceRules => c.rules.get(iid) ?? instanceRules(undefined);
-const groupOf = (c: Ctx, r: InstanceRules): GroupRules | null => (r.groupId ? (c.groups.get(r.groupId) ?? null) : null);
+const rulesOf = (c: Ctx, iid: string): InstanceRules => c.rules.rules.get(iid) ?? instanceRules(undefined);
+const groupOf = (c: Ctx, r: InstanceRules): GroupRules | null => (r.groupId ? (c.rules.groups.get(r.groupId) ?? null) : null);
+/** A session host's status as this step leaves it; undefined for a host outside the session. */
+const statusOf = (c: Ctx, host: string): HostStatus | undefined => c.over.get(host) ?? c.ix.host(host)?.status;
+const byId = (a: SessionInstance, b: SessionInstance) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0);
+
+/** Hosts with `status` as this step leaves them, in session order: O(those hosts). */
+function hostsIn(c: Ctx, status: HostStatus): SessionHost[] {
+  const out: SessionHost[] = [];
+  for (const h of c.ix.hostsWith(status)) if (statusOf(c, h.name) === status) out.push(h);
+  for (const [name, st] of c.over) {
+    const h = c.ix.host(name)!;
+    if (st === status && h.status !== status) out.push(h);
+  }
+  const order = hostOrder(c.s.hosts);
+  return out.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+}
 
 function context(policy: ActionPolicy, s: Snapshot, now: number, plan: PersistedPlan): Ctx {
-  const obsOn = new Map<string, InstanceInfo[]>();
-  for (const i of s.observed.instances) {
-    const l = obsOn.get(i.host);
-    if (l) l.push(i);
-    else obsOn.set(i.host, [i]);
-  }
-  const planned = new Map<string, string>();
-  for (const [from, list] of Object.entries(plan.moves)) for (const [iid, to] of list) planned.set(`${from}|${iid}`, to);
-  const rank = new Map<string, number>();
-  plan.batches.forEach((b, k) => b.hosts.forEach((h, j) => rank.set(h, k * 100_000 + j)));
+  const pv = planView(plan);
   return {
     policy,
     s,
@@ -220,25 +299,16 @@ function context(policy: ActionPolicy, s: Snapshot, now: number, plan: Persisted
     plan,
     est: estimates(s),
     a: attempt(s),
-    status: new Map(s.hosts.map((h) => [h.name, h.status])),
-    host: new Map(s.hosts.map((h) => [h.name, h])),
-    obsHost: new Map(s.observed.hosts.map((h) => [h.name, h])),
-    obsOn,
-    obsInst: new Map(s.observed.instances.map((i) => [i.id, i])),
-    op: new Map(s.ops.map((o) => [o.key, o])),
-    groups: new Map((s.constraints?.groups ?? []).map((g) => [g.groupId, groupRules(g)])),
-    rules: new Map((s.constraints?.instances ?? []).map((i) => [i.instanceId, instanceRules(i)])),
-    planned,
-    rank,
-    subscribed: new Set(s.subscribedProjects),
+    ix: ix(s),
+    ox: ox(s),
+    over: new Map(),
+    planned: pv.planned,
+    rank: pv.rank,
+    rules: rulesView(s.constraints ?? NO_CONSTRAINTS),
+    subscribed: subscribedSet(s.subscribedProjects),
     parts: [],
     wake: null,
   };
-}
-
-/** The snapshot as far as one host is concerned: lets the shared host steps run without scanning everything. */
-function hostView(s: Snapshot, opsByHost: Map<string, Op[]>, eventsByHost: Map<string, string[]>, host: string): Snapshot {
-  return { ...s, ops: opsByHost.get(host) ?? [], eventKeys: eventsByHost.get(host) ?? [] };
 }
 
 function execute(policy: ActionPolicy, s: Snapshot, now: number): Decision {
@@ -255,35 +325,54 @@ function execute(policy: ActionPolicy, s: Snapshot, now: number): Decision {
   if (hosts) return hosts;
 
   const d = merge(...c.parts);
-  const left = s.hosts.filter((h) => c.status.get(h.name) !== 'maintained');
-  const maintained = s.hosts.length - left.length;
-  if (!left.length) return merge(d, transition(s, now, 'MAINTENANCE_COMPLETE', 'every host is maintained'));
+  const before = c.ix.hostsWith('maintained').size;
+  let maintained = before;
+  for (const [name, st] of c.over) maintained += (st === 'maintained' ? 1 : 0) - (c.ix.host(name)!.status === 'maintained' ? 1 : 0);
+  if (maintained === s.hosts.length) return merge(d, transition(s, now, 'MAINTENANCE_COMPLETE', 'every host is maintained'));
   const out: Decision = { ...d };
-  if (maintained !== s.hosts.filter((h) => h.status === 'maintained').length)
-    out.session = { ...out.session, percentDone: Math.floor((maintained / s.hosts.length) * 95) };
+  if (maintained !== before) out.session = { ...out.session, percentDone: Math.floor((maintained / s.hosts.length) * 95) };
   if (s.session.state === 'PREPARE_MAINTENANCE' && maintained > 0)
     return merge(out, transition(s, now, 'PLANNED_MAINTENANCE', 'the first hosts are maintained; instances now move to maintained hosts'));
   if (c.wake !== null) out.wakeAt = minWake(out.wakeAt, c.wake);
   return out;
 }
 
+/** Per session index: the plan's batches before `k` have started (a host of each left 'pending'). */
+const startedBatches = new WeakMap<SessionIndex, { plan: PersistedPlan; k: number }>();
+
+/**
+ * The first batch that may not have started: amortised O(1) per step. Sound because a host never
+ * goes back to 'pending' under the same plan (an admin's continue does so, with a new attempt and
+ * so a new plan), and the engine keeps one index per session it holds.
+ */
+function firstOpenBatch(c: Ctx): number {
+  let e = startedBatches.get(c.ix);
+  if (!e || e.plan !== c.plan) startedBatches.set(c.ix, (e = { plan: c.plan, k: 0 }));
+  const started = (h: string) => {
+    const st = c.ix.host(h)?.status;
+    return st !== undefined && st !== 'pending';
+  };
+  while (e.k < c.plan.batches.length && c.plan.batches[e.k]!.hosts.some(started)) e.k++;
+  return e.k;
+}
+
 /** Start the next batches of the plan: in order, each once the hosts it waits for are far enough. */
 function startBatches(c: Ctx): void {
   const { s, now, plan } = c;
   const limit = s.session.options.maxParallelHosts;
-  let out = [...c.status.values()].filter((x) => x === 'emptying' || x === 'maintaining').length;
-  for (let k = 0; k < plan.batches.length; k++) {
+  let out = c.ix.hostsWith('emptying').size + c.ix.hostsWith('maintaining').size;
+  for (let k = firstOpenBatch(c); k < plan.batches.length; k++) {
     const b = plan.batches[k]!;
-    const mine = b.hosts.filter((h) => c.status.has(h));
-    if (mine.some((h) => c.status.get(h) !== 'pending')) continue;
+    const mine = b.hosts.filter((h) => c.ix.host(h) !== undefined);
+    if (mine.some((h) => statusOf(c, h) !== 'pending')) continue;
     const ready = b.waitFor.every((h) => {
-      const st = c.status.get(h);
-      const compute = c.host.get(h)?.type === 'compute';
+      const st = statusOf(c, h);
+      const compute = c.ix.host(h)?.type === 'compute';
       return st === 'maintained' || (compute && st === 'maintaining') || st === undefined;
     });
     if (!ready) break;
     if (limit > 0 && out > 0 && out + mine.length > limit) break;
-    for (const h of mine) c.status.set(h, 'emptying');
+    for (const h of mine) c.over.set(h, 'emptying');
     out += mine.length;
     if (mine.length)
       c.parts.push({
@@ -293,14 +382,17 @@ function startBatches(c: Ctx): void {
   }
 }
 
-/** Moves that finished (or failed) since the last look. */
+/** Moves that finished (or failed) since the last look: O(moves in flight). */
 function finishMoves(c: Ctx): { failed?: Decision } {
   const { s, now } = c;
-  for (const rec of s.instances) {
-    if (rec.status !== 'moving') continue;
+  const ended: [SessionInstance, Op][] = [];
+  for (const rec of c.ix.moving()) {
+    const op = c.ix.op(moveKey(c, rec.instanceId, rec.host));
+    if (op && (op.status === 'done' || op.status === 'failed')) ended.push([rec, op]);
+  }
+  ended.sort((a, b) => byId(a[0], b[0]));
+  for (const [rec, op] of ended) {
     const from = rec.host;
-    const op = c.op.get(moveKey(c, rec.instanceId, from));
-    if (!op || op.status === 'pending' || op.status === 'started') continue;
     if (op.status === 'failed') {
       const reason = `moving ${rec.instanceId} off ${from} failed: ${op.error}`;
       return { failed: merge(...c.parts, { instances: [{ instanceId: rec.instanceId, status: 'failed', error: op.error }] }, fail(s, now, reason)) };
@@ -338,19 +430,19 @@ function finishMoves(c: Ctx): { failed?: Decision } {
 
 /** When a target can take instances: now, when its maintenance should end, or never (being emptied). */
 function targetReadyAt(c: Ctx, target: string): number | null {
-  const st = c.status.get(target);
+  const st = statusOf(c, target);
   if (st === undefined || st === 'maintained' || st === 'pending') return c.now;
   if (st === 'emptying') return null;
-  const hm = c.op.get(`hm:${c.a}:${target}`);
+  const hm = c.ix.op(`hm:${c.a}:${target}`);
   const since = hm?.startedAt ?? hm?.createdAt ?? c.now;
   return Math.max(c.now, since + c.est.hostMaintenanceS * 1000);
 }
 
 /** Whether `target` may take instances now: enabled, compute, and not waiting for its own turn. */
 function targetUsable(c: Ctx, target: string, firstMove: boolean): boolean {
-  const o = c.obsHost.get(target);
+  const o = c.ox.host(target);
   if (!o || o.type !== 'compute' || !o.enabled) return false;
-  const st = c.status.get(target);
+  const st = statusOf(c, target);
   if (st === undefined || st === 'maintained') return true;
   return st === 'pending' && firstMove;
 }
@@ -369,18 +461,22 @@ function askAndMove(c: Ctx): Decision | null {
   const { s, now, est } = c;
   const window = s.session.options.replyWindowS * 1000;
   const ready: Candidate[] = [];
-  const emptying = s.hosts.filter((h) => c.status.get(h.name) === 'emptying' && h.type === 'compute');
+  const emptying = hostsIn(c, 'emptying').filter((h) => h.type === 'compute');
   if (!emptying.length) return null;
-  const emptyingSet = new Set(emptying.map((h) => h.name));
   const patches: InstancePatch[] = [];
   const events: NewEvent[] = [];
   const notes: NonNullable<Decision['timeline']> = [];
   const allowed = ALLOWED_ACTIONS[c.policy];
 
-  for (const rec of s.instances) {
-    if (rec.status === 'gone' || rec.status === 'moving' || rec.status === 'failed' || !emptyingSet.has(rec.host)) continue;
+  // The instances on the hosts being emptied, by id (the order asks, notes and failures follow).
+  const recs: SessionInstance[] = [];
+  for (const h of emptying)
+    for (const rec of c.ix.instancesOn(h.name)) if (rec.status !== 'gone' && rec.status !== 'moving' && rec.status !== 'failed') recs.push(rec);
+  recs.sort(byId);
+
+  for (const rec of recs) {
     const from = rec.host;
-    const obs = c.obsInst.get(rec.instanceId);
+    const obs = c.ox.instance(rec.instanceId);
     if (!obs || obs.host !== from) continue;
     const rules = rulesOf(c, rec.instanceId);
     const group = groupOf(c, rules);
@@ -398,7 +494,7 @@ function askAndMove(c: Ctx): Decision | null {
         wakeAt(c, notifyAt);
         continue;
       }
-      const targetStatus = target ? c.status.get(target) : undefined;
+      const targetStatus = target ? statusOf(c, target) : undefined;
       const state: ReplyState = targetStatus === 'maintained' || targetStatus === 'maintaining' ? 'PLANNED_MAINTENANCE' : 'PREPARE_MAINTENANCE';
       const replyAt = now + window;
       patches.push({
@@ -467,43 +563,103 @@ function askAndMove(c: Ctx): Decision | null {
   return null;
 }
 
+/** Per session index: the session's move ops, followed so that recently finished ones are found without scanning every op. */
+interface MoveLog {
+  ops: readonly Op[];
+  constraints: Constraints | undefined;
+  /** s.ops read up to here (the engine only appends to it). */
+  seen: number;
+  /** Moves not finished when last looked at. */
+  open: Set<Op>;
+  /** Finished moves that may still be within their group's recovery_time. */
+  done: Op[];
+  /** The `now` of the last look (what `done` was trimmed for). */
+  at: number;
+}
+const moveLogs = new WeakMap<SessionIndex, MoveLog>();
+
+/**
+ * Moves done less than the longest recovery_time ago: O(moves in flight + moves finished lately +
+ * ops added since the last step); the first look (a new index, new constraints, a clock that went
+ * back) reads every op once. Ops are only appended, and an op's status only moves forward.
+ */
+function recentMoves(c: Ctx): readonly Op[] {
+  const { s, now } = c;
+  let log = moveLogs.get(c.ix);
+  if (!log || log.ops !== s.ops || log.constraints !== s.constraints || now < log.at) {
+    log = { ops: s.ops, constraints: s.constraints, seen: 0, open: new Set(), done: [], at: now };
+    moveLogs.set(c.ix, log);
+  }
+  for (; log.seen < s.ops.length; log.seen++) {
+    const o = s.ops[log.seen]!;
+    if (o.kind === 'move') log.open.add(o);
+  }
+  for (const o of log.open) {
+    if (o.status !== 'done' && o.status !== 'failed') continue;
+    log.open.delete(o);
+    if (o.status === 'done' && o.finishedAt !== null) log.done.push(o);
+  }
+  // Past the longest recovery_time a move never counts again (time only moves forward here).
+  const keep = c.rules.maxRecoveryMs;
+  if (log.done.some((o) => o.finishedAt! + keep <= now)) log.done = log.done.filter((o) => o.finishedAt! + keep > now);
+  log.at = now;
+  return log.done;
+}
+
 /** Start the moves whose group has room, to their planned target (or another valid one). */
 function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes: NonNullable<Decision['timeline']>): void {
   const { s, now } = c;
-  // The world as it is: placed instances plus the targets of moves in flight.
-  const placement = new Placement(s.observed.hosts.map((h) => ({ name: h.name, capacity: h.vcpus })));
   const placeable = (iid: string, vcpus: number): Placeable => ({ id: iid, vcpus, group: groupOf(c, rulesOf(c, iid)) });
-  for (const i of s.observed.instances) placement.add(placeable(i.id, i.vcpus), i.host);
   const impacted = new Map<string, number>();
   const bump = (g: string) => impacted.set(g, (impacted.get(g) ?? 0) + 1);
-  for (const rec of s.instances) {
-    const g = groupOf(c, rulesOf(c, rec.instanceId));
-    if (rec.status === 'moving') {
-      const op = c.op.get(moveKey(c, rec.instanceId, rec.host));
-      const to = op?.args.target;
-      if (typeof to === 'string' && placement.has(to) && op?.status !== 'done') placement.add(placeable(rec.instanceId, rec.vcpus), to);
-      if (g) bump(g.groupId);
-    } else if (g && rec.status !== 'gone' && rec.askKey && rec.reply?.startsWith('ACK_') && rec.action === 'OWN_ACTION' && c.status.get(rec.host) === 'emptying') {
-      bump(g.groupId); // the application is moving it itself
+  // The targets of moves in flight, reserved there until the move is done.
+  const reserved = new Map<string, Placeable[]>();
+  for (const rec of c.ix.moving()) {
+    const op = c.ix.op(moveKey(c, rec.instanceId, rec.host));
+    const to = op?.args.target;
+    if (typeof to === 'string' && c.ox.host(to) && op?.status !== 'done') {
+      const l = reserved.get(to);
+      if (l) l.push(placeable(rec.instanceId, rec.vcpus));
+      else reserved.set(to, [placeable(rec.instanceId, rec.vcpus)]);
     }
+    const g = groupOf(c, rulesOf(c, rec.instanceId));
+    if (g) bump(g.groupId);
   }
+  // The application moves an OWN_ACTION instance itself: it counts as impacted while its host is emptied.
+  for (const h of hostsIn(c, 'emptying'))
+    for (const rec of c.ix.instancesOn(h.name)) {
+      if (rec.status === 'moving' || rec.status === 'gone' || !rec.askKey || !rec.reply?.startsWith('ACK_') || rec.action !== 'OWN_ACTION') continue;
+      const g = groupOf(c, rulesOf(c, rec.instanceId));
+      if (g) bump(g.groupId);
+    }
   // Members whose move ended less than recovery_time ago still count as impacted.
-  for (const op of s.ops) {
-    if (op.kind !== 'move' || op.status !== 'done' || op.finishedAt === null) continue;
+  for (const op of recentMoves(c)) {
     const g = groupOf(c, rulesOf(c, op.subject));
     if (!g || g.maxImpacted <= 0) continue;
-    const until = op.finishedAt + g.recoveryS * 1000;
+    const until = op.finishedAt! + g.recoveryS * 1000;
     if (until > now) {
       bump(g.groupId);
       wakeAt(c, until);
     }
   }
-  const tier1 = s.observed.hosts.filter((h) => h.type === 'compute' && targetUsable(c, h.name, false)).map((h) => h.name).sort();
-  const byPlan = (h: string) => c.rank.get(h) ?? Number.MAX_SAFE_INTEGER;
-  const tier2 = s.observed.hosts
-    .filter((h) => h.type === 'compute' && c.status.get(h.name) === 'pending' && targetUsable(c, h.name, true))
-    .map((h) => h.name)
-    .sort((a, b) => byPlan(a) - byPlan(b) || (a < b ? -1 : 1));
+  // The world as it is, counted host by host when a step first asks about it.
+  const placement = new HostLoads((host) => {
+    const on: Placeable[] = [...c.ox.on(host)].map((i) => placeable(i.id, i.vcpus));
+    for (const p of reserved.get(host) ?? []) on.push(p);
+    return { capacity: c.ox.host(host)?.vcpus ?? 0, on };
+  });
+  // Other targets, for when the planned one cannot take an instance: only then, O(hosts).
+  let tiers: { tier1: string[]; tier2: string[] } | null = null;
+  const otherTargets = () => {
+    if (tiers) return tiers;
+    const byPlan = (h: string) => c.rank.get(h) ?? Number.MAX_SAFE_INTEGER;
+    const tier1 = s.observed.hosts.filter((h) => h.type === 'compute' && targetUsable(c, h.name, false)).map((h) => h.name).sort();
+    const tier2 = s.observed.hosts
+      .filter((h) => h.type === 'compute' && statusOf(c, h.name) === 'pending' && targetUsable(c, h.name, true))
+      .map((h) => h.name)
+      .sort((a, b) => byPlan(a) - byPlan(b) || (a < b ? -1 : 1));
+    return (tiers = { tier1, tier2 });
+  };
 
   ready.sort((a, b) => a.rank - b.rank || (a.rec.instanceId < b.rec.instanceId ? -1 : 1));
   const ops: Decision['ops'] = [];
@@ -521,6 +677,7 @@ function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes:
     }
     if (!target) {
       const self = (h: string) => h === r.from;
+      const { tier1, tier2 } = otherTargets();
       target = placement.bestFit(p, tier1, self) ?? (first ? placement.bestFit(p, tier2, self) : null);
       if (!target) continue; // nowhere right now: capacity comes back as hosts are maintained
       notes.push({ at: now, kind: 'instance', message: `${r.rec.instanceId}: ${planned ? `planned target ${planned} cannot take it now; ` : ''}moving to ${target}` });
@@ -534,48 +691,33 @@ function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes:
   if (ops.length) c.parts.push({ ops });
 }
 
-/** Hosts that are empty go into maintenance; hosts in maintenance go on. */
+/** Hosts that are empty go into maintenance; hosts in maintenance go on. O(hosts out + moves in flight). */
 function maintainHosts(c: Ctx): Decision | null {
   const { s, now } = c;
-  const busy = s.hosts.filter((h) => {
-    const st = c.status.get(h.name);
-    return st === 'emptying' || st === 'maintaining';
-  });
+  const order = hostOrder(s.hosts);
+  const busy = [...hostsIn(c, 'emptying'), ...hostsIn(c, 'maintaining')].sort((a, b) => order.get(a.name)! - order.get(b.name)!);
   if (!busy.length) return null;
-  const opsByHost = new Map<string, Op[]>();
-  for (const o of s.ops) {
-    const h = o.kind === 'plugin' ? (typeof o.args.host === 'string' ? o.args.host : null) : o.kind === 'move' ? null : o.subject;
-    if (!h) continue;
-    const l = opsByHost.get(h);
-    if (l) l.push(o);
-    else opsByHost.set(h, [o]);
+  // Hosts an instance is leaving or heading for.
+  const moving = new Set<string>();
+  for (const i of c.ix.moving()) {
+    moving.add(i.host);
+    moving.add(String(c.ix.op(moveKey(c, i.instanceId, i.host))?.args.target ?? ''));
   }
-  const eventsByHost = new Map<string, string[]>();
-  for (const k of s.eventKeys) {
-    if (!k.startsWith('host:')) continue;
-    const h = k.slice(k.indexOf(':', 5) + 1, k.lastIndexOf(':'));
-    const l = eventsByHost.get(h);
-    if (l) l.push(k);
-    else eventsByHost.set(h, [k]);
-  }
-  const moving = new Set(s.instances.filter((i) => i.status === 'moving').flatMap((i) => [i.host, String(c.op.get(moveKey(c, i.instanceId, i.host))?.args.target ?? '')]));
   for (const h of busy) {
-    const view = hostView(s, opsByHost, eventsByHost, h.name);
-    if (c.status.get(h.name) === 'emptying' && h.type === 'compute') {
+    if (statusOf(c, h.name) === 'emptying' && h.type === 'compute') {
       // Being emptied: no new instances land on it (recorded as found, put back after its maintenance).
       if (!h.disabledByUs && h.originalEnabled === null) {
-        const off = disableHost(view, now, h.name);
+        const off = disableHost(s, now, h.name);
         if (off.status === 'failed') return merge(...c.parts, fail(s, now, off.reason));
         c.parts.push(off.decision);
         continue;
       }
-      if ((c.obsOn.get(h.name)?.length ?? 0) > 0 || moving.has(h.name)) continue;
+      if (c.ox.on(h.name).size > 0 || moving.has(h.name)) continue;
     }
-    const r = maintainHost(view, now, h.name);
+    const r = maintainHost(s, now, h.name);
     if (r.status === 'failed') return merge(...c.parts, r.decision, fail(s, now, r.reason));
     c.parts.push(r.decision);
-    for (const p of r.decision.hosts ?? []) if (p.name === h.name && p.status) c.status.set(h.name, p.status);
+    for (const p of r.decision.hosts ?? []) if (p.name === h.name && p.status) c.over.set(h.name, p.status);
   }
   return null;
 }
-
