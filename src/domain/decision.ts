@@ -50,15 +50,21 @@ export const hasEffects = (d: Decision): boolean =>
       d.timeline?.length,
   );
 
-/** Merge decisions of sub-steps in order; later patches of the same row win field by field. */
+/**
+ * Merge decisions of sub-steps in order; later patches of the same row win field by field.
+ * O(total size): a step may merge thousands of small parts (one per host or finished move).
+ */
 export function merge(...ds: Decision[]): Decision {
   const out: Decision = {};
   for (const d of ds) {
     if (d.session) out.session = { ...out.session, ...d.session, phase: d.session.phase ?? out.session?.phase };
     if (out.session && out.session.phase === undefined) delete out.session.phase;
     for (const k of ['hosts', 'projects', 'instances', 'ops', 'events', 'timeline'] as const) {
-      const v = d[k];
-      if (v?.length) (out[k] as unknown[]) = [...((out[k] as unknown[]) ?? []), ...v];
+      const v = d[k] as unknown[] | undefined;
+      if (!v?.length) continue;
+      // A fresh list (never an input's), appended to in place.
+      const l = (out[k] as unknown[] | undefined) ?? ((out[k] as unknown[]) = []);
+      for (const x of v) l.push(x);
     }
     if (d.wakeAt !== undefined) out.wakeAt = minWake(out.wakeAt, d.wakeAt);
   }

@@ -391,11 +391,13 @@ function finishMoves(c: Ctx): { failed?: Decision } {
     if (op && (op.status === 'done' || op.status === 'failed')) ended.push([rec, op]);
   }
   ended.sort((a, b) => byId(a[0], b[0]));
+  // One part for them all (a step of a large session may see thousands of moves end).
+  const part = { instances: [] as InstancePatch[], events: [] as NewEvent[], timeline: [] as NonNullable<Decision['timeline']> };
   for (const [rec, op] of ended) {
     const from = rec.host;
     if (op.status === 'failed') {
       const reason = `moving ${rec.instanceId} off ${from} failed: ${op.error}`;
-      return { failed: merge(...c.parts, { instances: [{ instanceId: rec.instanceId, status: 'failed', error: op.error }] }, fail(s, now, reason)) };
+      return { failed: merge(...c.parts, part, { instances: [{ instanceId: rec.instanceId, status: 'failed', error: op.error }] }, fail(s, now, reason)) };
     }
     const landed = String(op.result?.host ?? op.args.target ?? rec.host);
     const events: NewEvent[] = c.subscribed.has(rec.projectId)
@@ -419,12 +421,11 @@ function finishMoves(c: Ctx): { failed?: Decision } {
           },
         ]
       : [];
-    c.parts.push({
-      instances: [{ instanceId: rec.instanceId, status: 'moved', host: landed, moves: rec.moves + 1, action: null, askState: null }],
-      events,
-      timeline: [{ at: now, kind: 'instance', message: `${rec.instanceId} moved ${from} → ${landed} (${String(op.args.kind)})`, data: { from, to: landed, action: op.args.kind, started: op.startedAt, finished: op.finishedAt } }],
-    });
+    part.instances.push({ instanceId: rec.instanceId, status: 'moved', host: landed, moves: rec.moves + 1, action: null, askState: null });
+    part.events.push(...events);
+    part.timeline.push({ at: now, kind: 'instance', message: `${rec.instanceId} moved ${from} → ${landed} (${String(op.args.kind)})`, data: { from, to: landed, action: op.args.kind, started: op.startedAt, finished: op.finishedAt } });
   }
+  if (ended.length) c.parts.push(part);
   return {};
 }
 
