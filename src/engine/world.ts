@@ -12,11 +12,19 @@ const sameInstance = (a: InstanceInfo, b: InstanceInfo): boolean =>
 export class World {
   private index: MutableObservedIndex | null = null;
   private cursor: string | null = null;
+  /** The look under way: looks run one after another, so an older answer never lands on a newer one. */
+  private looking: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly driver: InfraDriver) {}
 
   /** Look again. Answers the ids of instances that changed, or 'all' when everything is new. */
-  async refresh(): Promise<Set<string> | 'all'> {
+  refresh(): Promise<Set<string> | 'all'> {
+    const look = this.looking.then(() => this.look());
+    this.looking = look.catch(() => {}); // a failed look fails its caller only
+    return look;
+  }
+
+  private async look(): Promise<Set<string> | 'all'> {
     if (this.driver.watch) {
       const ch = await this.driver.watch(this.cursor);
       this.cursor = ch.cursor;

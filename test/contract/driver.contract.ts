@@ -2,7 +2,7 @@
 // runs against the simulator, a real Nova and a real Kubernetes. Each test gets a fresh env and the
 // suite restores the scheduling it changed, so it is safe on a shared test cloud.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DriverError, type InfraDriver, type MoveKind, type OpStatus } from '../../src/ports/infra-driver.js';
+import { DriverError, type HostInfo, type InfraDriver, type InstanceInfo, type MoveKind, type OpStatus, type WorldChanges } from '../../src/ports/infra-driver.js';
 
 export interface DriverContractEnv {
   driver: InfraDriver;
@@ -16,6 +16,8 @@ export interface DriverContractEnv {
   moveKind?: MoveKind;
   /** Delete what placeInstance created and undo anything else; called after every test. */
   cleanup: () => Promise<void>;
+  /** Delete one instance (placeInstance's) now; the watch tests check that it is reported gone. */
+  deleteInstance?: (id: string) => Promise<void>;
 }
 
 export function describeDriverContract(name: string, makeEnv: () => Promise<DriverContractEnv>): void {
@@ -168,6 +170,131 @@ export function describeDriverContract(name: string, makeEnv: () => Promise<Driv
       const e2 = await driver.getOperation('no-such-operation-0000').catch((e: unknown) => e);
       expect(e2).toBeInstanceOf(DriverError);
       expect((e2 as DriverError).retryable).toBe(false);
+    });
+
+    // ---- the change feed (optional: a driver without watch() is listed instead) ----
+
+    /** The world as a consumer of the feed sees it: the first answer, then each delta applied. */
+    class Mirror {
+      cursor: string | null = null;
+      hosts = new Map<string, HostInfo>();
+      instances = new Map<string, InstanceInfo>();
+      async look(): Promise<WorldChanges> {
+        const ch = await driver.watch!(this.cursor);
+        expect(typeof ch.cursor).toBe('string');
+        if (ch.full) {
+          this.hosts.clear();
+          this.instances.clear();
+          expect(ch.removed).toEqual([]);
+        }
+        for (const h of ch.hosts) this.hosts.set(h.name, h);
+        for (const i of ch.instances) this.instances.set(i.id, i);
+        for (const id of ch.removed) this.instances.delete(id);
+        this.cursor = ch.cursor;
+        return ch;
+      }
+    }
+    const names = (xs: { name: string }[]) => xs.map((x) => x.name);
+    const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+    const itWatch = (title: string, fn: () => Promise<void>) => it(title, async () => (driver.watch ? fn() : undefined));
+
+    itWatch('watch(null) answers the whole world, like the listings', async () => {
+      await env.placeInstance(env.hosts[0]!, 1);
+      const ch = await driver.watch!(null);
+      expect(ch.full).toBe(true);
+      expect(ch.removed).toEqual([]);
+      expect(new Set(names(ch.hosts))).toEqual(new Set(names(await driver.listHosts())));
+      expect(new Set(ids(ch.instances))).toEqual(new Set(ids(await driver.listInstances())));
+      for (const h of env.hosts) expect(ch.hosts.find((x) => x.name === h)).toEqual(await hostInfo(h));
+    });
+
+    itWatch('then answers only what changed: created instances and the hosts they use', async () => {
+      const [h0] = env.hosts as [string];
+      const m = new Mirror();
+      await m.look();
+      const id = await env.placeInstance(h0, 1);
+      const ch = await m.look();
+      expect(ch.full).toBe(false);
+      expect(ch.instances.find((i) => i.id === id)).toMatchObject({ id, host: h0, vcpus: 1 });
+      expect(ch.hosts.find((h) => h.name === h0)).toEqual(await hostInfo(h0));
+      expect(ch.removed).not.toContain(id);
+      // each id once, the current value
+      expect(new Set(ids(ch.instances)).size).toBe(ch.instances.length);
+      expect(new Set(names(ch.hosts)).size).toBe(ch.hosts.length);
+      // nothing new: the instance is not reported again
+      const again = await m.look();
+      expect(again.full).toBe(false);
+      expect(ids(again.instances)).not.toContain(id);
+    });
+
+    itWatch('reports a finished move (the instance and both hosts) and a scheduling change', async () => {
+      const [src] = env.hosts as [string];
+      const id = await env.placeInstance(src, 1);
+      const m = new Mirror();
+      await m.look();
+      const ref = await driver.startMove(id, env.moveKind ?? 'MIGRATE', `contract-watch-move-${id}`);
+      const st = await env.settle(ref);
+      expect(st.status, st.error).toBe('done');
+      const dst = (await hostOf(id))!;
+      const ch = await m.look();
+      expect(ch.full).toBe(false);
+      expect(ch.instances.find((i) => i.id === id)?.host).toBe(dst);
+      expect(ch.hosts.find((h) => h.name === src)).toEqual(await hostInfo(src));
+      expect(ch.hosts.find((h) => h.name === dst)).toEqual(await hostInfo(dst));
+
+      await disable(src);
+      const off = await m.look();
+      expect(off.full).toBe(false);
+      expect(off.hosts.find((h) => h.name === src)?.enabled).toBe(false);
+      await driver.setHostScheduling(src, true, 'contract test');
+      disabled.delete(src);
+      expect((await m.look()).hosts.find((h) => h.name === src)?.enabled).toBe(true);
+    });
+
+    itWatch('reports deleted instances as removed', async () => {
+      if (!env.deleteInstance) return;
+      const [h0, h1] = env.hosts as [string, string];
+      const gone = await env.placeInstance(h0, 1);
+      const m = new Mirror();
+      await m.look();
+      const born = await env.placeInstance(h1, 1);
+      await env.deleteInstance(gone);
+      const ch = await m.look();
+      expect(ch.full).toBe(false);
+      expect(ch.removed).toContain(gone);
+      expect(ids(ch.instances)).not.toContain(gone);
+      expect(ids(ch.instances)).toContain(born);
+      expect(ch.hosts.find((h) => h.name === h0)).toEqual(await hostInfo(h0));
+      expect(m.instances.has(gone)).toBe(false);
+    });
+
+    itWatch('answers an unknown cursor with the whole world', async () => {
+      await env.placeInstance(env.hosts[0]!, 1);
+      for (const cursor of ['no-such-cursor', '0', 'x:1', '']) {
+        const ch = await driver.watch!(cursor);
+        expect(ch.full, `cursor ${JSON.stringify(cursor)}`).toBe(true);
+        expect(new Set(ids(ch.instances))).toEqual(new Set(ids(await driver.listInstances())));
+      }
+    });
+
+    itWatch('a consumer of the feed sees what the listings show', async () => {
+      const [h0, h1, h2] = env.hosts as [string, string, string];
+      const m = new Mirror();
+      await m.look();
+      const a = await env.placeInstance(h0, 1);
+      const b = await env.placeInstance(h1, 2);
+      await m.look();
+      const r1 = await driver.startMove(a, env.moveKind ?? 'MIGRATE', `contract-watch-a-${a}`);
+      await disable(h2);
+      const r2 = await driver.startMove(b, env.moveKind ?? 'MIGRATE', `contract-watch-b-${b}`);
+      await env.settle(r1);
+      await env.settle(r2);
+      if (env.deleteInstance) await env.deleteInstance(a);
+      await m.look();
+      const hosts = await driver.listHosts();
+      const instances = await driver.listInstances();
+      expect(new Map([...m.hosts].filter(([n]) => env.hosts.includes(n)))).toEqual(new Map(hosts.filter((h) => env.hosts.includes(h.name)).map((h) => [h.name, h])));
+      for (const id of [a, b]) expect(m.instances.get(id)).toEqual(instances.find((i) => i.id === id));
     });
   });
 }

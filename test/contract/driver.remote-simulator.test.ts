@@ -42,5 +42,8 @@ describeDriverContract('simulated over HTTP', async () => {
     placeInstance: async (host, vcpus) =>
       (await driver.createInstance({ name: `contract-${n++}`, projectId: n % 2 ? 'p-odd' : 'p-even', vcpus, host })).id,
     cleanup: async () => {},
+    deleteInstance: async (id) => {
+      await driver.deleteInstance(id);
+    },
   };
 });

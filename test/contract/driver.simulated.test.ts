@@ -33,5 +33,8 @@ describeDriverContract('simulated', async () => {
     placeInstance: async (host, vcpus) =>
       driver.createInstance({ name: `contract-${n++}`, projectId: n % 2 ? 'p-odd' : 'p-even', vcpus, host }).id,
     cleanup: async () => {},
+    deleteInstance: async (id) => {
+      driver.deleteInstance(id);
+    },
   };
 });

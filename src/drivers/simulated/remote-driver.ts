@@ -7,17 +7,27 @@
 // code is one of the domain's (NO_CAPACITY, VALIDATION_FAILED, ...), like the in-process driver.
 import { request, type Dispatcher } from 'undici';
 import { ERROR_CODES, FenixError, type ErrorCode } from '../../domain/errors.js';
-import { DriverError, type HostInfo, type InfraDriver, type InstanceInfo, type MoveKind, type OpStatus } from '../../ports/infra-driver.js';
+import {
+  DriverError,
+  type HostInfo,
+  type InfraDriver,
+  type InstanceInfo,
+  type MoveKind,
+  type OpStatus,
+  type WorldChanges,
+} from '../../ports/infra-driver.js';
 import type { CreateInstanceRequest, SimHostView, SimInstanceView, SimOp, SimState } from './simulated-driver.js';
 import {
   NO_DRIVER_CODE,
   hostFromWire,
   instanceFromWire,
   opStatusFromWire,
+  worldChangesFromWire,
   type WireCreateInstanceBody,
   type WireHost,
   type WireInstance,
   type WireOpStatus,
+  type WireWorldChanges,
 } from './wire.js';
 
 export interface RemoteSimulatorOptions {
@@ -64,6 +74,20 @@ export class RemoteSimulatorDriver implements InfraDriver {
     const qs = q.toString();
     const b = (await this.call('GET', `/instances${qs ? `?${qs}` : ''}`)) as { instances: WireInstance[] };
     return b.instances.map(instanceFromWire);
+  }
+
+  /** `GET /instances/{id}`; undefined when the simulator has no such instance. */
+  async getInstance(id: string): Promise<InstanceInfo | undefined> {
+    const ans = await this.send('GET', `/instances/${encodeURIComponent(id)}`, undefined);
+    if (ans.status === 404 && (ans.body as { error?: { code?: unknown } } | null)?.error?.code === 'NOT_FOUND') return undefined;
+    if (ans.status >= 200 && ans.status < 300) return instanceFromWire(ans.body as WireInstance);
+    throw this.errorOf('GET', '/instances/{id}', ans, 'driver');
+  }
+
+  /** `GET /watch?cursor=`: the simulator's change feed (a restarted simulator answers the whole world). */
+  async watch(cursor: string | null): Promise<WorldChanges> {
+    const qs = cursor === null ? '' : `?${new URLSearchParams({ cursor }).toString()}`;
+    return worldChangesFromWire((await this.call('GET', `/watch${qs}`)) as WireWorldChanges);
   }
 
   async setHostScheduling(host: string, enabled: boolean, reason: string): Promise<void> {

@@ -21,6 +21,7 @@ import {
   WireHostMaintenanceBodySchema,
   WireHostParamsSchema,
   WireHostsSchema,
+  WireInstanceParamsSchema,
   WireInstanceSchema,
   WireInstancesQuerySchema,
   WireInstancesSchema,
@@ -29,10 +30,13 @@ import {
   WireRefParamsSchema,
   WireRefSchema,
   WireSchedulingBodySchema,
+  WireWatchQuerySchema,
+  WireWorldChangesSchema,
   driverErrorStatus,
   hostToWire,
   instanceToWire,
   opStatusToWire,
+  worldChangesToWire,
 } from './wire.js';
 
 const errors = { 400: WireErrorSchema, 404: WireErrorSchema, 409: WireErrorSchema, 422: WireErrorSchema, 503: WireErrorSchema };
@@ -58,6 +62,17 @@ export async function simulatedDriverRoutes(app: FastifyInstance, opts: { driver
     if (req.query.project_id !== undefined) filter.projectId = req.query.project_id;
     return { instances: (await driver.listInstances(filter)).map(instanceToWire) };
   });
+
+  r.get('/instances/:id', { schema: { params: WireInstanceParamsSchema, response: { 200: WireInstanceSchema, ...errors } } }, async (req) => {
+    const inst = await driver.getInstance(req.params.id);
+    if (!inst) throw new DriverError(`instance not found: ${req.params.id}`, false, 'NOT_FOUND');
+    return instanceToWire(inst);
+  });
+
+  /** The change feed: what changed since `cursor` (the whole world without one, or for one it cannot answer). */
+  r.get('/watch', { schema: { querystring: WireWatchQuerySchema, response: { 200: WireWorldChangesSchema, ...errors } } }, async (req) =>
+    worldChangesToWire(await driver.watch(req.query.cursor ?? null)),
+  );
 
   r.put(
     '/hosts/:name/scheduling',

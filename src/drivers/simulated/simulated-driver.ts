@@ -13,6 +13,9 @@
 // - Injected failures are checked when an op finishes, so failMigrationsOf() also fails moves
 //   already in flight, and heal() lets them succeed.
 // - Finished ops are kept (getOperation answers for them after a restart); they are small.
+// - No call costs O(cloud) except a whole listing: indexes (per-host instances, usage, reservations,
+//   the schedulable hosts in best-fit order, running ops by completion time) are updated by each
+//   change, and a change log answers watch() with what changed since a cursor.
 //
 // Persistence, two ways:
 // - `SimulatedDriver.open(…, { state })` (what `fenix serve` uses, in its own database): every
@@ -24,6 +27,7 @@
 //   cloud has forgotten the capacity it reserved. The synchronous control API (createInstance, …)
 //   is written behind; its HTTP routes await flush() before answering.
 // - `statePath` (an explicit JSON file): the whole cloud rewritten after each mutation, O(cloud).
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock } from '../../ports/clock.js';
@@ -35,11 +39,14 @@ import {
   type MoveKind,
   type MoveOptions,
   type OpStatus,
+  type WorldChanges,
 } from '../../ports/infra-driver.js';
 import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore, type SimulatorTable } from '../../ports/simulator-state.js';
 import type { HostType } from '../../domain/states.js';
 import { FenixError } from '../../domain/errors.js';
+import { Heap } from '../../planner/heap.js';
 import { parseScenario, type ScenarioInput, type ScenarioTimings } from './scenario.js';
+import { SortedSet } from './sorted-set.js';
 
 export const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
 export const HOST_NOT_EMPTY = 'host not empty';
@@ -120,11 +127,18 @@ export interface SimState {
 export interface SimulatedDriverOptions {
   /** Load the cloud from this JSON file when it exists; rewrite the whole file after every mutation. */
   statePath?: string;
+  /**
+   * How many changes the change feed (watch) remembers; a cursor older than that is answered with
+   * the whole world. Default 100,000.
+   */
+  changeLogLimit?: number;
 }
 
 export interface OpenSimulatedDriverOptions {
   /** Load the cloud from here when it holds one (else the scenario); write each change's rows. */
   state: SimulatorStateStore;
+  /** As SimulatedDriverOptions.changeLogLimit. */
+  changeLogLimit?: number;
   /**
    * A JSON state file of the old default (`<db>.simulator.json`): when `state` is empty and the file
    * exists, the cloud is taken from it, saved to `state`, and the file renamed to `<file>.imported`.
@@ -149,8 +163,26 @@ type InternalOptions = SimulatedDriverOptions & { [RESTORE]?: SimulatorRows };
 /** Ops in start order: the number at the end of a ref is one sequence over every kind. */
 const refSeq = (ref: string): number => Number(ref.slice(ref.lastIndexOf('-') + 1)) || 0;
 
-const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const cmpStr = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const byName = (a: { name: string }, b: { name: string }) => cmpStr(a.name, b.name);
+const byId = (a: { id: string }, b: { id: string }) => cmpStr(a.id, b.id);
+
+/** A schedulable host in the scheduler's order: least room first (best fit), then by name. */
+interface Fit {
+  free: number;
+  name: string;
+}
+const byFit = (a: Fit, b: Fit) => a.free - b.free || cmpStr(a.name, b.name);
+
+/** Running ops in the order they complete: finishAt, then ref. */
+const completesFirst = (a: SimOp, b: SimOp) => a.finishAt < b.finishAt || (a.finishAt === b.finishAt && a.ref < b.ref);
+
+/** The change feed's entries: a host (its enabled flag or placement changed) or an instance. */
+const HOST_ENTRY = 'h';
+const INSTANCE_ENTRY = 'i';
+const DEFAULT_CHANGE_LOG_LIMIT = 100_000;
+/** runningBy key prefix of a host's maintenance (an instance's moves use INSTANCE_ENTRY). */
+const MAINTENANCE_KEY = 'm';
 
 export class SimulatedDriver implements InfraDriver {
   readonly name = 'simulated';
@@ -159,6 +191,36 @@ export class SimulatedDriver implements InfraDriver {
   private readonly ops = new Map<string, SimOp>();
   /** The subset of `ops` still running (kept apart so scheduling does not scan finished ops). */
   private readonly running = new Map<string, SimOp>();
+
+  // Indexes over the maps above, kept current by every change, so that no call scans the cloud
+  // (issue 9: a placement costs O(log hosts), a look at what changed O(changes)).
+  /** Every host, by name (the set of hosts never changes). */
+  private hostOrder: SimHost[] = [];
+  /** Every instance by id, rebuilt after a create or delete (a move changes no id). */
+  private idOrder: SimInstance[] | null = null;
+  /** Instances per host, by id. */
+  private readonly onHost = new Map<string, Map<string, SimInstance>>();
+  /** vCPUs of the instances placed on each host. */
+  private readonly placed = new Map<string, number>();
+  /** vCPUs reserved on each host by moves in flight into it. */
+  private readonly reserved = new Map<string, number>();
+  /** Running moves into each host. */
+  private readonly incoming = new Map<string, number>();
+  /** Running ops per instance (`i` + id) and host maintenance per host (`m` + name), oldest first. */
+  private readonly runningBy = new Map<string, SimOp[]>();
+  /** Running ops by completion time (finished ones are dropped lazily, when they reach the top). */
+  private readonly due = new Heap<SimOp>(completesFirst);
+  /** Enabled compute hosts not under maintenance, in the scheduler's order; `fits` holds each one's key. */
+  private readonly schedulable = new SortedSet<Fit>(byFit);
+  private readonly fits = new Map<string, Fit>();
+
+  // The change feed (watch): entry k of `log` is change number `logBase + k + 1`.
+  /** Distinguishes this driver's cursors from another's, and from an earlier process's. */
+  private readonly epoch = randomUUID().slice(0, 8);
+  private log: string[] = [];
+  private logBase = 0;
+  private readonly logLimit: number;
+
   private readonly keys = new Map<string, string>();
   private failMigrations = new Set<string>();
   private failHosts = new Set<string>();
@@ -182,16 +244,19 @@ export class SimulatedDriver implements InfraDriver {
     private readonly clock: Clock,
     opts: SimulatedDriverOptions = {},
   ) {
+    this.logLimit = Math.max(1, opts.changeLogLimit ?? DEFAULT_CHANGE_LOG_LIMIT);
     const restore = (opts as InternalOptions)[RESTORE];
-    if (restore) {
-      this.timings = this.loadRows(restore);
-      return;
-    }
-    this.statePath = opts.statePath;
-    if (this.statePath && existsSync(this.statePath)) {
-      this.timings = this.load(this.statePath);
-      return;
-    }
+    this.statePath = restore ? undefined : opts.statePath;
+    const saved = restore !== undefined || (this.statePath !== undefined && existsSync(this.statePath));
+    if (restore) this.timings = this.loadRows(restore);
+    else if (saved) this.timings = this.load(this.statePath!);
+    else this.timings = this.fromScenario(scenario);
+    this.buildIndexes();
+    if (!saved) this.persist();
+  }
+
+  /** The scenario's cloud (validated); returns its timings. */
+  private fromScenario(scenario: ScenarioInput): ScenarioTimings {
     const s = parseScenario(scenario);
     for (const h of s.hosts) this.hosts.set(h.name, { ...h });
     for (const i of s.instances) {
@@ -205,10 +270,9 @@ export class SimulatedDriver implements InfraDriver {
         liveMigratable: i.live_migratable,
       });
     }
-    this.timings = { ...s.timings };
     this.failMigrations = new Set(s.failures.migrations);
     this.failHosts = new Set(s.failures.hosts);
-    this.persist();
+    return { ...s.timings };
   }
 
   /**
@@ -219,7 +283,8 @@ export class SimulatedDriver implements InfraDriver {
     const rows = await opts.state.load();
     const saved = rows.meta.has(META_VERSION);
     const importing = !saved && opts.importFrom !== undefined && existsSync(opts.importFrom);
-    const d = new SimulatedDriver(scenario, clock, saved ? ({ [RESTORE]: rows } as InternalOptions) : importing ? { statePath: opts.importFrom! } : {});
+    const limit = opts.changeLogLimit !== undefined ? { changeLogLimit: opts.changeLogLimit } : {};
+    const d = new SimulatedDriver(scenario, clock, saved ? ({ [RESTORE]: rows, ...limit } as InternalOptions) : importing ? { statePath: opts.importFrom!, ...limit } : limit);
     d.statePath = undefined;
     d.state = opts.state;
     d.changed = noChanges();
@@ -239,38 +304,84 @@ export class SimulatedDriver implements InfraDriver {
 
   async listHosts(): Promise<HostInfo[]> {
     this.tick();
-    const placed = this.placement();
-    const out = this.sortedHosts().map((h) => ({
-      name: h.name,
-      type: h.type,
-      vcpus: h.vcpus,
-      vcpusUsed: placed.get(h.name) ?? 0,
-      enabled: h.enabled,
-    }));
-    await this.flush();
-    return out;
+    return this.flushed(this.hostOrder.map((h) => this.hostInfo(h)));
   }
 
-  /** `hosts: []` matches no instance; an absent filter field matches all. Sorted by id. */
+  /**
+   * `hosts: []` matches no instance; an absent filter field matches all. Sorted by id. With
+   * `hosts`, O(instances on those hosts).
+   */
   async listInstances(filter: { hosts?: string[]; projectId?: string } = {}): Promise<InstanceInfo[]> {
     this.tick();
-    const hosts = filter.hosts ? new Set(filter.hosts) : null;
-    const out = [...this.instances.values()]
-      .filter((i) => (!hosts || hosts.has(i.host)) && (filter.projectId === undefined || i.projectId === filter.projectId))
-      .sort(byId)
-      .map((i) => ({ ...i }));
-    await this.flush();
-    return out;
+    const project = (i: SimInstance) => filter.projectId === undefined || i.projectId === filter.projectId;
+    let out: SimInstance[];
+    if (filter.hosts) {
+      out = [];
+      for (const h of new Set(filter.hosts)) for (const i of this.onHost.get(h)?.values() ?? []) if (project(i)) out.push(i);
+      out.sort(byId);
+    } else {
+      out = this.sortedInstances().filter(project);
+    }
+    return this.flushed(out.map((i) => ({ ...i })));
+  }
+
+  /** One instance by id, undefined when there is none. */
+  async getInstance(id: string): Promise<InstanceInfo | undefined> {
+    this.tick();
+    const i = this.instances.get(id);
+    return this.flushed(i && { ...i });
+  }
+
+  /**
+   * What changed since `cursor`: the hosts and instances as they are now, and the ids of instances
+   * gone, in O(changes). The whole world (`full`) for a null cursor, one from another driver or
+   * process (the epoch differs), or one older than the change log remembers.
+   */
+  async watch(cursor: string | null): Promise<WorldChanges> {
+    this.tick();
+    const version = this.logBase + this.log.length;
+    const next = `${this.epoch}:${version}`;
+    const since = this.cursorVersion(cursor);
+    if (since === null) {
+      return this.flushed({
+        cursor: next,
+        full: true,
+        hosts: this.hostOrder.map((h) => this.hostInfo(h)),
+        instances: this.sortedInstances().map((i) => ({ ...i })),
+        removed: [],
+      });
+    }
+    const hostNames = new Set<string>();
+    const instanceIds = new Set<string>();
+    for (let k = since - this.logBase; k < this.log.length; k++) {
+      const e = this.log[k]!;
+      (e[0] === HOST_ENTRY ? hostNames : instanceIds).add(e.slice(1));
+    }
+    const hosts: HostInfo[] = [];
+    for (const name of [...hostNames].sort()) {
+      const h = this.hosts.get(name);
+      if (h) hosts.push(this.hostInfo(h));
+    }
+    const instances: InstanceInfo[] = [];
+    const removed: string[] = [];
+    for (const id of [...instanceIds].sort()) {
+      const i = this.instances.get(id);
+      if (i) instances.push({ ...i });
+      else removed.push(id);
+    }
+    return this.flushed({ cursor: next, full: false, hosts, instances, removed });
   }
 
   async setHostScheduling(host: string, enabled: boolean, reason: string): Promise<void> {
     this.tick();
     const h = this.hostOrThrow(host);
     if (h.enabled !== enabled || (!enabled && h.disabledReason !== reason)) {
+      if (h.enabled !== enabled) this.note(HOST_ENTRY, h.name);
       h.enabled = enabled;
       if (enabled) delete h.disabledReason;
       else h.disabledReason = reason;
       this.touch('hosts', h.name);
+      this.refit(h.name);
       this.persist();
     }
     await this.flush();
@@ -283,7 +394,7 @@ export class SimulatedDriver implements InfraDriver {
     const inst = this.instances.get(instanceId);
     if (!inst) throw new DriverError(`instance not found: ${instanceId}`, false, 'NOT_FOUND');
 
-    const inFlight = this.runningOps().find((op) => op.instanceId === instanceId);
+    const inFlight = this.runningBy.get(INSTANCE_ENTRY + instanceId)?.[0];
     if (inFlight) {
       this.setKey(key, inFlight.ref);
       this.persist();
@@ -325,7 +436,7 @@ export class SimulatedDriver implements InfraDriver {
     const existing = this.refForKey(key, (op) => op.kind === 'HOST_MAINTENANCE' && op.from === host, `maintenance of host ${host}`);
     if (existing) return this.flushed(existing);
     this.hostOrThrow(host);
-    const inFlight = this.runningOps().find((op) => op.kind === 'HOST_MAINTENANCE' && op.from === host);
+    const inFlight = this.runningBy.get(MAINTENANCE_KEY + host)?.[0];
     if (inFlight) {
       this.setKey(key, inFlight.ref);
       this.persist();
@@ -341,7 +452,7 @@ export class SimulatedDriver implements InfraDriver {
       finishAt: now + this.timings.host_maintenance_s * 1000,
       status: 'running',
     };
-    const busy = this.used(host) > 0 || this.runningOps().some((o) => o.target === host);
+    const busy = (this.placed.get(host) ?? 0) > 0 || (this.incoming.get(host) ?? 0) > 0;
     if (busy) {
       op.status = 'failed';
       op.error = HOST_NOT_EMPTY;
@@ -408,6 +519,9 @@ export class SimulatedDriver implements InfraDriver {
       liveMigratable: req.liveMigratable ?? true,
     };
     this.instances.set(inst.id, inst);
+    this.idOrder = null;
+    this.place(inst);
+    this.note(INSTANCE_ENTRY, inst.id);
     this.touch('instances', inst.id);
     this.persist();
     return { ...inst };
@@ -416,32 +530,34 @@ export class SimulatedDriver implements InfraDriver {
   /** Delete an instance; its running move (if any) fails. False when unknown. */
   deleteInstance(id: string): boolean {
     this.tick();
-    if (!this.instances.delete(id)) return false;
+    const inst = this.instances.get(id);
+    if (!inst) return false;
+    // Its moves first, while the instance still tells how much they reserved.
+    for (const op of [...(this.runningBy.get(INSTANCE_ENTRY + id) ?? [])]) this.finish(op, 'failed', `Instance ${id} was deleted.`);
+    this.unplace(inst);
+    this.instances.delete(id);
+    this.idOrder = null;
+    this.note(INSTANCE_ENTRY, id);
     this.touch('instances', id);
-    for (const op of this.runningOps()) {
-      if (op.instanceId === id) this.finish(op, 'failed', `Instance ${id} was deleted.`);
-    }
     this.persist();
     return true;
   }
 
   hostsView(): SimHostView[] {
     this.tick();
-    const placed = this.placement();
-    return this.sortedHosts().map((h) => ({
+    return this.hostOrder.map((h) => ({
       name: h.name,
       type: h.type,
       vcpus: h.vcpus,
-      vcpus_used: placed.get(h.name) ?? 0,
+      vcpus_used: this.placed.get(h.name) ?? 0,
       enabled: h.enabled,
     }));
   }
 
   instancesView(filter: { projectId?: string } = {}): SimInstanceView[] {
     this.tick();
-    return [...this.instances.values()]
+    return this.sortedInstances()
       .filter((i) => filter.projectId === undefined || i.projectId === filter.projectId)
-      .sort(byId)
       .map((i) => ({ id: i.id, name: i.name, project_id: i.projectId, host: i.host, vcpus: i.vcpus }));
   }
 
@@ -480,8 +596,7 @@ export class SimulatedDriver implements InfraDriver {
   /** Earliest finishAt of a running op, or null: lets virtual-time loops jump straight to it. */
   nextEventAt(): number | null {
     this.tick();
-    const running = this.runningOps();
-    return running.length ? Math.min(...running.map((o) => o.finishAt)) : null;
+    return this.nextDue()?.finishAt ?? null;
   }
 
   /** The full state as persisted. */
@@ -495,12 +610,22 @@ export class SimulatedDriver implements InfraDriver {
   /** Complete every running op whose time has come, in finishAt order; persist if anything changed. */
   private tick(): void {
     const now = this.clock.now();
-    const due = this.runningOps()
-      .filter((o) => o.finishAt <= now)
-      .sort((a, b) => a.finishAt - b.finishAt || (a.ref < b.ref ? -1 : 1));
-    if (due.length === 0) return;
-    for (const op of due) this.complete(op);
-    this.persist();
+    let any = false;
+    for (let op = this.nextDue(); op && op.finishAt <= now; op = this.nextDue()) {
+      this.due.pop();
+      this.complete(op);
+      any = true;
+    }
+    if (any) this.persist();
+  }
+
+  /** The running op that completes first (dropping finished ones from the top of the heap). */
+  private nextDue(): SimOp | undefined {
+    for (let op = this.due.peek(); op; op = this.due.peek()) {
+      if (this.running.get(op.ref) === op) return op;
+      this.due.pop();
+    }
+    return undefined;
   }
 
   private complete(op: SimOp): void {
@@ -514,13 +639,16 @@ export class SimulatedDriver implements InfraDriver {
     if (this.failMigrations.has(inst.id)) {
       return this.finish(op, 'failed', `${op.kind} of instance ${inst.id} failed (injected failure).`);
     }
+    this.finish(op, 'done'); // releases the reservation on the target, which the instance now takes
+    this.unplace(inst);
     inst.host = op.target!;
+    this.place(inst);
+    this.note(INSTANCE_ENTRY, inst.id);
     this.touch('instances', inst.id);
-    this.finish(op, 'done');
   }
 
   private finish(op: SimOp, status: 'done' | 'failed', error?: string): void {
-    this.running.delete(op.ref);
+    this.stopRunning(op);
     op.status = status;
     if (error !== undefined) op.error = error;
     this.touch('ops', op.ref);
@@ -529,18 +657,11 @@ export class SimulatedDriver implements InfraDriver {
   /**
    * Best fit: enabled compute hosts (not `exclude`, not under infrastructure maintenance) with room
    * for `vcpus` counting capacity reserved by in-flight moves; least room left wins, ties by name.
+   * O(log hosts): the first host in `schedulable` with that much room, skipping `exclude`.
    */
   private schedule(vcpus: number, exclude?: string): string | null {
-    const inMaintenance = new Set(this.runningOps().filter((o) => o.kind === 'HOST_MAINTENANCE').map((o) => o.from));
-    const used = this.usage();
-    let best: { name: string; left: number } | null = null;
-    for (const h of this.sortedHosts()) {
-      if (h.type !== 'compute' || !h.enabled || h.name === exclude || inMaintenance.has(h.name)) continue;
-      const left = h.vcpus - (used.get(h.name) ?? 0) - vcpus;
-      if (left < 0) continue;
-      if (!best || left < best.left) best = { name: h.name, left };
-    }
-    return best?.name ?? null;
+    for (const f of this.schedulable.ascending({ free: vcpus, name: '' })) if (f.name !== exclude) return f.name;
+    return null;
   }
 
   /**
@@ -554,48 +675,128 @@ export class SimulatedDriver implements InfraDriver {
     if (h.type !== 'compute') return `a ${h.type} host`;
     if (h.name === inst.host) return 'the instance is already there';
     if (!h.enabled) return 'scheduling is disabled';
-    if (this.runningOps().some((o) => o.kind === 'HOST_MAINTENANCE' && o.from === name)) return 'under maintenance';
+    if (this.runningBy.has(MAINTENANCE_KEY + name)) return 'under maintenance';
     const free = this.free(h);
     if (free < inst.vcpus) return `${free} vCPUs free, ${inst.vcpus} needed`;
     return null;
   }
 
-  /** vCPUs taken per host: placed instances plus moves in flight into it. */
-  private usage(): Map<string, number> {
-    const m = new Map<string, number>();
-    const add = (host: string, n: number) => m.set(host, (m.get(host) ?? 0) + n);
-    for (const i of this.instances.values()) add(i.host, i.vcpus);
-    for (const op of this.running.values()) {
-      const inst = op.target !== undefined && op.instanceId !== undefined ? this.instances.get(op.instanceId) : undefined;
-      if (inst) add(op.target!, inst.vcpus);
-    }
-    return m;
-  }
-
   /** vCPUs left on a host after placed instances and moves reserved into it. */
   private free(h: SimHost): number {
-    return h.vcpus - (this.usage().get(h.name) ?? 0);
+    return h.vcpus - (this.placed.get(h.name) ?? 0) - (this.reserved.get(h.name) ?? 0);
   }
 
-  /** vCPUs of the instances actually placed on each host. */
-  private placement(): Map<string, number> {
-    const m = new Map<string, number>();
-    for (const i of this.instances.values()) m.set(i.host, (m.get(i.host) ?? 0) + i.vcpus);
-    return m;
+  private hostInfo(h: SimHost): HostInfo {
+    return { name: h.name, type: h.type, vcpus: h.vcpus, vcpusUsed: this.placed.get(h.name) ?? 0, enabled: h.enabled };
   }
 
-  private used(host: string): number {
-    let n = 0;
-    for (const i of this.instances.values()) if (i.host === host) n += i.vcpus;
-    return n;
+  private sortedInstances(): SimInstance[] {
+    return (this.idOrder ??= [...this.instances.values()].sort(byId));
   }
 
-  private runningOps(): SimOp[] {
-    return [...this.running.values()];
+  /** The indexes over what was just loaded (hosts, instances, running ops). */
+  private buildIndexes(): void {
+    this.hostOrder = [...this.hosts.values()].sort(byName);
+    for (const i of this.instances.values()) this.place(i);
+    for (const op of this.running.values()) this.startRunning(op);
+    for (const h of this.hostOrder) this.refit(h.name);
+    this.log = []; // a first watch answers with the whole world anyway
   }
 
-  private sortedHosts(): SimHost[] {
-    return [...this.hosts.values()].sort(byName);
+  /** Count an instance on its host. */
+  private place(i: SimInstance): void {
+    let on = this.onHost.get(i.host);
+    if (!on) this.onHost.set(i.host, (on = new Map()));
+    on.set(i.id, i);
+    this.addTo(this.placed, i.host, i.vcpus);
+    this.note(HOST_ENTRY, i.host);
+    this.refit(i.host);
+  }
+
+  private unplace(i: SimInstance): void {
+    this.onHost.get(i.host)?.delete(i.id);
+    this.addTo(this.placed, i.host, -i.vcpus);
+    this.note(HOST_ENTRY, i.host);
+    this.refit(i.host);
+  }
+
+  /** A running op: reserve its target, index it by instance or host, queue its completion. */
+  private startRunning(op: SimOp): void {
+    this.running.set(op.ref, op);
+    this.due.push(op);
+    const key = op.kind === 'HOST_MAINTENANCE' ? MAINTENANCE_KEY + op.from : INSTANCE_ENTRY + (op.instanceId ?? '');
+    const list = this.runningBy.get(key);
+    if (list) list.push(op);
+    else this.runningBy.set(key, [op]);
+    if (op.kind === 'HOST_MAINTENANCE') this.refit(op.from);
+    if (op.target !== undefined) {
+      this.addTo(this.incoming, op.target, 1);
+      const inst = op.instanceId !== undefined ? this.instances.get(op.instanceId) : undefined;
+      if (inst) this.addTo(this.reserved, op.target, inst.vcpus);
+      this.refit(op.target);
+    }
+  }
+
+  /** The reverse of startRunning (the op leaves the heap lazily). */
+  private stopRunning(op: SimOp): void {
+    if (this.running.get(op.ref) !== op) return;
+    this.running.delete(op.ref);
+    const key = op.kind === 'HOST_MAINTENANCE' ? MAINTENANCE_KEY + op.from : INSTANCE_ENTRY + (op.instanceId ?? '');
+    const list = this.runningBy.get(key)?.filter((o) => o !== op);
+    if (list?.length) this.runningBy.set(key, list);
+    else this.runningBy.delete(key);
+    if (op.kind === 'HOST_MAINTENANCE') this.refit(op.from);
+    if (op.target !== undefined) {
+      this.addTo(this.incoming, op.target, -1);
+      const inst = op.instanceId !== undefined ? this.instances.get(op.instanceId) : undefined;
+      if (inst) this.addTo(this.reserved, op.target, -inst.vcpus);
+      this.refit(op.target);
+    }
+  }
+
+  private addTo(m: Map<string, number>, host: string, n: number): void {
+    const v = (m.get(host) ?? 0) + n;
+    if (v === 0) m.delete(host);
+    else m.set(host, v);
+  }
+
+  /** Put a host at its place in `schedulable` (or out of it) after its room or state changed. */
+  private refit(name: string): void {
+    const h = this.hosts.get(name);
+    const old = this.fits.get(name);
+    const eligible = h !== undefined && h.type === 'compute' && h.enabled && !this.runningBy.has(MAINTENANCE_KEY + name);
+    const free = eligible ? this.free(h) : 0;
+    if (old && eligible && old.free === free) return;
+    if (old) {
+      this.schedulable.delete(old);
+      this.fits.delete(name);
+    }
+    if (eligible) {
+      const fit = { free, name };
+      this.schedulable.add(fit);
+      this.fits.set(name, fit);
+    }
+  }
+
+  /** Record a change for the feed; the oldest half is forgotten when the log is full. */
+  private note(kind: typeof HOST_ENTRY | typeof INSTANCE_ENTRY, key: string): void {
+    this.log.push(kind + key);
+    if (this.log.length > this.logLimit) {
+      const drop = Math.ceil(this.log.length / 2);
+      this.log = this.log.slice(drop);
+      this.logBase += drop;
+    }
+  }
+
+  /** The change number a cursor of this driver stands for, or null when the log cannot answer it. */
+  private cursorVersion(cursor: string | null): number | null {
+    if (cursor === null) return null;
+    const sep = cursor.indexOf(':');
+    if (sep < 0 || cursor.slice(0, sep) !== this.epoch) return null;
+    const text = cursor.slice(sep + 1);
+    if (!/^\d{1,15}$/.test(text)) return null;
+    const v = Number(text);
+    return v >= this.logBase && v <= this.logBase + this.log.length ? v : null;
   }
 
   private hostOrThrow(name: string): SimHost {
@@ -621,7 +822,7 @@ export class SimulatedDriver implements InfraDriver {
 
   private record(op: SimOp): void {
     this.ops.set(op.ref, op);
-    if (op.status === 'running') this.running.set(op.ref, op);
+    if (op.status === 'running') this.startRunning(op);
     this.touch('ops', op.ref);
     this.setKey(op.key, op.ref);
     this.persist();
@@ -651,8 +852,8 @@ export class SimulatedDriver implements InfraDriver {
   private toState(): SimState {
     return {
       version: 1,
-      hosts: this.sortedHosts().map((h) => ({ ...h })),
-      instances: [...this.instances.values()].sort(byId).map((i) => ({ ...i })),
+      hosts: this.hostOrder.map((h) => ({ ...h })),
+      instances: this.sortedInstances().map((i) => ({ ...i })),
       ops: [...this.ops.values()].map((o) => ({ ...o })),
       failures: { migrations: [...this.failMigrations].sort(), hosts: [...this.failHosts].sort() },
       keys: Object.fromEntries(this.keys),
@@ -754,7 +955,7 @@ export class SimulatedDriver implements InfraDriver {
     for (const o of s.ops) {
       const op = { ...o };
       this.ops.set(op.ref, op);
-      if (op.status === 'running') this.running.set(op.ref, op);
+      if (op.status === 'running') this.running.set(op.ref, op); // indexed by buildIndexes
     }
     for (const [k, v] of Object.entries(s.keys)) this.keys.set(k, v);
     this.failMigrations = new Set(s.failures?.migrations ?? []);
@@ -774,7 +975,7 @@ export class SimulatedDriver implements InfraDriver {
     for (const [id, i] of rows.instances) this.instances.set(id, i as SimInstance);
     for (const o of [...rows.ops.values()].map((x) => x as SimOp).sort((a, b) => refSeq(a.ref) - refSeq(b.ref) || (a.ref < b.ref ? -1 : 1))) {
       this.ops.set(o.ref, o);
-      if (o.status === 'running') this.running.set(o.ref, o);
+      if (o.status === 'running') this.running.set(o.ref, o); // indexed by buildIndexes
     }
     for (const [k, ref] of rows.keys) this.keys.set(k, ref as string);
     const seq = rows.meta.get(META_SEQ) as { opSeq?: number; instanceSeq?: number } | undefined;

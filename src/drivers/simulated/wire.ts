@@ -6,7 +6,7 @@
 // code + retryable (DriverError.code undefined travels as DRIVER_ERROR), or a FenixError when the
 // code is one of the domain's error codes (the control routes throw those).
 import { Type, type Static } from 'typebox';
-import type { HostInfo, InstanceInfo, OpStatus } from '../../ports/infra-driver.js';
+import type { HostInfo, InstanceInfo, OpStatus, WorldChanges } from '../../ports/infra-driver.js';
 
 /** Wire code for a DriverError without a code. */
 export const NO_DRIVER_CODE = 'DRIVER_ERROR';
@@ -44,7 +44,20 @@ export const WireInstancesQuerySchema = Type.Object({
   project_id: Type.Optional(Type.String()),
 });
 
+/** `GET /watch?cursor=`: absent cursor = the whole world. */
+export const WireWatchQuerySchema = Type.Object({ cursor: Type.Optional(Type.String({ maxLength: 200 })) });
+
+/** WorldChanges: `full` = hosts and instances are the whole world; `removed` = ids of instances gone. */
+export const WireWorldChangesSchema = Type.Object({
+  cursor: Type.String(),
+  full: Type.Boolean(),
+  hosts: Type.Array(WireHostSchema),
+  instances: Type.Array(WireInstanceSchema),
+  removed: Type.Array(Type.String()),
+});
+
 export const WireHostParamsSchema = Type.Object({ name: Type.String({ minLength: 1 }) });
+export const WireInstanceParamsSchema = Type.Object({ id: Type.String({ minLength: 1 }) });
 export const WireRefParamsSchema = Type.Object({ ref: Type.String({ minLength: 1 }) });
 
 export const WireSchedulingBodySchema = Type.Object({ enabled: Type.Boolean(), reason: Type.String() });
@@ -89,6 +102,7 @@ export type WireHost = Static<typeof WireHostSchema>;
 export type WireInstance = Static<typeof WireInstanceSchema>;
 export type WireOpStatus = Static<typeof WireOpStatusSchema>;
 export type WireCreateInstanceBody = Static<typeof WireCreateInstanceBodySchema>;
+export type WireWorldChanges = Static<typeof WireWorldChangesSchema>;
 export type WireError = Static<typeof WireErrorSchema>;
 
 export const hostToWire = (h: HostInfo): WireHost => ({ name: h.name, type: h.type, vcpus: h.vcpus, vcpus_used: h.vcpusUsed, enabled: h.enabled });
@@ -111,6 +125,21 @@ export const instanceFromWire = (i: WireInstance): InstanceInfo => ({
   vcpus: i.vcpus,
   floatingIp: i.floating_ip,
   liveMigratable: i.live_migratable,
+});
+
+export const worldChangesToWire = (c: WorldChanges): WireWorldChanges => ({
+  cursor: c.cursor,
+  full: c.full,
+  hosts: c.hosts.map(hostToWire),
+  instances: c.instances.map(instanceToWire),
+  removed: c.removed,
+});
+export const worldChangesFromWire = (c: WireWorldChanges): WorldChanges => ({
+  cursor: c.cursor,
+  full: c.full,
+  hosts: c.hosts.map(hostFromWire),
+  instances: c.instances.map(instanceFromWire),
+  removed: c.removed,
 });
 
 export function opStatusToWire(s: OpStatus): WireOpStatus {
