@@ -18,7 +18,7 @@ import {
 } from '../../domain/constraints.js';
 import type { Decision, InstancePatch } from '../../domain/decision.js';
 import { merge, minWake } from '../../domain/decision.js';
-import type { HostStatus, NewEvent, Op, SessionHost, SessionInstance } from '../../domain/model.js';
+import type { HostStatus, NewEvent, Op, SessionHost, SessionInstance, TimelineEntry } from '../../domain/model.js';
 import type { ObservedIndex, SessionIndex } from '../../domain/session-index.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import type { InstanceAction, ReplyState } from '../../domain/states.js';
@@ -211,15 +211,31 @@ const rulesViews = new WeakMap<Constraints, RulesView>();
 const subscribedSets = new WeakMap<readonly string[], ReadonlySet<string>>();
 const hostOrders = new WeakMap<readonly SessionHost[], Map<string, number>>();
 
-function planView(plan: PersistedPlan): PlanView {
+/** Per session index: the plan last seen, and its view. */
+const lastPlans = new WeakMap<SessionIndex, { plan: PersistedPlan; view: PlanView }>();
+
+/**
+ * Whether two plans of one session are the same plan: the engine may hand over the same plan
+ * parsed again (the session row is re-read when others write to it), and a session makes at most
+ * one plan per attempt.
+ */
+const samePlan = (a: PersistedPlan, b: PersistedPlan): boolean =>
+  a === b || (a.at === b.at && (a.attempt ?? 0) === (b.attempt ?? 0) && a.batches.length === b.batches.length);
+
+function planView(plan: PersistedPlan, index: SessionIndex): PlanView {
   let v = planViews.get(plan);
-  if (!v) {
+  if (v) return v;
+  const last = lastPlans.get(index);
+  if (last && samePlan(last.plan, plan)) v = last.view;
+  else {
     const planned = new Map<string, string>();
     for (const [from, list] of Object.entries(plan.moves)) for (const [iid, to] of list) planned.set(`${from}|${iid}`, to);
     const rank = new Map<string, number>();
     plan.batches.forEach((b, k) => b.hosts.forEach((h, j) => rank.set(h, k * 100_000 + j)));
-    planViews.set(plan, (v = { planned, rank }));
+    v = { planned, rank };
   }
+  planViews.set(plan, v);
+  lastPlans.set(index, { plan, view: v });
   return v;
 }
 
@@ -291,7 +307,7 @@ function hostsIn(c: Ctx, status: HostStatus): SessionHost[] {
 }
 
 function context(policy: ActionPolicy, s: Snapshot, now: number, plan: PersistedPlan): Ctx {
-  const pv = planView(plan);
+  const pv = planView(plan, ix(s));
   return {
     policy,
     s,
@@ -347,7 +363,7 @@ const startedBatches = new WeakMap<SessionIndex, { plan: PersistedPlan; k: numbe
  */
 function firstOpenBatch(c: Ctx): number {
   let e = startedBatches.get(c.ix);
-  if (!e || e.plan !== c.plan) startedBatches.set(c.ix, (e = { plan: c.plan, k: 0 }));
+  if (!e || !samePlan(e.plan, c.plan)) startedBatches.set(c.ix, (e = { plan: c.plan, k: 0 }));
   const started = (h: string) => {
     const st = c.ix.host(h)?.status;
     return st !== undefined && st !== 'pending';
@@ -457,111 +473,147 @@ interface Candidate {
   rank: number;
 }
 
-/** Per-instance asks and moves on the hosts being emptied. Returns a decision only when the session fails. */
+/** What one instance on a host being emptied asks of this step. */
+type Verdict =
+  | { kind: 'wait' }
+  | { kind: 'fail'; reason: string }
+  | { kind: 'act'; patch?: InstancePatch; event?: NewEvent; note?: TimelineEntry }
+  | { kind: 'ready'; candidate: Candidate; note?: TimelineEntry };
+
+const WAIT: Verdict = { kind: 'wait' };
+
+/**
+ * Per-instance asks and moves on the hosts being emptied: O(instances on them), plus a sort of
+ * those that act. Returns a decision only when the session fails.
+ */
 function askAndMove(c: Ctx): Decision | null {
-  const { s, now, est } = c;
-  const window = s.session.options.replyWindowS * 1000;
-  const ready: Candidate[] = [];
   const emptying = hostsIn(c, 'emptying').filter((h) => h.type === 'compute');
   if (!emptying.length) return null;
+  // Each instance is judged on its own; what they do is put in instance id order, and the first
+  // failure by id fails the session, as a scan of every instance by id would.
+  let failure: { id: string; reason: string } | null = null;
+  const acts: { id: string; patch?: InstancePatch; event?: NewEvent; note?: TimelineEntry }[] = [];
+  const ready: Candidate[] = [];
+  for (const h of emptying)
+    for (const rec of c.ix.instancesOn(h.name)) {
+      if (rec.status === 'gone' || rec.status === 'moving' || rec.status === 'failed') continue;
+      if (failure && rec.instanceId > failure.id) continue; // its outcome would not count
+      const v = examine(c, rec);
+      if (v.kind === 'fail') failure = { id: rec.instanceId, reason: v.reason };
+      else if (v.kind === 'act') acts.push({ id: rec.instanceId, patch: v.patch, event: v.event, note: v.note });
+      else if (v.kind === 'ready') {
+        ready.push(v.candidate);
+        if (v.note) acts.push({ id: rec.instanceId, note: v.note });
+      }
+    }
+  if (failure) return merge(...c.parts, fail(c.s, c.now, failure.reason));
+  acts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const patches: InstancePatch[] = [];
   const events: NewEvent[] = [];
-  const notes: NonNullable<Decision['timeline']> = [];
-  const allowed = ALLOWED_ACTIONS[c.policy];
-
-  // The instances on the hosts being emptied, by id (the order asks, notes and failures follow).
-  const recs: SessionInstance[] = [];
-  for (const h of emptying)
-    for (const rec of c.ix.instancesOn(h.name)) if (rec.status !== 'gone' && rec.status !== 'moving' && rec.status !== 'failed') recs.push(rec);
-  recs.sort(byId);
-
-  for (const rec of recs) {
-    const from = rec.host;
-    const obs = c.ox.instance(rec.instanceId);
-    if (!obs || obs.host !== from) continue;
-    const rules = rulesOf(c, rec.instanceId);
-    const group = groupOf(c, rules);
-    const key = askKeyOf(c, rec.instanceId, from);
-    const fallback = defaultAction(c.policy, rec, rules);
-    if (rec.askKey !== key) {
-      // Not asked yet: ask so that the notice has passed when the target can take it.
-      const target = c.planned.get(`${from}|${rec.instanceId}`);
-      const at = target ? targetReadyAt(c, target) : now;
-      const interacting = c.subscribed.has(rec.projectId);
-      const lead = rules.leadS * 1000;
-      const notice = Math.max(lead, interacting ? est.replyS * 1000 : 0);
-      const notifyAt = Math.max(now, (at ?? now) - notice);
-      if (notifyAt > now) {
-        wakeAt(c, notifyAt);
-        continue;
-      }
-      const targetStatus = target ? statusOf(c, target) : undefined;
-      const state: ReplyState = targetStatus === 'maintained' || targetStatus === 'maintaining' ? 'PLANNED_MAINTENANCE' : 'PREPARE_MAINTENANCE';
-      const replyAt = now + window;
-      patches.push({
-        instanceId: rec.instanceId,
-        askState: interacting ? state : null,
-        askKey: key,
-        notifiedAt: now,
-        replyAt,
-        reply: interacting ? null : `ACK_${state}`,
-        repliedAt: interacting ? null : now,
-        action: interacting ? null : fallback,
-      });
-      if (interacting)
-        events.push({
-          key: `iask:${key}`,
-          eventType: 'maintenance.scheduled',
-          projectId: rec.projectId,
-          payload: {
-            service: 'fenix',
-            project_id: rec.projectId,
-            session_id: s.session.id,
-            state,
-            instance_ids: [rec.instanceId],
-            allowed_actions: allowed,
-            reply_url: instanceUrl(s, rec.projectId, rec.instanceId),
-            actions_at: iso(Math.max(now + lead, at ?? now)),
-            reply_at: iso(replyAt),
-            metadata: s.session.metadata,
-          },
-        });
-      continue;
-    }
-    if (rec.reply?.startsWith('NACK_')) return merge(...c.parts, fail(s, now, `project ${rec.projectId} answered ${rec.reply} for ${rec.instanceId}`));
-    if (!rec.reply) {
-      if (rec.replyAt != null && now >= rec.replyAt) {
-        const del = s.deliveries[`iask:${key}`];
-        if (del && del.delivered > 0)
-          return merge(...c.parts, fail(s, now, `project ${rec.projectId} did not answer ${rec.askState ?? 'the notification'} for ${rec.instanceId} by ${iso(rec.replyAt)}`));
-        // Never delivered: the project gets the default behaviour for this instance.
-        patches.push({ instanceId: rec.instanceId, reply: `ACK_${rec.askState ?? 'PLANNED_MAINTENANCE'}`, repliedAt: now, askState: null, action: fallback });
-        notes.push({ at: now, kind: 'default_behaviour', message: `${rec.projectId} could not be reached about ${rec.instanceId}: acting on its behalf (${fallback})` });
-      } else if (rec.replyAt != null) wakeAt(c, rec.replyAt);
-      continue;
-    }
-    const readyAt = (rec.notifiedAt ?? now) + rules.leadS * 1000;
-    if (now < readyAt) {
-      wakeAt(c, readyAt);
-      continue;
-    }
-    let action = rec.action ?? fallback;
-    if (!allowed.includes(action)) {
-      notes.push({ at: now, kind: 'instance', message: `${rec.instanceId}: ${action} is not offered by the ${c.policy} workflow; ${fallback} instead` });
-      action = fallback;
-    }
-    if (action === 'OWN_ACTION') {
-      const deadline = (rec.repliedAt ?? now) + s.session.options.ownActionTimeoutS * 1000;
-      if (now >= deadline) return merge(...c.parts, fail(s, now, `${rec.instanceId} is still on ${from} ${s.session.options.ownActionTimeoutS}s after its OWN_ACTION was acknowledged`));
-      wakeAt(c, deadline);
-      continue;
-    }
-    ready.push({ rec, from, action, rules, group, rank: c.rank.get(from) ?? Number.MAX_SAFE_INTEGER });
+  const notes: TimelineEntry[] = [];
+  for (const a of acts) {
+    if (a.patch) patches.push(a.patch);
+    if (a.event) events.push(a.event);
+    if (a.note) notes.push(a.note);
   }
-
   if (ready.length) startMoves(c, ready, patches, notes);
   if (patches.length || events.length || notes.length) c.parts.push({ instances: patches, events, timeline: notes });
   return null;
+}
+
+/** One instance on a host being emptied: ask it, wait for it, act on its behalf, fail, or ready to move. */
+function examine(c: Ctx, rec: SessionInstance): Verdict {
+  const { s, now, est } = c;
+  const from = rec.host;
+  const obs = c.ox.instance(rec.instanceId);
+  if (!obs || obs.host !== from) return WAIT;
+  const allowed = ALLOWED_ACTIONS[c.policy];
+  const rules = rulesOf(c, rec.instanceId);
+  const key = askKeyOf(c, rec.instanceId, from);
+  const fallback = defaultAction(c.policy, rec, rules);
+  if (rec.askKey !== key) {
+    // Not asked yet: ask so that the notice has passed when the target can take it.
+    const target = c.planned.get(`${from}|${rec.instanceId}`);
+    const at = target ? targetReadyAt(c, target) : now;
+    const interacting = c.subscribed.has(rec.projectId);
+    const lead = rules.leadS * 1000;
+    const notice = Math.max(lead, interacting ? est.replyS * 1000 : 0);
+    const notifyAt = Math.max(now, (at ?? now) - notice);
+    if (notifyAt > now) {
+      wakeAt(c, notifyAt);
+      return WAIT;
+    }
+    const targetStatus = target ? statusOf(c, target) : undefined;
+    const state: ReplyState = targetStatus === 'maintained' || targetStatus === 'maintaining' ? 'PLANNED_MAINTENANCE' : 'PREPARE_MAINTENANCE';
+    const replyAt = now + s.session.options.replyWindowS * 1000;
+    const patch: InstancePatch = {
+      instanceId: rec.instanceId,
+      askState: interacting ? state : null,
+      askKey: key,
+      notifiedAt: now,
+      replyAt,
+      reply: interacting ? null : `ACK_${state}`,
+      repliedAt: interacting ? null : now,
+      action: interacting ? null : fallback,
+    };
+    if (!interacting) return { kind: 'act', patch };
+    return {
+      kind: 'act',
+      patch,
+      event: {
+        key: `iask:${key}`,
+        eventType: 'maintenance.scheduled',
+        projectId: rec.projectId,
+        payload: {
+          service: 'fenix',
+          project_id: rec.projectId,
+          session_id: s.session.id,
+          state,
+          instance_ids: [rec.instanceId],
+          allowed_actions: allowed,
+          reply_url: instanceUrl(s, rec.projectId, rec.instanceId),
+          actions_at: iso(Math.max(now + lead, at ?? now)),
+          reply_at: iso(replyAt),
+          metadata: s.session.metadata,
+        },
+      },
+    };
+  }
+  if (rec.reply?.startsWith('NACK_')) return { kind: 'fail', reason: `project ${rec.projectId} answered ${rec.reply} for ${rec.instanceId}` };
+  if (!rec.reply) {
+    if (rec.replyAt != null && now >= rec.replyAt) {
+      const del = s.deliveries[`iask:${key}`];
+      if (del && del.delivered > 0)
+        return { kind: 'fail', reason: `project ${rec.projectId} did not answer ${rec.askState ?? 'the notification'} for ${rec.instanceId} by ${iso(rec.replyAt)}` };
+      // Never delivered: the project gets the default behaviour for this instance.
+      return {
+        kind: 'act',
+        patch: { instanceId: rec.instanceId, reply: `ACK_${rec.askState ?? 'PLANNED_MAINTENANCE'}`, repliedAt: now, askState: null, action: fallback },
+        note: { at: now, kind: 'default_behaviour', message: `${rec.projectId} could not be reached about ${rec.instanceId}: acting on its behalf (${fallback})` },
+      };
+    }
+    if (rec.replyAt != null) wakeAt(c, rec.replyAt);
+    return WAIT;
+  }
+  const readyAt = (rec.notifiedAt ?? now) + rules.leadS * 1000;
+  if (now < readyAt) {
+    wakeAt(c, readyAt);
+    return WAIT;
+  }
+  let action = rec.action ?? fallback;
+  let note: TimelineEntry | undefined;
+  if (!allowed.includes(action)) {
+    note = { at: now, kind: 'instance', message: `${rec.instanceId}: ${action} is not offered by the ${c.policy} workflow; ${fallback} instead` };
+    action = fallback;
+  }
+  if (action === 'OWN_ACTION') {
+    const deadline = (rec.repliedAt ?? now) + s.session.options.ownActionTimeoutS * 1000;
+    if (now >= deadline) return { kind: 'fail', reason: `${rec.instanceId} is still on ${from} ${s.session.options.ownActionTimeoutS}s after its OWN_ACTION was acknowledged` };
+    wakeAt(c, deadline);
+    return note ? { kind: 'act', note } : WAIT;
+  }
+  const candidate = { rec, from, action, rules, group: groupOf(c, rules), rank: c.rank.get(from) ?? Number.MAX_SAFE_INTEGER };
+  return note ? { kind: 'ready', candidate, note } : { kind: 'ready', candidate };
 }
 
 /** Per session index: the session's move ops, followed so that recently finished ones are found without scanning every op. */
