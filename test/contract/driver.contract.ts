@@ -172,6 +172,13 @@ export function describeDriverContract(name: string, makeEnv: () => Promise<Driv
       expect((e2 as DriverError).retryable).toBe(false);
     });
 
+    it('getInstance (optional) answers one instance like the listing, undefined for an unknown id', async () => {
+      if (!driver.getInstance) return;
+      const id = await env.placeInstance(env.hosts[1]!, 1);
+      expect(await driver.getInstance(id)).toEqual((await driver.listInstances()).find((i) => i.id === id));
+      expect(await driver.getInstance('00000000-0000-4000-8000-00000000dead')).toBeUndefined();
+    });
+
     // ---- the change feed (optional: a driver without watch() is listed instead) ----
 
     /** The world as a consumer of the feed sees it: the first answer, then each delta applied. */
