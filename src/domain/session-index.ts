@@ -31,6 +31,10 @@ export interface ObservedIndex {
   instance(id: string): InstanceInfo | undefined;
   /** Observed instances on `host`. */
   on(host: string): ReadonlySet<InstanceInfo>;
+  /** Σ vCPUs of the observed instances on `host`: O(1). */
+  vcpusOn(host: string): number;
+  /** Every observed host's name, sorted. */
+  hostNames(): readonly string[];
 }
 
 const EMPTY: ReadonlySet<never> = new Set();
@@ -136,15 +140,21 @@ export class MutableObservedIndex implements ObservedIndex {
   private readonly hosts = new Map<string, HostInfo>();
   private readonly instances = new Map<string, InstanceInfo>();
   private readonly byHost = new Map<string, Set<InstanceInfo>>();
+  private readonly used = new Map<string, number>();
+  /** Host names sorted; a new host is inserted in place (hosts come and go rarely). */
+  private readonly names: string[];
 
   constructor(o: { hosts: readonly HostInfo[]; instances: readonly InstanceInfo[] }) {
     for (const h of o.hosts) this.hosts.set(h.name, h);
+    this.names = [...this.hosts.keys()].sort();
     for (const i of o.instances) this.putInstance(i);
   }
 
   host = (name: string) => this.hosts.get(name);
   instance = (id: string) => this.instances.get(id);
   on = (host: string): ReadonlySet<InstanceInfo> => this.byHost.get(host) ?? EMPTY;
+  vcpusOn = (host: string): number => this.used.get(host) ?? 0;
+  hostNames = (): readonly string[] => this.names;
 
   private hostsCache: HostInfo[] | null = null;
   private instancesCache: InstanceInfo[] | null = null;
@@ -159,6 +169,11 @@ export class MutableObservedIndex implements ObservedIndex {
   }
 
   putHost(h: HostInfo): void {
+    if (!this.hosts.has(h.name)) {
+      let at = this.names.length;
+      while (at > 0 && this.names[at - 1]! > h.name) at--;
+      this.names.splice(at, 0, h.name);
+    }
     this.hosts.set(h.name, h);
     this.hostsCache = null;
   }
@@ -169,6 +184,7 @@ export class MutableObservedIndex implements ObservedIndex {
     let s = this.byHost.get(i.host);
     if (!s) this.byHost.set(i.host, (s = new Set()));
     s.add(i);
+    this.used.set(i.host, (this.used.get(i.host) ?? 0) + i.vcpus);
   }
 
   removeInstance(id: string): void {
@@ -177,5 +193,6 @@ export class MutableObservedIndex implements ObservedIndex {
     if (!old) return;
     this.instances.delete(id);
     this.byHost.get(old.host)?.delete(old);
+    this.used.set(old.host, (this.used.get(old.host) ?? 0) - old.vcpus);
   }
 }

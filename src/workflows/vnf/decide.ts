@@ -661,12 +661,13 @@ function recentMoves(c: Ctx): readonly Op[] {
 
 /** Start the moves whose group has room, to their planned target (or another valid one). */
 function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes: NonNullable<Decision['timeline']>): void {
-  const { s, now } = c;
+  const { now } = c;
   const placeable = (iid: string, vcpus: number): Placeable => ({ id: iid, vcpus, group: groupOf(c, rulesOf(c, iid)) });
   const impacted = new Map<string, number>();
   const bump = (g: string) => impacted.set(g, (impacted.get(g) ?? 0) + 1);
   // The targets of moves in flight, reserved there until the move is done.
   const reserved = new Map<string, Placeable[]>();
+  const reservedVcpus = new Map<string, number>();
   for (const rec of c.ix.moving()) {
     const op = c.ix.op(moveKey(c, rec.instanceId, rec.host));
     const to = op?.args.target;
@@ -674,6 +675,7 @@ function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes:
       const l = reserved.get(to);
       if (l) l.push(placeable(rec.instanceId, rec.vcpus));
       else reserved.set(to, [placeable(rec.instanceId, rec.vcpus)]);
+      reservedVcpus.set(to, (reservedVcpus.get(to) ?? 0) + rec.vcpus);
     }
     const g = groupOf(c, rulesOf(c, rec.instanceId));
     if (g) bump(g.groupId);
@@ -696,20 +698,25 @@ function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes:
     }
   }
   // The world as it is, counted host by host when a step first asks about it.
-  const placement = new HostLoads((host) => {
-    const on: Placeable[] = [...c.ox.on(host)].map((i) => placeable(i.id, i.vcpus));
-    for (const p of reserved.get(host) ?? []) on.push(p);
-    return { capacity: c.ox.host(host)?.vcpus ?? 0, on };
-  });
-  // Other targets, for when the planned one cannot take an instance: only then, O(hosts).
+  const capacity = (host: string) => c.ox.host(host)?.vcpus ?? 0;
+  const placement = new HostLoads(
+    (host) => {
+      const on: Placeable[] = [...c.ox.on(host)].map((i) => placeable(i.id, i.vcpus));
+      for (const p of reserved.get(host) ?? []) on.push(p);
+      return { capacity: capacity(host), on };
+    },
+    (host) => capacity(host) - c.ox.vcpusOn(host) - (reservedVcpus.get(host) ?? 0),
+  );
+  // Other targets, for when the planned one cannot take an instance: only then, O(hosts) lookups
+  // (enabled compute hosts outside the session or maintained by name; pending ones by plan).
   let tiers: { tier1: string[]; tier2: string[] } | null = null;
   const otherTargets = () => {
     if (tiers) return tiers;
     const byPlan = (h: string) => c.rank.get(h) ?? Number.MAX_SAFE_INTEGER;
-    const tier1 = s.observed.hosts.filter((h) => h.type === 'compute' && targetUsable(c, h.name, false)).map((h) => h.name).sort();
-    const tier2 = s.observed.hosts
-      .filter((h) => h.type === 'compute' && statusOf(c, h.name) === 'pending' && targetUsable(c, h.name, true))
+    const tier1 = c.ox.hostNames().filter((h) => targetUsable(c, h, false));
+    const tier2 = hostsIn(c, 'pending')
       .map((h) => h.name)
+      .filter((h) => targetUsable(c, h, true))
       .sort((a, b) => byPlan(a) - byPlan(b) || (a < b ? -1 : 1));
     return (tiers = { tier1, tier2 });
   };

@@ -1,8 +1,9 @@
 // The vnf workflow's live placement check over only the hosts a step asks about (issue 9). A
 // step used to count every observed instance into one Placement before checking a few targets;
 // here each host is counted when first asked about (its observed instances plus the reservations
-// of moves in flight to it), so a step costs the hosts it considers. Each host is a one-host
-// Placement, so a target is judged exactly as the planner judges it. Pure.
+// of moves in flight to it), so a step costs the hosts it considers; a search over many hosts
+// reads their free vCPUs from the world's index and counts in full only the few that would fit.
+// Each host is a one-host Placement, so a target is judged exactly as the planner judges it. Pure.
 import { Placement, type Placeable } from '../../planner/placement.js';
 
 export interface HostLoad {
@@ -15,7 +16,15 @@ export interface HostLoad {
 export class HostLoads {
   private readonly hosts = new Map<string, Placement>();
 
-  constructor(private readonly load: (host: string) => HostLoad) {}
+  /**
+   * `load` counts a host in full (for group rules); `quickFree`, when given, tells a host's free
+   * vCPUs without that (it must agree with `load`), so a search over many hosts counts in full
+   * only those that would fit.
+   */
+  constructor(
+    private readonly load: (host: string) => HostLoad,
+    private readonly quickFree?: (host: string) => number,
+  ) {}
 
   private at(host: string): Placement {
     let p = this.hosts.get(host);
@@ -29,7 +38,9 @@ export class HostLoads {
   }
 
   free(host: string): number {
-    return this.at(host).free(host);
+    const p = this.hosts.get(host);
+    if (p) return p.free(host);
+    return this.quickFree ? this.quickFree(host) : this.at(host).free(host);
   }
 
   refusal(inst: Placeable, host: string) {
