@@ -376,8 +376,8 @@ export const reachesInventory = (s: Snapshot): boolean => !isTerminal(s.session.
  * `observed.changed`, a step costs the instances that changed.
  */
 export function syncInventory(s: Snapshot, now: number): Decision | null {
-  const on = new Set(s.hosts.map((h) => h.name));
   if (!s.session.phase.inventoried) {
+    const on = new Set(s.hosts.map((h) => h.name)); // once per session
     const found = s.observed.instances.filter((i) => on.has(i.host));
     const projects = [...new Set(found.map((i) => i.projectId))].sort();
     return {
