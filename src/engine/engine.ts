@@ -216,7 +216,8 @@ export class Engine {
     if (trim !== undefined) ls.trimmedSeq = trim;
     for (const e of earlier) ls.delivered(e, applied.fanout);
     await this.joined(ls, ls.apply(d, applied, now));
-    if (all.events?.length) this.deps.onOutbox?.(); // deliver now, not at the end of the tick
+    // Deliver now, not at the end of the tick (only when something went to a subscriber).
+    if ([...applied.fanout.values()].some((n) => n > 0)) this.deps.onOutbox?.();
     if (applied.changeSeq > ls.changeSeq) await this.refresh(ls); // someone wrote meanwhile
     return true;
   }
