@@ -7,6 +7,7 @@ import * as m0004 from './0004_outbox_claims.js';
 import * as m0005 from './0005_change_feed.js';
 import * as m0006 from './0006_simulator_state.js';
 import * as m0007 from './0007_detail_indexes.js';
+import * as m0008 from './0008_project_instances_order.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_change_feed': m0005,
   '0006_simulator_state': m0006,
   '0007_detail_indexes': m0007,
+  '0008_project_instances_order': m0008,
 };
 
 export const migrationProvider: MigrationProvider = {
