@@ -53,7 +53,8 @@ export function parseEstimates(raw: unknown): Partial<PlanEstimates> {
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new FenixError('VALIDATION_FAILED', 'estimates must be an object of seconds');
   const out: Partial<PlanEstimates> = {};
   for (const [k, v] of Object.entries(raw)) {
-    const field = WIRE_ESTIMATES[k];
+    // Own keys only: a caller's key must never reach Object.prototype (`constructor`, `__proto__`…).
+    const field = Object.hasOwn(WIRE_ESTIMATES, k) ? WIRE_ESTIMATES[k] : undefined;
     if (!field) throw new FenixError('VALIDATION_FAILED', `unknown estimate ${k}; use ${Object.keys(WIRE_ESTIMATES).join(', ')}`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new FenixError('VALIDATION_FAILED', `estimates.${k} must be a number of seconds >= 0`);
     out[field] = v;
