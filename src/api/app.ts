@@ -100,7 +100,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: typeof deps.logger === 'object' ? deps.logger : undefined,
     logger: typeof deps.logger === 'boolean' ? deps.logger : undefined,
-    routerOptions: { ignoreTrailingSlash: true },
+    // Path ids up to the schemas' 255 characters (find-my-way's default stops at 100: 414).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
