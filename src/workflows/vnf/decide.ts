@@ -44,6 +44,7 @@ import {
   ix,
   ox,
 } from '../common.js';
+import { agendaFor, dropAgenda, noteChanges } from './agenda.js';
 import { HostLoads } from './host-loads.js';
 
 /** SCALE_IN rounds before a plan that still cannot start fails the session. */
@@ -63,6 +64,8 @@ export function decide(policy: ActionPolicy, s: Snapshot, now: number): Decision
   const over = settle(s, now);
   if (over) return over.decision;
   if (s.session.paused) return {};
+  // From here the engine counts the step as its inventory step and forgets what changed: note it.
+  noteChanges(ix(s), s.observed.changed);
   const inv = syncInventory(s, now);
   if (inv) return inv;
   switch (s.session.state) {
@@ -204,6 +207,8 @@ interface RulesView {
   rules: Map<string, InstanceRules>;
   /** The longest recovery_time of a group that limits its impacted members (ms). */
   maxRecoveryMs: number;
+  /** Group → its members' instance ids. */
+  members: Map<string, Set<string>>;
 }
 
 const planViews = new WeakMap<PersistedPlan, PlanView>();
@@ -245,7 +250,14 @@ function rulesView(constraints: Constraints): RulesView {
     const groups = new Map(constraints.groups.map((g) => [g.groupId, groupRules(g)]));
     let maxRecoveryMs = 0;
     for (const g of groups.values()) if (g.maxImpacted > 0) maxRecoveryMs = Math.max(maxRecoveryMs, g.recoveryS * 1000);
-    rulesViews.set(constraints, (v = { groups, rules: new Map(constraints.instances.map((i) => [i.instanceId, instanceRules(i)])), maxRecoveryMs }));
+    const members = new Map<string, Set<string>>();
+    for (const i of constraints.instances) {
+      if (i.groupId === null) continue;
+      const l = members.get(i.groupId);
+      if (l) l.add(i.instanceId);
+      else members.set(i.groupId, new Set([i.instanceId]));
+    }
+    rulesViews.set(constraints, (v = { groups, rules: new Map(constraints.instances.map((i) => [i.instanceId, instanceRules(i)])), maxRecoveryMs, members }));
   }
   return v;
 }
@@ -475,38 +487,97 @@ interface Candidate {
 
 /** What one instance on a host being emptied asks of this step. */
 type Verdict =
-  | { kind: 'wait' }
+  | Wait
   | { kind: 'fail'; reason: string }
   | { kind: 'act'; patch?: InstancePatch; event?: NewEvent; note?: TimelineEntry }
   | { kind: 'ready'; candidate: Candidate; note?: TimelineEntry };
 
-const WAIT: Verdict = { kind: 'wait' };
+/**
+ * Nothing to do until `until` (null: until something changes), unless its record, its
+ * observation or (`target`) its planned target changes; `volatile`: look again next step (the
+ * wait moves with the clock).
+ */
+interface Wait {
+  kind: 'wait';
+  until: number | null;
+  target?: string;
+  volatile?: boolean;
+}
+
+/** How a target looks to the instances waiting for its maintenance to end. */
+function targetMark(c: Ctx, target: string): string {
+  const hm = c.ix.op(`hm:${c.a}:${target}`);
+  return `${statusOf(c, target)}|${hm?.startedAt ?? hm?.createdAt ?? '-'}`;
+}
 
 /**
- * Per-instance asks and moves on the hosts being emptied: O(instances on them), plus a sort of
- * those that act. Returns a decision only when the session fails.
+ * Per-instance asks and moves on the hosts being emptied. An instance is looked at when the
+ * agenda says so (see agenda.ts): O(instances that changed, are due, ready or acting), not the
+ * whole batch. Returns a decision only when the session fails.
  */
 function askAndMove(c: Ctx): Decision | null {
   const emptying = hostsIn(c, 'emptying').filter((h) => h.type === 'compute');
-  if (!emptying.length) return null;
+  if (!emptying.length) {
+    dropAgenda(c.ix);
+    return null;
+  }
+  const names = new Set(emptying.map((h) => h.name));
+  const eligible = (rec: SessionInstance) => rec.status !== 'gone' && rec.status !== 'moving' && rec.status !== 'failed' && names.has(rec.host);
+  const o = c.s.session.options;
+  const { agenda, fresh, changed } = agendaFor(
+    c.ix,
+    {
+      fingerprint: `${c.plan.at}|${c.plan.attempt ?? 0}|${c.plan.batches.length}|${c.a}|${c.policy}|${c.est.replyS}|${c.est.hostMaintenanceS}|${o.replyWindowS}|${o.ownActionTimeoutS}`,
+      constraints: c.s.constraints,
+      subscribed: c.s.subscribedProjects,
+    },
+    c.now,
+  );
+  const todo = new Set<SessionInstance>();
+  const onHost = (h: string) => {
+    for (const rec of c.ix.instancesOn(h)) todo.add(rec);
+  };
+  if (fresh) for (const h of names) onHost(h);
+  else {
+    for (const h of names) if (!agenda.emptying.has(h)) onHost(h);
+    for (const id of changed) {
+      const rec = c.ix.instance(id);
+      if (rec) todo.add(rec);
+    }
+    for (const rec of agenda.active) todo.add(rec);
+    agenda.due(c.now, todo);
+    agenda.targetsChanged((t) => targetMark(c, t), todo);
+  }
+  agenda.emptying = names;
+
   // Each instance is judged on its own; what they do is put in instance id order, and the first
   // failure by id fails the session, as a scan of every instance by id would.
   let failure: { id: string; reason: string } | null = null;
   const acts: { id: string; patch?: InstancePatch; event?: NewEvent; note?: TimelineEntry }[] = [];
   const ready: Candidate[] = [];
-  for (const h of emptying)
-    for (const rec of c.ix.instancesOn(h.name)) {
-      if (rec.status === 'gone' || rec.status === 'moving' || rec.status === 'failed') continue;
-      if (failure && rec.instanceId > failure.id) continue; // its outcome would not count
-      const v = examine(c, rec);
-      if (v.kind === 'fail') failure = { id: rec.instanceId, reason: v.reason };
-      else if (v.kind === 'act') acts.push({ id: rec.instanceId, patch: v.patch, event: v.event, note: v.note });
-      else if (v.kind === 'ready') {
-        ready.push(v.candidate);
-        if (v.note) acts.push({ id: rec.instanceId, note: v.note });
-      }
+  for (const rec of todo) {
+    if (!eligible(rec)) {
+      agenda.forget(rec);
+      continue;
     }
+    if (failure && rec.instanceId > failure.id) {
+      agenda.activate(rec); // its outcome would not count; look again
+      continue;
+    }
+    const v = examine(c, rec);
+    if (v.kind === 'wait' && !v.volatile) agenda.park(rec, v.until, v.target ? { name: v.target, mark: targetMark(c, v.target) } : undefined);
+    else agenda.activate(rec);
+    if (v.kind === 'fail') failure = { id: rec.instanceId, reason: v.reason };
+    else if (v.kind === 'act') acts.push({ id: rec.instanceId, patch: v.patch, event: v.event, note: v.note });
+    else if (v.kind === 'ready') {
+      ready.push(v.candidate);
+      if (v.note) acts.push({ id: rec.instanceId, note: v.note });
+    }
+  }
   if (failure) return merge(...c.parts, fail(c.s, c.now, failure.reason));
+  // The instances parked in earlier steps wait too.
+  const next = agenda.nextWake(eligible);
+  if (next !== null) wakeAt(c, next);
   acts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const patches: InstancePatch[] = [];
   const events: NewEvent[] = [];
@@ -526,7 +597,7 @@ function examine(c: Ctx, rec: SessionInstance): Verdict {
   const { s, now, est } = c;
   const from = rec.host;
   const obs = c.ox.instance(rec.instanceId);
-  if (!obs || obs.host !== from) return WAIT;
+  if (!obs || obs.host !== from) return { kind: 'wait', until: null };
   const allowed = ALLOWED_ACTIONS[c.policy];
   const rules = rulesOf(c, rec.instanceId);
   const key = askKeyOf(c, rec.instanceId, from);
@@ -541,7 +612,9 @@ function examine(c: Ctx, rec: SessionInstance): Verdict {
     const notifyAt = Math.max(now, (at ?? now) - notice);
     if (notifyAt > now) {
       wakeAt(c, notifyAt);
-      return WAIT;
+      // Its target is in maintenance: the wait holds while the target looks the same, unless the
+      // maintenance op is not there yet (then its end is reckoned from now).
+      return { kind: 'wait', until: notifyAt, target, volatile: !c.ix.op(`hm:${c.a}:${target}`) };
     }
     const targetStatus = target ? statusOf(c, target) : undefined;
     const state: ReplyState = targetStatus === 'maintained' || targetStatus === 'maintaining' ? 'PLANNED_MAINTENANCE' : 'PREPARE_MAINTENANCE';
@@ -593,12 +666,12 @@ function examine(c: Ctx, rec: SessionInstance): Verdict {
       };
     }
     if (rec.replyAt != null) wakeAt(c, rec.replyAt);
-    return WAIT;
+    return { kind: 'wait', until: rec.replyAt ?? null };
   }
   const readyAt = (rec.notifiedAt ?? now) + rules.leadS * 1000;
   if (now < readyAt) {
     wakeAt(c, readyAt);
-    return WAIT;
+    return { kind: 'wait', until: readyAt };
   }
   let action = rec.action ?? fallback;
   let note: TimelineEntry | undefined;
@@ -610,7 +683,7 @@ function examine(c: Ctx, rec: SessionInstance): Verdict {
     const deadline = (rec.repliedAt ?? now) + s.session.options.ownActionTimeoutS * 1000;
     if (now >= deadline) return { kind: 'fail', reason: `${rec.instanceId} is still on ${from} ${s.session.options.ownActionTimeoutS}s after its OWN_ACTION was acknowledged` };
     wakeAt(c, deadline);
-    return note ? { kind: 'act', note } : WAIT;
+    return note ? { kind: 'act', note } : { kind: 'wait', until: deadline };
   }
   const candidate = { rec, from, action, rules, group: groupOf(c, rules), rank: c.rank.get(from) ?? Number.MAX_SAFE_INTEGER };
   return note ? { kind: 'ready', candidate, note } : { kind: 'ready', candidate };
@@ -680,12 +753,15 @@ function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes:
     const g = groupOf(c, rulesOf(c, rec.instanceId));
     if (g) bump(g.groupId);
   }
-  // The application moves an OWN_ACTION instance itself: it counts as impacted while its host is emptied.
-  for (const h of hostsIn(c, 'emptying'))
-    for (const rec of c.ix.instancesOn(h.name)) {
-      if (rec.status === 'moving' || rec.status === 'gone' || !rec.askKey || !rec.reply?.startsWith('ACK_') || rec.action !== 'OWN_ACTION') continue;
-      const g = groupOf(c, rulesOf(c, rec.instanceId));
-      if (g) bump(g.groupId);
+  // The application moves an OWN_ACTION instance itself: it counts as impacted while its host is
+  // emptied. Only the groups of instances about to move are asked about: O(their members).
+  const limited = new Set<string>();
+  for (const r of ready) if (r.group && r.group.maxImpacted > 0) limited.add(r.group.groupId);
+  for (const gid of limited)
+    for (const iid of c.rules.members.get(gid) ?? []) {
+      const rec = c.ix.instance(iid);
+      if (!rec || rec.status === 'moving' || rec.status === 'gone' || !rec.askKey || !rec.reply?.startsWith('ACK_') || rec.action !== 'OWN_ACTION') continue;
+      if (statusOf(c, rec.host) === 'emptying' && groupOf(c, rulesOf(c, iid))?.groupId === gid) bump(gid);
     }
   // Members whose move ended less than recovery_time ago still count as impacted.
   for (const op of recentMoves(c)) {
