@@ -35,9 +35,9 @@ function cloud(policy: 'vnf' | 'k8s', maxParallelHosts: number, hostPlugin: bool
       n++;
     }
   const session: SessionRow = {
-    id: 's1', state: 'MAINTENANCE', workflow: policy, maintenanceAt: T0, metadata: {}, actions: hostPlugin ? [{ type: 'host', plugin: 'dummy' }] : [], download: [],
+    id: 's1', state: 'MAINTENANCE', workflow: policy, maintenanceAt: T0, metadata: {}, actions: hostPlugin ? [{ type: 'host', plugin: 'dummy', metadata: {} }] : [], download: [],
     options: { replyWindowS: 60, scaleInReplyWindowS: 60, noSubscription: 'act', ownActionTimeoutS: 600, maxParallelHosts },
-    phase: { inventoried: true, transitions: 1 }, reason: null, paused: false, deleting: false, wakeAt: null, createdAt: T0, updatedAt: T0, percentDone: 0, pausedAt: null,
+    phase: { inventoried: true, transitions: 1 }, reason: null, paused: false, deleting: false, wakeAt: null, createdAt: T0, updatedAt: T0, percentDone: 0, pausedAt: null, control: null,
   } as SessionRow;
   const ls = new LiveSession(
     {
