@@ -194,6 +194,20 @@ describe('vnf workflow: decide(snapshot, now)', () => {
     expect(ask.payload.allowed_actions).toEqual(['EVICTION', 'OWN_ACTION']);
   });
 
+  it('k8s: a constraint asking for a migration gets EVICTION, said once (no step after step of notes)', () => {
+    const s = moving();
+    s.session = running({ workflow: 'k8s' });
+    s.constraints = { groups: [], instances: [ic('i1', null, { migrationType: 'LIVE_MIGRATE' })] };
+    s.instances = [asked('i1', 'c1'), asked('i2', 'c1'), asked('i3', 'c2')];
+    const d = decide('k8s', s, T0 + 20 * S);
+    expect(d.instances).toContainEqual({ instanceId: 'i1', action: 'EVICTION' });
+    expect(d.timeline?.filter((t) => /not offered/.test(t.message))).toHaveLength(1);
+    // With the record's action set, the next step moves by eviction only and notes nothing.
+    const next = decide('k8s', { ...s, instances: [asked('i1', 'c1', { action: 'EVICTION' }), asked('i2', 'c1'), asked('i3', 'c2')] }, T0 + 20 * S);
+    expect(new Set(next.ops?.filter((o) => o.kind === 'move').map((o) => o.args?.kind))).toEqual(new Set(['EVICTION']));
+    expect(next.timeline?.filter((t) => /not offered/.test(t.message)).map((t) => t.message) ?? []).toEqual([]);
+  });
+
   it('no feasible plan: asks only the projects needed to free the missing capacity to scale in', () => {
     // Two full hosts: nothing can move anywhere. p1 accepts scale-in (resource_mitigation) and has
     // enough; p2 said nothing; p3 refused: only p1 is asked.

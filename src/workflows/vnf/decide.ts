@@ -490,7 +490,7 @@ type Verdict =
   | Wait
   | { kind: 'fail'; reason: string }
   | { kind: 'act'; patch?: InstancePatch; event?: NewEvent; note?: TimelineEntry }
-  | { kind: 'ready'; candidate: Candidate; note?: TimelineEntry };
+  | { kind: 'ready'; candidate: Candidate };
 
 /**
  * Nothing to do until `until` (null: until something changes), unless its record, its
@@ -569,10 +569,7 @@ function askAndMove(c: Ctx): Decision | null {
     else agenda.activate(rec);
     if (v.kind === 'fail') failure = { id: rec.instanceId, reason: v.reason };
     else if (v.kind === 'act') acts.push({ id: rec.instanceId, patch: v.patch, event: v.event, note: v.note });
-    else if (v.kind === 'ready') {
-      ready.push(v.candidate);
-      if (v.note) acts.push({ id: rec.instanceId, note: v.note });
-    }
+    else if (v.kind === 'ready') ready.push(v.candidate);
   }
   if (failure) return merge(...c.parts, fail(c.s, c.now, failure.reason));
   // The instances parked in earlier steps wait too.
@@ -673,20 +670,25 @@ function examine(c: Ctx, rec: SessionInstance): Verdict {
     wakeAt(c, readyAt);
     return { kind: 'wait', until: readyAt };
   }
-  let action = rec.action ?? fallback;
-  let note: TimelineEntry | undefined;
+  const action = rec.action ?? fallback;
   if (!allowed.includes(action)) {
-    note = { at: now, kind: 'instance', message: `${rec.instanceId}: ${action} is not offered by the ${c.policy} workflow; ${fallback} instead` };
-    action = fallback;
+    // A constraint or reply asked for what this workflow does not offer (k8s: no migrations). Said
+    // once: the record takes an offered action, so later steps neither note it nor step for it.
+    const instead = allowed.includes(fallback) ? fallback : (allowed.find((a) => a !== 'OWN_ACTION') ?? fallback);
+    return {
+      kind: 'act',
+      patch: { instanceId: rec.instanceId, action: instead },
+      note: { at: now, kind: 'instance', message: `${rec.instanceId}: ${action} is not offered by the ${c.policy} workflow; ${instead} instead` },
+    };
   }
   if (action === 'OWN_ACTION') {
     const deadline = (rec.repliedAt ?? now) + s.session.options.ownActionTimeoutS * 1000;
     if (now >= deadline) return { kind: 'fail', reason: `${rec.instanceId} is still on ${from} ${s.session.options.ownActionTimeoutS}s after its OWN_ACTION was acknowledged` };
     wakeAt(c, deadline);
-    return note ? { kind: 'act', note } : { kind: 'wait', until: deadline };
+    return { kind: 'wait', until: deadline };
   }
   const candidate = { rec, from, action, rules, group: groupOf(c, rules), rank: c.rank.get(from) ?? Number.MAX_SAFE_INTEGER };
-  return note ? { kind: 'ready', candidate, note } : { kind: 'ready', candidate };
+  return { kind: 'ready', candidate };
 }
 
 /** Per session index: the session's move ops, followed so that recently finished ones are found without scanning every op. */
