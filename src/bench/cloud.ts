@@ -3,6 +3,8 @@
 // seed, so every run (and the test cloud of the plan-vs-session test) is the same.
 import type { GroupConstraint, InstanceConstraint } from '../domain/constraints.js';
 import type { ScenarioInput } from '../drivers/simulated/index.js';
+import { planInput } from '../planner/input.js';
+import type { PlanInput } from '../planner/plan.js';
 
 export interface CloudSpec {
   hosts: number;
@@ -130,4 +132,21 @@ export function buildCloud(spec: CloudSpec): Cloud {
     groups: gc,
     projects,
   };
+}
+
+/** The planner's input for a generated cloud: every host in the session (run.ts and planner.ts). */
+export function plannerInput(spec: CloudSpec): { input: PlanInput; groups: number } {
+  const cloud = buildCloud(spec);
+  const t = spec.timings;
+  const input = planInput({
+    observed: {
+      hosts: cloud.scenario.hosts.map((h) => ({ name: h.name, type: h.type, vcpus: h.vcpus, vcpusUsed: 0, enabled: true })),
+      instances: cloud.scenario.instances.map((i) => ({ id: i.id, name: i.name, projectId: i.project_id, host: i.host, vcpus: i.vcpus, floatingIp: false, liveMigratable: true })),
+    },
+    session: cloud.scenario.hosts.map((h) => ({ name: h.name })),
+    constraints: { instances: cloud.instances, groups: cloud.groups },
+    estimates: { migrateS: t.migrate_s, liveMigrateS: t.live_migrate_s, evictS: t.evict_s ?? t.migrate_s, hostMaintenanceS: t.host_maintenance_s, replyS: 1 },
+    policy: 'vnf',
+  });
+  return { input, groups: cloud.groups.length };
 }

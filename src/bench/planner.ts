@@ -15,29 +15,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { planInput } from '../planner/input.js';
 import { planMaintenance, type Plan, type PlanInput } from '../planner/plan.js';
 import { verify, type VerifyInput } from '../planner/verify.js';
-import { BENCH_CLOUD, buildCloud, type CloudSpec } from './cloud.js';
+import { BENCH_CLOUD, plannerInput, type CloudSpec } from './cloud.js';
 
 const log = (msg: string) => process.stderr.write(`[bench:planner] ${msg}\n`);
 
-/** The planner's input for a generated cloud: every host in the session, as run.ts does. */
-export function plannerInput(spec: CloudSpec): { input: PlanInput; groups: number } {
-  const cloud = buildCloud(spec);
-  const t = spec.timings;
-  const input = planInput({
-    observed: {
-      hosts: cloud.scenario.hosts.map((h) => ({ name: h.name, type: h.type, vcpus: h.vcpus, vcpusUsed: 0, enabled: true })),
-      instances: cloud.scenario.instances.map((i) => ({ id: i.id, name: i.name, projectId: i.project_id, host: i.host, vcpus: i.vcpus, floatingIp: false, liveMigratable: true })),
-    },
-    session: cloud.scenario.hosts.map((h) => ({ name: h.name })),
-    constraints: { instances: cloud.instances, groups: cloud.groups },
-    estimates: { migrateS: t.migrate_s, liveMigrateS: t.live_migrate_s, evictS: t.evict_s ?? t.migrate_s, hostMaintenanceS: t.host_maintenance_s, replyS: 1 },
-    policy: 'vnf',
-  });
-  return { input, groups: cloud.groups.length };
-}
 
 /** The plan as a recorded session (what the workflow would do), for the constraint checker. */
 export function planAsRecord(plan: Plan, input: PlanInput): VerifyInput {

@@ -6,10 +6,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { planInput } from '../planner/input.js';
 import { planMaintenance } from '../planner/plan.js';
 import { verify, type Violation } from '../planner/verify.js';
-import { BENCH_CLOUD, buildCloud, type CloudSpec } from './cloud.js';
+import { BENCH_CLOUD, buildCloud, plannerInput, type CloudSpec } from './cloud.js';
 import { startVirtualCloud } from './harness.js';
 
 const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
@@ -84,19 +83,7 @@ async function runSession(workflow: 'vnf' | 'default', spec: CloudSpec): Promise
 
 /** The planner alone on a large cloud (median of a few runs). */
 function plannerTiming(hosts: number, instances: number, projects: number, runs = 3) {
-  const spec = { ...BENCH_CLOUD, hosts, instances, projects };
-  const cloud = buildCloud(spec);
-  const t = spec.timings;
-  const input = planInput({
-    observed: {
-      hosts: cloud.scenario.hosts.map((h) => ({ name: h.name, type: h.type, vcpus: h.vcpus, vcpusUsed: 0, enabled: true })),
-      instances: cloud.scenario.instances.map((i) => ({ id: i.id, name: i.name, projectId: i.project_id, host: i.host, vcpus: i.vcpus, floatingIp: false, liveMigratable: true })),
-    },
-    session: cloud.scenario.hosts.map((h) => ({ name: h.name })),
-    constraints: { instances: cloud.instances, groups: cloud.groups },
-    estimates: { migrateS: t.migrate_s, liveMigrateS: t.live_migrate_s, evictS: t.evict_s ?? t.migrate_s, hostMaintenanceS: t.host_maintenance_s, replyS: 1 },
-    policy: 'vnf',
-  });
+  const { input } = plannerInput({ ...BENCH_CLOUD, hosts, instances, projects });
   const times: number[] = [];
   let plan = planMaintenance(input);
   for (let r = 0; r < runs; r++) {
