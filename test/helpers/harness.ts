@@ -35,7 +35,8 @@ export async function startTestService(
 
 let dbSeq = 0;
 
-async function pgAdmin(text: string): Promise<void> {
+/** One statement on the test server's admin database (create / drop test databases). */
+export async function pgAdmin(text: string): Promise<void> {
   const c = new pg.Client({ connectionString: TEST_PG_URL });
   await c.connect();
   try {

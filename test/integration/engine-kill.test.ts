@@ -6,10 +6,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSampleVnfm } from '../../src/cli/vnfm.js';
-import { api, aodhTraits, startReceiver, waitFor, waitForSession } from '../helpers/harness.js';
+import { api, aodhTraits, pgAdmin, startReceiver, waitFor, waitForSession } from '../helpers/harness.js';
 import { requirePostgres, TEST_PG_URL } from '../helpers/pg.js';
 import { freePort, startFenix, type FenixProcess } from '../helpers/process.js';
 import { wholeDetail } from '../helpers/detail.js';
@@ -29,16 +28,6 @@ const scenario = {
   ],
   timings: { migrate_s: 0.2, live_migrate_s: 0.2, host_maintenance_s: 0.3 },
 };
-
-async function pgAdmin(sql: string) {
-  const c = new pg.Client({ connectionString: TEST_PG_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 describe.each(['sqlite', 'postgres'] as const)('SIGKILL at random points (%s)', (dialect) => {
   const cleanup: (() => Promise<unknown>)[] = [];

@@ -5,12 +5,11 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSampleVnfm } from '../../src/cli/vnfm.js';
 import { RemoteSimulatorDriver } from '../../src/drivers/simulated/index.js';
 import { startSimulatorServer } from '../../src/main/simulator.js';
-import { api, waitFor, waitForSession } from '../helpers/harness.js';
+import { api, pgAdmin, waitFor, waitForSession } from '../helpers/harness.js';
 import { requirePostgres, TEST_PG_URL } from '../helpers/pg.js';
 import { freePort, startFenix, type FenixProcess } from '../helpers/process.js';
 
@@ -26,16 +25,6 @@ const scenario = {
   // Long enough that the kill lands while the simulator's operation is still running.
   timings: { migrate_s: 1.5, live_migrate_s: 1.5, host_maintenance_s: 1.5 },
 };
-
-async function pgAdmin(text: string): Promise<void> {
-  const c = new pg.Client({ connectionString: TEST_PG_URL });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
 
 describe.each(['sqlite', 'postgres'] as const)('simulated cloud kept in the database (%s)', (dialect) => {
   const cleanup: (() => Promise<unknown>)[] = [];
