@@ -2,6 +2,7 @@
 // HTTP client of a running service.
 import { Command, Option } from 'commander';
 import { envName, loadConfig, OPTIONS, type Config } from '../config/config.js';
+import { startThreadedService } from '../main/engine-thread.js';
 import { startService } from '../main/service.js';
 import { registerClientCommands } from './client.js';
 import { registerSimulatorCommand } from './simulator.js';
@@ -32,7 +33,9 @@ function serviceCommand(program: Command, role: Role): void {
       console.error(`error: ${(e as Error).message}`);
       process.exit(2);
     }
-    const svc = await startService(config, { role }).catch((e: Error) => {
+    // One process, two threads (engine-thread.ts), unless the database lives in this thread's memory.
+    const threaded = role === 'all' && config.engineThread === 'on' && config.db !== ':memory:';
+    const svc = await (threaded ? startThreadedService(config) : startService(config, { role })).catch((e: Error) => {
       console.error(`error: ${e.message}`);
       process.exit(2);
     });

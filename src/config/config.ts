@@ -22,6 +22,7 @@ export interface Config {
   logLevel: string;
   workDir: string;
   leaseTtl: number;
+  engineThread: 'on' | 'off';
   demo: boolean;
   /** Serve /metrics without a token on this port (0/absent: only on the API port, admin token needed). */
   metricsPort: number | null;
@@ -109,6 +110,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'workDir', flag: 'work-dir', description: "where sessions' download lists are fetched (one folder per session)", default: '.fenix/work', parse: str },
   { key: 'logLevel', flag: 'log-level', description: 'pino log level', default: 'info', parse: oneOf('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
   { key: 'metricsPort', flag: 'metrics-port', description: 'also serve /metrics, without a token, on this port (keep it on a private network)', default: null, parse: int('--metrics-port') },
+  { key: 'engineThread', flag: 'engine-thread', description: 'fenix serve: run the engine in its own thread (on), or on the API\'s thread (off); a :memory: database always uses one thread', default: 'on', parse: oneOf('--engine-thread', ['on', 'off'] as const) },
   { key: 'demo', flag: 'demo', description: 'attach a sample application manager to each demo project (simulated driver)', default: false, parse: bool },
   { key: 'osAuthUrl', flag: 'os-auth-url', description: 'Keystone URL (default $OS_AUTH_URL)', default: null, parse: str },
   { key: 'osUsername', flag: 'os-username', description: 'service user (default $OS_USERNAME)', default: null, parse: str },

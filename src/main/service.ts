@@ -32,7 +32,7 @@ import { SubscriptionService } from '../services/subscriptions.js';
 import { openStore } from '../store/index.js';
 import type { KyselyStore } from '../store/kysely-store.js';
 import { KyselySimulatorState } from '../store/simulator-state.js';
-import { PgNudges } from '../store/postgres/nudges.js';
+import { PgNudges, type Nudges } from '../store/postgres/nudges.js';
 import { WORKFLOW_IMPLS } from '../workflows/index.js';
 import type { WorkflowName } from '../domain/states.js';
 
@@ -53,6 +53,15 @@ export interface ServiceOverrides {
   role?: 'all' | 'api' | 'engine';
   /** Use this infrastructure driver (e.g. a test's wrapper of the OpenStack driver). */
   driver?: InfraDriver;
+  /** Use this simulated cloud (already open) instead of building one. */
+  simulator?: SimulatedDriver | RemoteSimulatorDriver;
+  /** Use this store (already open; closed by stop()). */
+  store?: KyselyStore;
+  /**
+   * How split roles wake each other: default PostgreSQL LISTEN/NOTIFY. The engine thread of
+   * `fenix serve` (engine-thread.ts) passes its message port, which also works on SQLite.
+   */
+  nudges?: Nudges;
 }
 
 export interface Service {
@@ -78,7 +87,7 @@ export interface Service {
  * clouds, as before: several processes writing one cloud's rows would overwrite each other (share
  * one cloud with `fenix simulator --db …` and --simulator-url).
  */
-async function inProcessSimulator(
+export async function inProcessSimulator(
   scenario: ScenarioInput,
   clock: Clock,
   config: Pick<Config, 'db' | 'simulatorState'>,
@@ -89,6 +98,12 @@ async function inProcessSimulator(
   if (role !== 'all') return new SimulatedDriver(scenario, clock);
   const legacy = store.dialect === 'sqlite' && config.db !== ':memory:' ? `${config.db}.simulator.json` : undefined;
   return SimulatedDriver.open(scenario, clock, { state: new KyselySimulatorState(store.db), ...(legacy && { importFrom: legacy }) });
+}
+
+/** The simulated cloud to start from: the override, --scenario's file, or the demo cloud. */
+export function scenarioOf(config: Pick<Config, 'scenario'>, override?: unknown): ScenarioInput {
+  if (override !== undefined) return parseScenario(override);
+  return config.scenario ? parseScenario(JSON.parse(readFileSync(config.scenario, 'utf8'))) : demoScenario();
 }
 
 async function simulatorEstimates(sim: SimulatedDriver | RemoteSimulatorDriver): Promise<Partial<PlanEstimates>> {
@@ -110,31 +125,26 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       : config.auth === 'keystone'
         ? keystoneAuth({ validate: (t) => keystone!.validateToken(t) })
         : noAuth;
-  const scenario =
-    o.scenario !== undefined
-      ? parseScenario(o.scenario)
-      : config.scenario
-        ? parseScenario(JSON.parse(readFileSync(config.scenario, 'utf8')))
-        : demoScenario();
   const role = o.role ?? 'all';
-  const store = await openStore(config.db);
+  const store = o.store ?? (await openStore(config.db));
   // --simulator-url: a shared simulator service (fenix simulator) owns the cloud, its scenario and state.
   const simulator =
     config.driver === 'openstack'
       ? undefined
-      : config.simulatorUrl
-        ? new RemoteSimulatorDriver(config.simulatorUrl)
-        : await inProcessSimulator(scenario, clock, config, store, role);
+      : (o.simulator ??
+        (config.simulatorUrl
+          ? new RemoteSimulatorDriver(config.simulatorUrl)
+          : await inProcessSimulator(scenarioOf(config, o.scenario), clock, config, store, role)));
   const infra: InfraDriver = o.driver ?? simulator ?? new OpenStackDriver(keystone!);
   // What the planner assumes a move or a host maintenance takes: the simulated cloud's own timings
   // (unreachable shared simulator: the planner's defaults).
   const estimates = simulator ? await simulatorEstimates(simulator).catch(() => undefined) : undefined;
-  if (role !== 'all' && store.dialect !== 'postgres') throw new Error(`fenix ${role} needs --db postgres://…; use fenix serve with SQLite`);
+  if (role !== 'all' && store.dialect !== 'postgres' && !o.nudges) throw new Error(`fenix ${role} needs --db postgres://…; use fenix serve with SQLite`);
   if (role === 'engine' && !config.publicUrl) throw new Error('fenix engine needs --public-url: the API address that notifications point to');
   // An SQLite file has one engine, this one: leases of a previous (crashed) process are void.
-  if (store.dialect === 'sqlite') await store.releaseAllLeases();
-  // Across processes the API wakes engines with NOTIFY; in one process it calls the engine.
-  const pgNudges = role === 'all' ? null : new PgNudges(config.db);
+  if (store.dialect === 'sqlite' && role !== 'api') await store.releaseAllLeases();
+  // Across processes (or threads) the API wakes engines with nudges; in one thread it calls the engine.
+  const pgNudges: Nudges | null = role === 'all' ? null : (o.nudges ?? new PgNudges(config.db));
   const plugins = new MapPluginRegistry([dummyPlugin]);
   const urlPolicy = urlPolicyOf(config);
   // Webhooks and downloads connect through it: the policy holds on the address actually connected to.

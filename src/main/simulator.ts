@@ -2,6 +2,7 @@
 // processes share one simulated cloud (they reach it with RemoteSimulatorDriver, --simulator-url).
 // Composition only: the driver's routes and error mapping are drivers/simulated/server.ts, the
 // `/v1/simulator/*` control routes are the API's own (same shapes as in `fenix serve`).
+import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { jsonBody } from '../api/app.js';
 import Fastify from 'fastify';
@@ -42,6 +43,10 @@ export interface SimulatorServerOptions {
   port?: number;
   /** Request log; default none. */
   logger?: Logger;
+  /** Serve this driver (its caller opened it and closes it) instead of opening one. */
+  driver?: SimulatedDriver;
+  /** Refuse requests without `authorization: Bearer <secret>` (an in-process cloud served to a sibling thread). */
+  secret?: string;
 }
 
 export interface SimulatorServer {
@@ -54,16 +59,23 @@ export interface SimulatorServer {
 export async function startSimulatorServer(opts: SimulatorServerOptions): Promise<SimulatorServer> {
   const clock = opts.clock ?? new SystemClock();
   if (opts.db !== undefined && opts.statePath) throw new Error('give the simulator a database or a state file, not both');
-  const store = opts.db !== undefined ? await openStore(opts.db) : undefined;
+  const own = opts.driver === undefined;
+  const store = own && opts.db !== undefined ? await openStore(opts.db) : undefined;
   let driver: SimulatedDriver;
   try {
-    driver = store
-      ? await SimulatedDriver.open(opts.scenario, clock, { state: new KyselySimulatorState(store.db) })
-      : new SimulatedDriver(opts.scenario, clock, opts.statePath ? { statePath: opts.statePath } : {});
+    driver =
+      opts.driver ??
+      (store
+        ? await SimulatedDriver.open(opts.scenario, clock, { state: new KyselySimulatorState(store.db) })
+        : new SimulatedDriver(opts.scenario, clock, opts.statePath ? { statePath: opts.statePath } : {}));
   } catch (e) {
     await store?.close();
     throw e;
   }
+  const closeDriver = async () => {
+    if (own) await driver.close();
+    await store?.close();
+  };
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     routerOptions: { ignoreTrailingSlash: true },
@@ -72,14 +84,21 @@ export async function startSimulatorServer(opts: SimulatorServerOptions): Promis
   app.setErrorHandler(simulatorErrorHandler);
   app.setNotFoundHandler(simulatorNotFound);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBody);
+  if (opts.secret !== undefined) {
+    const expected = Buffer.from(`Bearer ${opts.secret}`);
+    app.addHook('onRequest', async (req, reply) => {
+      const got = Buffer.from(req.headers.authorization ?? '');
+      if (got.length !== expected.length || !timingSafeEqual(got, expected))
+        return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'this simulator answers its own service only', retryable: false } });
+    });
+  }
   await app.register(simulatedDriverRoutes, { driver });
   await app.register(simulatorRoutes, { sim: driver });
   const host = opts.host ?? '127.0.0.1';
   try {
     await app.listen({ host, port: opts.port ?? 0 });
   } catch (e) {
-    await driver.close();
-    await store?.close();
+    await closeDriver();
     throw e;
   }
   const addr = app.server.address();
@@ -89,8 +108,7 @@ export async function startSimulatorServer(opts: SimulatorServerOptions): Promis
     driver,
     async close() {
       await app.close();
-      await driver.close();
-      await store?.close();
+      await closeDriver();
     },
   };
 }

@@ -245,3 +245,26 @@ describe('fenix service with --simulator-url', () => {
     expect(s.driver.instancesView().map((i) => i.id)).not.toContain('i-a');
   });
 });
+
+describe('simulator service with a secret (the engine thread of fenix serve serves its cloud this way)', () => {
+  it('refuses a request without the secret, with a wrong one, and answers its own client', async () => {
+    const s = await startSimulatorServer({ scenario: fast as never, secret: 's3cret-value' });
+    closers.push(() => s.close());
+    expect((await api(s.url, 'GET', '/hosts')).status).toBe(401);
+    expect((await api(s.url, 'GET', '/v1/simulator/instances')).status).toBe(401);
+    const wrong = await fetch(`${s.url}/hosts`, { headers: { authorization: 'Bearer s3cret-valuf' } });
+    expect(wrong.status).toBe(401);
+    expect((await new RemoteSimulatorDriver(s.url).listHosts().catch((e: unknown) => e)) instanceof DriverError).toBe(true);
+    const own = new RemoteSimulatorDriver(s.url, { secret: 's3cret-value' });
+    expect((await own.listHosts()).map((h) => h.name)).toEqual(['c0', 'c1', 'c2']);
+    expect((await own.instancesView({ projectId: 'p2' })).map((i) => i.id)).toEqual(['i-c']);
+  });
+
+  it('serves a driver it was given and leaves it open when it closes', async () => {
+    const first = await startSimulatorServer({ scenario: fast as never });
+    closers.push(() => first.close());
+    const s = await startSimulatorServer({ scenario: fast as never, driver: first.driver, secret: 'x'.repeat(20) });
+    await s.close();
+    expect(first.driver.hostsView()).toHaveLength(3); // still usable
+  });
+});

@@ -35,6 +35,8 @@ export interface RemoteSimulatorOptions {
   timeoutMs?: number;
   /** undici dispatcher (connection pool); default the global one. Not closed by close(). */
   dispatcher?: Dispatcher;
+  /** Sent as `authorization: Bearer <secret>` (a simulator served with a secret). */
+  secret?: string;
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -52,11 +54,13 @@ export class RemoteSimulatorDriver implements InfraDriver {
   readonly url: string;
   private readonly timeoutMs: number;
   private readonly dispatcher: Dispatcher | undefined;
+  private readonly authorization: Record<string, string>;
 
   constructor(url: string, opts: RemoteSimulatorOptions = {}) {
     this.url = url.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.dispatcher = opts.dispatcher;
+    this.authorization = opts.secret === undefined ? {} : { authorization: `Bearer ${opts.secret}` };
   }
 
   // ---------------------------------------------------------------- InfraDriver
@@ -189,7 +193,7 @@ export class RemoteSimulatorDriver implements InfraDriver {
     try {
       const res = await request(url, {
         method,
-        headers: { accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) },
+        headers: { accept: 'application/json', ...this.authorization, ...(body !== undefined && { 'content-type': 'application/json' }) },
         ...(body !== undefined && { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.timeoutMs),
         ...(this.dispatcher && { dispatcher: this.dispatcher }),

@@ -5,7 +5,15 @@ import pg from 'pg';
 
 const CHANNEL = 'fenix_nudge';
 
-export class PgNudges {
+/** How an API wakes the engines that run elsewhere (another process, or the engine thread). */
+export interface Nudges {
+  notify(sessionId: string): Promise<void>;
+  /** Call `onNudge` for every nudge; '' means "look at every session" (e.g. nudges may have been missed). */
+  listen(onNudge: (sessionId: string) => void, onError?: (err: unknown) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class PgNudges implements Nudges {
   private pub: pg.Pool;
   private sub: pg.Client | null = null;
 
