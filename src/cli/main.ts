@@ -1,5 +1,6 @@
 // The `fenix` command. `serve` starts the service (built by main/); every other command is an
 // HTTP client of a running service.
+import { setFlagsFromString } from 'node:v8';
 import { Command, Option } from 'commander';
 import { envName, loadConfig, OPTIONS, type Config } from '../config/config.js';
 import { startThreadedService } from '../main/engine-thread.js';
@@ -33,6 +34,9 @@ function serviceCommand(program: Command, role: Role): void {
       console.error(`error: ${(e as Error).message}`);
       process.exit(2);
     }
+    // Between full collections V8 lets the heap grow up to 4× what is live: at 10,000 hosts that is
+    // gigabytes of garbage held as RSS. 20 % keeps the peak near the live set for ~10 % more GC time.
+    setFlagsFromString('--heap-growing-percent=20');
     // One process, two threads (engine-thread.ts), unless the database lives in this thread's memory.
     const threaded = role === 'all' && config.engineThread === 'on' && config.db !== ':memory:';
     const svc = await (threaded ? startThreadedService(config) : startService(config, { role })).catch((e: Error) => {

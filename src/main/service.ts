@@ -107,7 +107,7 @@ export function scenarioOf(config: Pick<Config, 'scenario'>, override?: unknown)
 }
 
 async function simulatorEstimates(sim: SimulatedDriver | RemoteSimulatorDriver): Promise<Partial<PlanEstimates>> {
-  const t = (await sim.snapshot()).timings;
+  const t = await sim.timingsView();
   return { migrateS: t.migrate_s, liveMigrateS: t.live_migrate_s, evictS: t.evict_s, hostMaintenanceS: t.host_maintenance_s };
 }
 

@@ -16,6 +16,7 @@ import {
   type OpStatus,
   type WorldChanges,
 } from '../../ports/infra-driver.js';
+import type { ScenarioTimings } from './scenario.js';
 import type { CreateInstanceRequest, SimHostView, SimInstanceView, SimOp, SimState } from './simulated-driver.js';
 import {
   NO_DRIVER_CODE,
@@ -172,6 +173,11 @@ export class RemoteSimulatorDriver implements InfraDriver {
   /** Every op, oldest first. */
   async operations(): Promise<SimOp[]> {
     return ((await this.call('GET', '/operations', undefined, 'control')) as { operations: SimOp[] }).operations;
+  }
+
+  /** `GET /timings`: what the simulated operations take (not the whole state, as snapshot() is). */
+  async timingsView(): Promise<ScenarioTimings> {
+    return (await this.call('GET', '/timings', undefined, 'control')) as ScenarioTimings;
   }
 
   /** The full state as persisted. */

@@ -102,6 +102,9 @@ export async function simulatedDriverRoutes(app: FastifyInstance, opts: { driver
   /** Every op, oldest first (SimOp as is, for debugging and tests). */
   r.get('/operations', async () => ({ operations: driver.operations() }));
 
+  /** The simulated operations' durations (ScenarioTimings). */
+  r.get('/timings', async () => driver.timingsView());
+
   /** The full state document (SimState), as persisted. */
   r.get('/state', async () => driver.snapshot());
 

@@ -599,6 +599,11 @@ export class SimulatedDriver implements InfraDriver {
     return this.nextDue()?.finishAt ?? null;
   }
 
+  /** How long the simulated operations take (what the planner should assume). */
+  timingsView(): ScenarioTimings {
+    return { ...this.timings };
+  }
+
   /** The full state as persisted. */
   snapshot(): SimState {
     this.tick();
