@@ -22,6 +22,18 @@ import type { DetailQuery, SessionDetail } from '../ports/detail-reads.js';
 
 class FenceLost extends Error {}
 
+/** PostgreSQL types of the op columns an outcome patches (casts for UPDATE … FROM (VALUES …)). */
+const OP_COLUMN_TYPES = {
+  status: 'varchar',
+  ref: 'varchar',
+  result: 'text',
+  error: 'text',
+  attempts: 'integer',
+  started_at: 'bigint',
+  finished_at: 'bigint',
+  poll_at: 'bigint',
+} as const;
+
 /** Advisory lock key serializing session creation on PostgreSQL ('fenix' in ASCII). */
 const CREATE_LOCK = 0x66656e6978;
 
@@ -195,10 +207,7 @@ export class KyselyStore implements Store {
         if (!res) throw new FenceLost();
         const changeSeq = Number(res.change_seq);
         // Outcomes of the ops the engine carried out since its last write (same fence, same transaction).
-        for (const [opId, patch] of opPatches ?? []) {
-          const set = row.opPatch(patch);
-          if (Object.keys(set).length) await trx.updateTable('ops').set(set).where('id', '=', opId).where('session_id', '=', id).execute();
-        }
+        if (opPatches?.size) await this.writeOpPatches(trx, id, opPatches);
         if (consumedSeq !== undefined && consumedSeq > 0)
           await trx.deleteFrom('session_changes').where('session_id', '=', id).where('seq', '<=', consumedSeq).execute();
 
@@ -293,6 +302,35 @@ export class KyselyStore implements Store {
       if (e instanceof FenceLost) return null;
       throw e;
     }
+  }
+
+  /**
+   * Op outcomes. SQLite: an UPDATE per op (no round trips to save). PostgreSQL: one UPDATE … FROM
+   * (VALUES …) per set of columns patched (a step's outcomes share two or three), so a step that
+   * finished 8 moves costs one round trip, not 8.
+   */
+  private async writeOpPatches(trx: Transaction<DB>, id: string, opPatches: ReadonlyMap<number, OpPatch>): Promise<void> {
+    const bySet = new Map<string, { cols: (keyof typeof OP_COLUMN_TYPES)[]; rows: [number, Record<string, unknown>][] }>();
+    for (const [opId, patch] of opPatches) {
+      const set = row.opPatch(patch) as Record<string, unknown>;
+      const cols = Object.keys(set).sort() as (keyof typeof OP_COLUMN_TYPES)[];
+      if (!cols.length) continue;
+      if (this.dialect === 'sqlite') {
+        await trx.updateTable('ops').set(set).where('id', '=', opId).where('session_id', '=', id).execute();
+        continue;
+      }
+      const sig = cols.join(',');
+      const group = bySet.get(sig) ?? { cols, rows: [] };
+      group.rows.push([opId, set]);
+      bySet.set(sig, group);
+    }
+    for (const { cols, rows } of bySet.values())
+      for (const part of chunks(rows, 500)) {
+        const values = part.map(([opId, set]) => sql`(${opId}::bigint, ${sql.join(cols.map((c) => sql`${set[c]}::${sql.raw(OP_COLUMN_TYPES[c])}`))})`);
+        await sql`update ops as o set ${sql.join(cols.map((c) => sql`${sql.id(c)} = v.${sql.id(c)}`))}
+          from (values ${sql.join(values)}) as v(id, ${sql.join(cols.map((c) => sql.id(c)))})
+          where o.id = v.id and o.session_id = ${id}`.execute(trx);
+      }
   }
 
   /** Project patches: an UPDATE per distinct change, then the rows that did not exist yet inserted. */

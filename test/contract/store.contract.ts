@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/domain/decision.js';
 import type { SessionOptions, TimelineEntry } from '../../src/domain/model.js';
 import type { EventType } from '../../src/domain/states.js';
-import type { NewSession, Store } from '../../src/ports/store.js';
+import type { NewSession, OpPatch, Store } from '../../src/ports/store.js';
 import type { Subscription } from '../../src/ports/transport.js';
 
 const T0 = 1_700_000_000_000;
@@ -208,6 +208,32 @@ export function describeStoreContract(
         expect(snap.instances).toHaveLength(n);
         expect(snap.eventKeys).toHaveLength(n);
         expect(await store.activeSessionsOnHosts(hosts)).toEqual([{ id: 'big', hosts: expect.arrayContaining(hosts.slice(0, 3)) }]);
+      });
+
+      it('writes op outcomes with a commit: each op its own values, patches of different columns, nulls, other ops untouched', async () => {
+        const fence = await started('s1', ['compute-0']);
+        const ops = Array.from({ length: 7 }, (_, i) => ({ key: `move:${i}`, kind: 'move' as const, subject: `i-${i}`, args: { kind: 'MIGRATE' } }));
+        const created = (await store.commitDecision('s1', fence, { ops }, T0 + 1))!.ops;
+        const [a, b, c, d, e, f] = created.map((o) => o.id);
+        const patches = new Map<number, OpPatch>([
+          [a!, { status: 'started', ref: 'ref-a', startedAt: T0 + 2, pollAt: T0 + 3, attempts: 1 }],
+          [b!, { status: 'started', ref: 'ref-b', startedAt: T0 + 4, pollAt: T0 + 5, attempts: 2 }],
+          [c!, { status: 'done', finishedAt: T0 + 6, result: { host: 'compute-9' }, error: null, pollAt: null }],
+          [d!, { status: 'failed', finishedAt: T0 + 7, result: {}, error: "it's broken; \"quoted\" ünïcode", pollAt: null }],
+          [e!, { pollAt: T0 + 8 }],
+          [f!, {}],
+        ]);
+        expect(await store.commitDecision('s1', fence, {}, T0 + 9, undefined, patches)).not.toBeNull();
+        const byKey = new Map((await store.loadSnapshot('s1'))!.ops.map((o) => [o.key, o]));
+        expect(byKey.get('move:0')).toMatchObject({ status: 'started', ref: 'ref-a', startedAt: T0 + 2, pollAt: T0 + 3, attempts: 1, finishedAt: null });
+        expect(byKey.get('move:1')).toMatchObject({ status: 'started', ref: 'ref-b', startedAt: T0 + 4, pollAt: T0 + 5, attempts: 2 });
+        expect(byKey.get('move:2')).toMatchObject({ status: 'done', ref: null, finishedAt: T0 + 6, result: { host: 'compute-9' }, error: null, pollAt: null });
+        expect(byKey.get('move:3')).toMatchObject({ status: 'failed', finishedAt: T0 + 7, result: {}, error: 'it\'s broken; "quoted" ünïcode' });
+        expect(byKey.get('move:4')).toMatchObject({ status: 'pending', pollAt: T0 + 8, attempts: 0 });
+        for (const k of ['move:5', 'move:6']) expect(byKey.get(k)).toMatchObject({ status: 'pending', ref: null, pollAt: null, attempts: 0 });
+        // A stale fence writes nothing, outcomes included.
+        expect(await store.commitDecision('s1', fence - 1, {}, T0 + 10, undefined, new Map([[e!, { status: 'done' }]]))).toBeNull();
+        expect((await store.loadSnapshot('s1'))!.ops.find((o) => o.key === 'move:4')!.status).toBe('pending');
       });
 
       it('persists session, host, project and instance patches, timeline and wake_at', async () => {

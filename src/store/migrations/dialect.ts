@@ -1,7 +1,7 @@
 // The few places where SQLite and PostgreSQL differ, as a capability table instead of scattered ifs.
 import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type Transaction } from 'kysely';
 
-const isPg = (db: Kysely<unknown>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
+export const isPg = (db: Kysely<unknown>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /** Auto-incrementing integer id column type. */
 export const serialId = (db: Kysely<unknown>) => (isPg(db) ? 'bigserial' : 'integer') as 'integer';
