@@ -1,6 +1,6 @@
 // SQLite (better-sqlite3) behind the Store port: the embedded default.
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig, type TransactionSettings } from 'kysely';
 import { KyselyStore } from '../kysely-store.js';
 import type { DB } from '../schema.js';
 
@@ -12,7 +12,31 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const store = new KyselyStore(new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite');
+  const store = new KyselyStore(new Kysely<DB>({ dialect: new WritersFirstSqliteDialect({ database: sqlite }) }), 'sqlite');
   await store.migrate();
   return store;
+}
+
+/**
+ * Two connections write one file when `fenix serve` runs its engine in a thread. A deferred
+ * transaction (SQLite's `begin`) that reads and then writes fails at once with SQLITE_BUSY when the
+ * other connection wrote in between (its snapshot is stale; the busy timeout does not apply). So a
+ * transaction takes the write lock when it begins (`begin immediate`, which waits up to
+ * busy_timeout), except one that asks for an isolation level: the store's read snapshots
+ * (`repeatable read`), which stay deferred so the API's reads never wait for the engine's writes.
+ */
+class WritersFirstSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(settings?.isolationLevel ? 'begin' : 'begin immediate'));
+  }
+}
+
+class WritersFirstSqliteDialect extends SqliteDialect {
+  constructor(private readonly config: SqliteDialectConfig) {
+    super(config);
+  }
+
+  override createDriver(): Driver {
+    return new WritersFirstSqliteDriver(this.config);
+  }
 }
