@@ -219,7 +219,11 @@ export async function startVirtualCloud(o: VirtualCloudOptions): Promise<Virtual
       for (;;) {
         await settle();
         const s = (await store.getSession(id))!;
-        if (isTerminal(s.state) || opts.until?.(s)) return s;
+        if (isTerminal(s.state)) {
+          const plan = await store.sessionPlan(id);
+          return plan ? { ...s, phase: { ...s.phase, plan } } : s;
+        }
+        if (opts.until?.(s)) return s;
         const candidates = [await store.nextWakeAt(), driver.nextEventAt(), await store.nextDeliveryAt(), replier.nextAt()].filter((x): x is number => x !== null);
         if (!candidates.length) throw new Error(`session ${id} is stuck in ${s.state}: nothing is due`);
         const next = Math.max(Math.min(...candidates), clock.now() + 1);

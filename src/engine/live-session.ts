@@ -214,7 +214,13 @@ export class LiveSession {
   /** Merge what others wrote: O(rows changed). */
   merge(ch: SessionChanges): void {
     const { data, index } = this;
-    if (ch.session) Object.assign(data.session, ch.session);
+    if (ch.session) {
+      // The session row holds no plan (store: session_plans). Plans are made by the lease holder
+      // alone, so the one held here is current.
+      const plan = data.session.phase.plan;
+      Object.assign(data.session, ch.session);
+      if (plan !== undefined && !('plan' in data.session.phase)) data.session.phase = { ...data.session.phase, plan };
+    }
     for (const p of ch.projects) {
       const known = index.project(p.projectId);
       if (known) Object.assign(known, p);

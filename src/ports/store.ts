@@ -1,6 +1,6 @@
 // The store port: everything the engine, services and relay need from persistence. One contract
 // suite runs against every implementation (SQLite now, PostgreSQL next).
-import type { Constraints, GroupConstraint, InstanceConstraint } from '../domain/constraints.js';
+import type { Constraints, GroupConstraint, InstanceConstraint, PersistedPlan } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type { SessionData } from '../domain/snapshot.js';
 import type {
@@ -103,7 +103,10 @@ export interface Store {
   // sessions
   /** Creates the session unless one of its hosts is in another running session (then returns those, writing nothing). */
   createSession(s: NewSession): Promise<{ busy: { id: string; hosts: string[] }[] }>;
+  /** The session row; its `phase` holds no plan (a vnf plan can be megabytes: sessionPlan reads it). */
   getSession(id: string): Promise<SessionRow | undefined>;
+  /** A vnf / k8s session's plan (null: none made yet, or the default workflow). */
+  sessionPlan(id: string): Promise<PersistedPlan | null>;
   listSessions(): Promise<SessionRow[]>;
   /** Sessions not terminal-and-clean whose hosts overlap `hosts`. */
   activeSessionsOnHosts(hosts: string[]): Promise<{ id: string; hosts: string[] }[]>;

@@ -2,10 +2,11 @@
 // (connections, pragmas, type parsers) lives in sqlite/ and postgres/.
 import { createHash, randomUUID } from 'node:crypto';
 import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
-import { ownedConstraints, type Constraints, type GroupConstraint, type InstanceConstraint } from '../domain/constraints.js';
+import { ownedConstraints, type Constraints, type GroupConstraint, type InstanceConstraint, type PersistedPlan } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type {
   OutboxRow,
+  Phase,
   SessionControl,
   SessionRow,
   TimelineEntry,
@@ -15,6 +16,7 @@ import { STORAGE_LIMITS, type Applied, type Lease, type LoadedSnapshot, type New
 import type { Subscription } from '../ports/transport.js';
 import { CAPABILITIES, relaxedCommit } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
+import { planKey } from './migrations/0009_session_plans.js';
 import type { DB } from './schema.js';
 import * as row from './rows.js';
 import { readDetail } from './detail-reads.js';
@@ -129,6 +131,11 @@ export class KyselyStore implements Store {
     return r && row.session(r);
   }
 
+  async sessionPlan(id: string): Promise<PersistedPlan | null> {
+    const r = await this.db.selectFrom('session_plans').select('plan').where('session_id', '=', id).executeTakeFirst();
+    return r ? (JSON.parse(r.plan) as PersistedPlan) : null;
+  }
+
   async listSessions(): Promise<SessionRow[]> {
     const rs = await this.db.selectFrom('sessions').selectAll().orderBy('created_at').orderBy('id').execute();
     return rs.map(row.session);
@@ -156,10 +163,13 @@ export class KyselyStore implements Store {
       const owners = new Map(instances.map((i) => [i.instance_id, i.project_id]));
       const subscribed = await subscribedProjects(trx);
       const g = await trx.selectFrom('change_counters').select('seq').where('name', '=', 'global').executeTakeFirst();
+      const session = row.session(s);
+      const plan = await trx.selectFrom('session_plans').select('plan').where('session_id', '=', id).executeTakeFirst();
+      if (plan) session.phase.plan = JSON.parse(plan.plan) as PersistedPlan;
       return {
         changeSeq: Number(s.change_seq),
         globalSeq: Number(g?.seq ?? 0),
-        session: row.session(s),
+        session,
         hosts: hosts.map(row.host),
         projects: projects.map(row.project),
         instances: instances.map(row.instance),
@@ -192,7 +202,7 @@ export class KyselyStore implements Store {
           .set({
             updated_at: now,
             ...(s?.state !== undefined && { state: s.state }),
-            ...(s?.phase !== undefined && { phase: JSON.stringify(s.phase) }),
+            ...(s?.phase !== undefined && { phase: phaseWithoutPlan(s.phase) }),
             ...(s?.reason !== undefined && { reason: s.reason }),
             ...(s?.percentDone !== undefined && { percent_done: Math.round(s.percentDone) }),
             ...(s?.paused !== undefined && { paused: s.paused ? 1 : 0 }),
@@ -206,6 +216,7 @@ export class KyselyStore implements Store {
           .executeTakeFirst();
         if (!res) throw new FenceLost();
         const changeSeq = Number(res.change_seq);
+        if (s?.phase && 'plan' in s.phase) await writePlan(trx, id, s.phase.plan ?? null);
         // Outcomes of the ops the engine carried out since its last write (same fence, same transaction).
         if (opPatches?.size) await this.writeOpPatches(trx, id, opPatches);
         if (consumedSeq !== undefined && consumedSeq > 0)
@@ -562,7 +573,7 @@ export class KyselyStore implements Store {
   }
 
   async constraintsFor(projectIds: readonly string[]): Promise<Constraints> {
-    return this.db.transaction().execute((trx) => constraintsOf(trx, projectIds));
+    return this.db.transaction().setIsolationLevel('repeatable read').execute((trx) => constraintsOf(trx, projectIds));
   }
 
   async sessionProject(sessionId: string, projectId: string) {
@@ -994,6 +1005,32 @@ function deliveryCounts(id: string, rows: { event_key: string; status: string; n
     e[d.status as 'delivered' | 'pending' | 'dead'] += Number(d.n);
   }
   return del;
+}
+
+/** The session row's phase: the plan lives in session_plans (migration 0009). */
+function phaseWithoutPlan(phase: Phase): string {
+  const { plan: _plan, ...rest } = phase;
+  return JSON.stringify(rest);
+}
+
+/**
+ * A phase patch that names a plan: null drops it; a plan is written only when it is another plan
+ * than the stored one (a plan never changes once made, so the key tells), so the phase writes of
+ * the steps that follow cost a key lookup, not the plan's megabytes.
+ */
+async function writePlan(trx: Transaction<DB>, id: string, plan: PersistedPlan | null): Promise<void> {
+  if (!plan) {
+    await trx.deleteFrom('session_plans').where('session_id', '=', id).execute();
+    return;
+  }
+  const key = planKey(plan);
+  const stored = await trx.selectFrom('session_plans').select('plan_key').where('session_id', '=', id).executeTakeFirst();
+  if (stored?.plan_key === key) return;
+  await trx
+    .insertInto('session_plans')
+    .values({ session_id: id, plan_key: key, plan: JSON.stringify(plan) })
+    .onConflict((oc) => oc.column('session_id').doUpdateSet((eb) => ({ plan_key: eb.ref('excluded.plan_key'), plan: eb.ref('excluded.plan') })))
+    .execute();
 }
 
 /** Projects with a maintenance.scheduled subscription, sorted. */

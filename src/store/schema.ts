@@ -5,6 +5,14 @@ type Int = number;
 /** bigint columns: SQLite returns numbers; the PostgreSQL store parses int8 into numbers too. */
 type Ms = number;
 
+/** A vnf / k8s session's plan (PersistedPlan JSON), apart from the session row (migration 0009). */
+export interface SessionPlansTable {
+  session_id: string;
+  /** planKey(plan): which plan this is (a plan is never changed, a new one has a new key). */
+  plan_key: string;
+  plan: string;
+}
+
 export interface SessionsTable {
   id: string;
   state: string;
@@ -227,6 +235,7 @@ export interface DB {
   instance_group_constraints: InstanceGroupConstraintsTable;
   session_events: SessionEventsTable;
   sessions: SessionsTable;
+  session_plans: SessionPlansTable;
   session_hosts: SessionHostsTable;
   session_projects: SessionProjectsTable;
   session_instances: SessionInstancesTable;

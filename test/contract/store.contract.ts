@@ -236,6 +236,34 @@ export function describeStoreContract(
         expect((await store.loadSnapshot('s1'))!.ops.find((o) => o.key === 'move:4')!.status).toBe('pending');
       });
 
+      it('keeps a plan apart from the session row: written once per plan, loaded with the snapshot, replaced, dropped', async () => {
+        const fence = await started('s1', ['compute-0', 'compute-1']);
+        const plan = (at: number, attempt = 0) => ({
+          v: 1 as const, at, attempt, durationS: 60, lowerBoundS: 50,
+          batches: [{ hosts: ['compute-0'], waitFor: [] }, { hosts: ['compute-1'], waitFor: ['compute-0'] }],
+          moves: { 'compute-0': [['i1', 'compute-1']] as [string, string][] },
+        });
+        const first = plan(T0 + 1);
+        await store.commitDecision('s1', fence, { session: { phase: { inventoried: true, plan: first } } }, T0 + 1);
+        expect((await store.getSession('s1'))!.phase).toEqual({ inventoried: true });
+        expect(await store.sessionPlan('s1')).toEqual(first);
+        expect((await store.loadSnapshot('s1'))!.session.phase).toEqual({ inventoried: true, plan: first });
+        // Later phase patches carry the same plan (or none): the plan stays as it is.
+        await store.commitDecision('s1', fence, { session: { phase: { inventoried: true, plan: first, scaleInRounds: 1 } } }, T0 + 2);
+        await store.commitDecision('s1', fence, { session: { phase: { inventoried: true, scaleInRounds: 2 } } }, T0 + 3);
+        expect((await store.loadSnapshot('s1'))!.session.phase).toEqual({ inventoried: true, scaleInRounds: 2, plan: first });
+        // Another plan (a continued session's next attempt) replaces it; null drops it.
+        const second = plan(T0 + 4, 1);
+        await store.commitDecision('s1', fence, { session: { phase: { attempt: 1, plan: second } } }, T0 + 4);
+        expect(await store.sessionPlan('s1')).toEqual(second);
+        await store.commitDecision('s1', fence, { session: { phase: { attempt: 1, plan: null } } }, T0 + 5);
+        expect(await store.sessionPlan('s1')).toBeNull();
+        expect((await store.loadSnapshot('s1'))!.session.phase).toEqual({ attempt: 1 });
+        // A stale fence writes no plan.
+        await store.commitDecision('s1', fence - 1, { session: { phase: { plan: first } } }, T0 + 6);
+        expect(await store.sessionPlan('s1')).toBeNull();
+      });
+
       it('persists session, host, project and instance patches, timeline and wake_at', async () => {
         const fence = await started('s1', ['compute-0', 'compute-1']);
         const d: Decision = {

@@ -8,6 +8,7 @@ import * as m0005 from './0005_change_feed.js';
 import * as m0006 from './0006_simulator_state.js';
 import * as m0007 from './0007_detail_indexes.js';
 import * as m0008 from './0008_project_instances_order.js';
+import * as m0009 from './0009_session_plans.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006_simulator_state': m0006,
   '0007_detail_indexes': m0007,
   '0008_project_instances_order': m0008,
+  '0009_session_plans': m0009,
 };
 
 export const migrationProvider: MigrationProvider = {
