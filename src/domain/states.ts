@@ -59,3 +59,14 @@ export function parseReplyState(raw: string): ParsedReply | null {
   if (!m) return null;
   return { ack: m[1] === 'ACK', state: m[2]! };
 }
+
+/**
+ * `ACK_<state>` as one shared string per state: a workflow that acknowledges on behalf of tens of
+ * thousands of instances would otherwise hold as many copies.
+ */
+const ACKS = new Map<string, string>();
+export function ackOf(state: string): string {
+  let a = ACKS.get(state);
+  if (a === undefined) ACKS.set(state, (a = `ACK_${state}`));
+  return a;
+}

@@ -251,9 +251,12 @@ export class KyselyStore implements Store {
               })),
             )
             .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
-            .returningAll()
+            .returning(['id', 'key'])
             .execute();
-          for (const r of rows) ops.push(row.op(r));
+          // The rows just written, built from the intents rather than read back: the engine keeps
+          // them in memory, and the intent's strings (host names, ids, kinds) are shared, not copied.
+          const byKey = new Map(chunk.map((o) => [o.key, o]));
+          for (const r of rows) ops.push(row.newOp(Number(r.id), id, byKey.get(r.key)!, now));
         }
         ops.sort((a, b) => a.id - b.id);
 

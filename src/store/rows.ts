@@ -1,6 +1,7 @@
 // Mapping between table rows (snake_case, 0/1, JSON text) and domain objects.
 import type { HostPatch, InstancePatch, ProjectPatch } from '../domain/decision.js';
 import type {
+  NewOp,
   Op,
   OutboxRow,
   SessionHost,
@@ -96,6 +97,25 @@ export const instance = (r: Selectable<SessionInstancesTable>): SessionInstance 
   replyAt: numOrNull(r.reply_at),
   reply: r.reply,
   repliedAt: numOrNull(r.replied_at),
+});
+
+/** An op as commitDecision inserts it: pending, from its intent. */
+export const newOp = (id: number, sessionId: string, o: NewOp, now: number): Op => ({
+  id,
+  sessionId,
+  key: o.key,
+  kind: o.kind,
+  subject: o.subject,
+  args: o.args ?? {},
+  status: 'pending',
+  ref: null,
+  result: null,
+  error: null,
+  attempts: 0,
+  createdAt: now,
+  startedAt: null,
+  finishedAt: null,
+  pollAt: null,
 });
 
 export const op = (r: Selectable<OpsTable>): Op => ({

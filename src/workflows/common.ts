@@ -7,7 +7,7 @@ import { merge } from '../domain/decision.js';
 import type { NewOp, Op, SessionHost, SessionInstance, SessionProject } from '../domain/model.js';
 import type { Snapshot } from '../domain/snapshot.js';
 import type { InstanceAction, PluginType, ReplyState, SessionState } from '../domain/states.js';
-import { isTerminal } from '../domain/states.js';
+import { ackOf, isTerminal } from '../domain/states.js';
 import { MutableObservedIndex, MutableSessionIndex, type ObservedIndex, type SessionIndex } from '../domain/session-index.js';
 
 export type StepResult = { status: 'done'; decision: Decision } | { status: 'waiting'; decision: Decision } | { status: 'failed'; reason: string; decision: Decision };
@@ -131,7 +131,7 @@ export function ask(s: Snapshot, now: number, spec: AskSpec): StepResult {
       askKey: spec.key,
       notifiedAt: now,
       replyAt,
-      reply: interacting ? null : `ACK_${spec.state}`,
+      reply: interacting ? null : ackOf(spec.state),
       repliedAt: interacting ? null : now,
       unreachable: false,
     });
@@ -170,7 +170,7 @@ export function ask(s: Snapshot, now: number, spec: AskSpec): StepResult {
       const del = s.deliveries[`ask:${spec.key}:${pid}`];
       if (!del || del.delivered === 0) {
         // The project never received the question: treat it as not interacting (default behaviour).
-        late.projects!.push({ projectId: pid, reply: `ACK_${spec.state}`, repliedAt: now, awaiting: null, unreachable: true });
+        late.projects!.push({ projectId: pid, reply: ackOf(spec.state), repliedAt: now, awaiting: null, unreachable: true });
         late.timeline!.push({
           at: now,
           kind: 'default_behaviour',

@@ -259,12 +259,14 @@ export class SimulatedDriver implements InfraDriver {
   private fromScenario(scenario: ScenarioInput): ScenarioTimings {
     const s = parseScenario(scenario);
     for (const h of s.hosts) this.hosts.set(h.name, { ...h });
+    const projects = new Map<string, string>();
     for (const i of s.instances) {
       this.instances.set(i.id, {
         id: i.id,
         name: i.name,
-        projectId: i.project_id,
-        host: i.host,
+        // One string per host and project, not one per instance (JSON gives each value its own).
+        projectId: projects.get(i.project_id) ?? (projects.set(i.project_id, i.project_id), i.project_id),
+        host: this.hosts.get(i.host)?.name ?? i.host,
         vcpus: i.vcpus,
         floatingIp: i.floating_ip,
         liveMigratable: i.live_migratable,
@@ -977,7 +979,13 @@ export class SimulatedDriver implements InfraDriver {
     const timings = rows.meta.get(META_TIMINGS) as ScenarioTimings | undefined;
     if (!timings || typeof timings !== 'object') throw bad('no timings');
     for (const [name, h] of rows.hosts) this.hosts.set(name, h as SimHost);
-    for (const [id, i] of rows.instances) this.instances.set(id, i as SimInstance);
+    const projects = new Map<string, string>();
+    for (const [id, row] of rows.instances) {
+      const i = row as SimInstance;
+      i.host = this.hosts.get(i.host)?.name ?? i.host; // shared strings, as fromScenario
+      i.projectId = projects.get(i.projectId) ?? (projects.set(i.projectId, i.projectId), i.projectId);
+      this.instances.set(id, i);
+    }
     for (const o of [...rows.ops.values()].map((x) => x as SimOp).sort((a, b) => refSeq(a.ref) - refSeq(b.ref) || (a.ref < b.ref ? -1 : 1))) {
       this.ops.set(o.ref, o);
       if (o.status === 'running') this.running.set(o.ref, o); // indexed by buildIndexes

@@ -22,6 +22,7 @@ import type { HostStatus, NewEvent, Op, SessionHost, SessionInstance, TimelineEn
 import type { ObservedIndex, SessionIndex } from '../../domain/session-index.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import type { InstanceAction, ReplyState } from '../../domain/states.js';
+import { ackOf } from '../../domain/states.js';
 import { freeCapacity } from '../../planner/capacity.js';
 import { estimatesOf, planInput } from '../../planner/input.js';
 import type { Placeable } from '../../planner/placement.js';
@@ -195,8 +196,8 @@ function scaleIn(policy: ActionPolicy, s: Snapshot, now: number): Decision {
 
 /** From the plan alone. */
 interface PlanView {
-  /** `${from}|${instance}` → planned target. */
-  planned: Map<string, string>;
+  /** Source host → instance → planned target (two levels: no key string per move). */
+  planned: Map<string, Map<string, string>>;
   /** Host → position in the plan (batch, then place in the batch). */
   rank: Map<string, number>;
 }
@@ -233,8 +234,8 @@ function planView(plan: PersistedPlan, index: SessionIndex): PlanView {
   const last = lastPlans.get(index);
   if (last && samePlan(last.plan, plan)) v = last.view;
   else {
-    const planned = new Map<string, string>();
-    for (const [from, list] of Object.entries(plan.moves)) for (const [iid, to] of list) planned.set(`${from}|${iid}`, to);
+    const planned = new Map<string, Map<string, string>>();
+    for (const [from, list] of Object.entries(plan.moves)) planned.set(from, new Map(list));
     const rank = new Map<string, number>();
     plan.batches.forEach((b, k) => b.hosts.forEach((h, j) => rank.set(h, k * 100_000 + j)));
     v = { planned, rank };
@@ -286,7 +287,7 @@ interface Ctx {
   ox: ObservedIndex;
   /** Host statuses this step changed (batches started, hosts maintained), over the index's. */
   over: Map<string, HostStatus>;
-  planned: Map<string, string>;
+  planned: Map<string, Map<string, string>>;
   rank: Map<string, number>;
   rules: RulesView;
   subscribed: ReadonlySet<string>;
@@ -601,7 +602,7 @@ function examine(c: Ctx, rec: SessionInstance): Verdict {
   const fallback = defaultAction(c.policy, rec, rules);
   if (rec.askKey !== key) {
     // Not asked yet: ask so that the notice has passed when the target can take it.
-    const target = c.planned.get(`${from}|${rec.instanceId}`);
+    const target = c.planned.get(from)?.get(rec.instanceId);
     const at = target ? targetReadyAt(c, target) : now;
     const interacting = c.subscribed.has(rec.projectId);
     const lead = rules.leadS * 1000;
@@ -622,7 +623,7 @@ function examine(c: Ctx, rec: SessionInstance): Verdict {
       askKey: key,
       notifiedAt: now,
       replyAt,
-      reply: interacting ? null : `ACK_${state}`,
+      reply: interacting ? null : ackOf(state),
       repliedAt: interacting ? null : now,
       action: interacting ? null : fallback,
     };
@@ -658,7 +659,7 @@ function examine(c: Ctx, rec: SessionInstance): Verdict {
       // Never delivered: the project gets the default behaviour for this instance.
       return {
         kind: 'act',
-        patch: { instanceId: rec.instanceId, reply: `ACK_${rec.askState ?? 'PLANNED_MAINTENANCE'}`, repliedAt: now, askState: null, action: fallback },
+        patch: { instanceId: rec.instanceId, reply: ackOf(rec.askState ?? 'PLANNED_MAINTENANCE'), repliedAt: now, askState: null, action: fallback },
         note: { at: now, kind: 'default_behaviour', message: `${rec.projectId} could not be reached about ${rec.instanceId}: acting on its behalf (${fallback})` },
       };
     }
@@ -806,7 +807,7 @@ function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes:
     if (g && g.maxImpacted > 0 && (impacted.get(g.groupId) ?? 0) >= g.maxImpacted) continue;
     const p = placeable(r.rec.instanceId, r.rec.vcpus);
     const first = r.rec.moves === 0;
-    const planned = c.planned.get(`${r.from}|${r.rec.instanceId}`);
+    const planned = c.planned.get(r.from)?.get(r.rec.instanceId);
     let target: string | null = null;
     if (planned) {
       const at = targetReadyAt(c, planned);
