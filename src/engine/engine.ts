@@ -43,6 +43,8 @@ export interface EngineOptions {
   maxStepsPerTick: number;
   /** Sessions ticked concurrently. */
   concurrency: number;
+  /** Moves and host maintenance of one step started at once (driver calls in flight). */
+  startConcurrency: number;
   /** Backoff for retryable driver errors. */
   retryMs: number;
 }
@@ -60,6 +62,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   idleMs: 1_000,
   maxStepsPerTick: 200,
   concurrency: 8,
+  startConcurrency: 8,
   retryMs: 2_000,
 };
 
@@ -346,67 +349,85 @@ export class Engine {
     ls.pendingOps.set(op.id, { ...ls.pendingOps.get(op.id), ...patch });
   }
 
-  /** Start every pending intent. Returns whether any was started or finished (the world changed). */
+  /**
+   * Start every pending intent. Returns whether any was started or finished (the world changed).
+   * Scheduling changes, plug-ins and downloads go one at a time, in the order they were decided (a
+   * host is disabled before moves that must not land on it start); then moves and host maintenance
+   * start together, at most `startConcurrency` driver calls at once: each has its own idempotency
+   * key, and a simulated cloud writes the state of calls made together in one statement.
+   */
   private async startOps(ls: LiveSession, lease: Lease): Promise<boolean> {
-    const { clock, driver, log } = this.deps;
-    const data = ls.data;
-    let changed = false;
+    const now = this.deps.clock.now();
+    const sequential: Op[] = [];
+    const together: Op[] = [];
     // O(ops in flight): done and failed ops are never looked at again.
     for (const op of [...ls.index.active()]) {
-      const now = clock.now();
       if (op.status === 'started' && op.kind === 'plugin' && !this.plugins.has(op.id)) {
-        this.runPlugin(data, op, lease); // interrupted by a restart: plug-ins are idempotent, run again
+        this.runPlugin(ls.data, op, lease); // interrupted by a restart: plug-ins are idempotent, run again
         continue;
       }
       if (op.status !== 'pending' || (op.pollAt !== null && op.pollAt > now)) continue;
-      const key = `${op.sessionId}:${op.key}`;
-      try {
-        switch (op.kind) {
-          case 'scheduling':
-            await driver.setHostScheduling(op.subject, op.args.enabled === true, 'maintenance');
-            this.note(ls, op, { status: 'done', startedAt: now, finishedAt: clock.now(), attempts: op.attempts + 1 });
-            changed = true;
-            break;
-          case 'move': {
-            const ref = await driver.startMove(op.subject, op.args.kind as MoveKind, key, typeof op.args.target === 'string' ? { target: op.args.target } : {});
-            this.note(ls, op, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
-            break;
-          }
-          case 'host_maintenance': {
-            const ref = await driver.startHostMaintenance(op.subject, key);
-            this.note(ls, op, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
-            break;
-          }
-          case 'plugin':
-            if (await this.record(op, lease, { status: 'started', startedAt: now, attempts: op.attempts + 1 })) // durable before it runs
-              this.runPlugin(data, op, lease);
-            break;
-          case 'download': {
-            if (!this.deps.download) throw new Error('this engine cannot download (no downloader configured)');
-            const ac = new AbortController();
-            const t = setTimeout(() => ac.abort(), DOWNLOAD_TIMEOUT_MS);
-            try {
-              const path = await this.deps.download(String(op.args.url), op.sessionId, ac.signal);
-              this.note(ls, op, { status: 'done', startedAt: now, finishedAt: clock.now(), result: { path }, attempts: op.attempts + 1 });
-            } finally {
-              clearTimeout(t);
-            }
-            changed = true;
-            break;
-          }
-        }
-      } catch (err) {
-        const msg = err instanceof Error ? err.message : String(err);
-        if (err instanceof DriverError && err.retryable) {
-          log.warn({ session: op.sessionId, op: op.key, err: msg }, 'driver call failed; will retry');
-          this.note(ls, op, { attempts: op.attempts + 1, error: msg, pollAt: now + this.opts.retryMs });
-        } else {
-          this.note(ls, op, { status: 'failed', error: msg, finishedAt: now, attempts: op.attempts + 1 });
-          changed = true;
-        }
-      }
+      (op.kind === 'move' || op.kind === 'host_maintenance' ? together : sequential).push(op);
+    }
+    let changed = false;
+    for (const op of sequential) if (await this.startOp(ls, op, lease)) changed = true;
+    const width = this.opts.startConcurrency;
+    for (let i = 0; i < together.length; i += width) {
+      const results = await Promise.all(together.slice(i, i + width).map((op) => this.startOp(ls, op, lease)));
+      if (results.includes(true)) changed = true;
     }
     return changed;
+  }
+
+  /** Carry out one pending intent; true when it finished (done or failed) at once. */
+  private async startOp(ls: LiveSession, op: Op, lease: Lease): Promise<boolean> {
+    const { clock, driver, log } = this.deps;
+    const now = clock.now();
+    const key = `${op.sessionId}:${op.key}`;
+    try {
+      switch (op.kind) {
+        case 'scheduling':
+          await driver.setHostScheduling(op.subject, op.args.enabled === true, 'maintenance');
+          this.note(ls, op, { status: 'done', startedAt: now, finishedAt: clock.now(), attempts: op.attempts + 1 });
+          return true;
+        case 'move': {
+          const ref = await driver.startMove(op.subject, op.args.kind as MoveKind, key, typeof op.args.target === 'string' ? { target: op.args.target } : {});
+          this.note(ls, op, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
+          return false;
+        }
+        case 'host_maintenance': {
+          const ref = await driver.startHostMaintenance(op.subject, key);
+          this.note(ls, op, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
+          return false;
+        }
+        case 'plugin':
+          if (await this.record(op, lease, { status: 'started', startedAt: now, attempts: op.attempts + 1 })) // durable before it runs
+            this.runPlugin(ls.data, op, lease);
+          return false;
+        case 'download': {
+          if (!this.deps.download) throw new Error('this engine cannot download (no downloader configured)');
+          const ac = new AbortController();
+          const t = setTimeout(() => ac.abort(), DOWNLOAD_TIMEOUT_MS);
+          try {
+            const path = await this.deps.download(String(op.args.url), op.sessionId, ac.signal);
+            this.note(ls, op, { status: 'done', startedAt: now, finishedAt: clock.now(), result: { path }, attempts: op.attempts + 1 });
+          } finally {
+            clearTimeout(t);
+          }
+          return true;
+        }
+      }
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (err instanceof DriverError && err.retryable) {
+        log.warn({ session: op.sessionId, op: op.key, err: msg }, 'driver call failed; will retry');
+        this.note(ls, op, { attempts: op.attempts + 1, error: msg, pollAt: now + this.opts.retryMs });
+        return false;
+      }
+      this.note(ls, op, { status: 'failed', error: msg, finishedAt: now, attempts: op.attempts + 1 });
+      return true;
+    }
+    return false;
   }
 
   /** Poll started driver operations that are due. Returns whether any finished. */
