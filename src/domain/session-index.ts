@@ -33,6 +33,8 @@ export interface ObservedIndex {
   on(host: string): ReadonlySet<InstanceInfo>;
   /** Σ vCPUs of the observed instances on `host`: O(1). */
   vcpusOn(host: string): number;
+  /** How many observed instances on `host` have a floating IP: O(1). */
+  floatingOn(host: string): number;
   /** Every observed host's name, sorted. */
   hostNames(): readonly string[];
 }
@@ -141,6 +143,7 @@ export class MutableObservedIndex implements ObservedIndex {
   private readonly instances = new Map<string, InstanceInfo>();
   private readonly byHost = new Map<string, Set<InstanceInfo>>();
   private readonly used = new Map<string, number>();
+  private readonly floating = new Map<string, number>();
   /** Host names sorted; a new host is inserted in place (hosts come and go rarely). */
   private readonly names: string[];
 
@@ -154,6 +157,7 @@ export class MutableObservedIndex implements ObservedIndex {
   instance = (id: string) => this.instances.get(id);
   on = (host: string): ReadonlySet<InstanceInfo> => this.byHost.get(host) ?? EMPTY;
   vcpusOn = (host: string): number => this.used.get(host) ?? 0;
+  floatingOn = (host: string): number => this.floating.get(host) ?? 0;
   hostNames = (): readonly string[] => this.names;
 
   private hostsCache: HostInfo[] | null = null;
@@ -185,6 +189,7 @@ export class MutableObservedIndex implements ObservedIndex {
     if (!s) this.byHost.set(i.host, (s = new Set()));
     s.add(i);
     this.used.set(i.host, (this.used.get(i.host) ?? 0) + i.vcpus);
+    if (i.floatingIp) this.floating.set(i.host, (this.floating.get(i.host) ?? 0) + 1);
   }
 
   removeInstance(id: string): void {
@@ -194,5 +199,6 @@ export class MutableObservedIndex implements ObservedIndex {
     this.instances.delete(id);
     this.byHost.get(old.host)?.delete(old);
     this.used.set(old.host, (this.used.get(old.host) ?? 0) - old.vcpus);
+    if (old.floatingIp) this.floating.set(old.host, (this.floating.get(old.host) ?? 0) - 1);
   }
 }

@@ -39,29 +39,40 @@ export function byHostOf(instances: readonly InstanceInfo[]): InstancesOn {
 
 interface Candidate {
   name: string;
+  /** Its instances (with tallies: listed only for the candidates tried). */
   on: InstanceInfo[];
+  count: number;
   floating: number;
   used: number;
 }
 
 const better = (a: Candidate, b: Candidate): number =>
-  a.floating - b.floating || a.used - b.used || a.on.length - b.on.length || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  a.floating - b.floating || a.used - b.used || a.count - b.count || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** O(1) facts about a host's instances (an observed index keeps them). */
+export interface HostTallies {
+  host(name: string): HostInfo | undefined;
+  on(host: string): Iterable<InstanceInfo> & { readonly size: number };
+  vcpusOn(host: string): number;
+  floatingOn(host: string): number;
+}
 
 /**
  * The next host to empty: one whose instances fit on the other enabled compute hosts, preferring
  * hosts without floating-IP instances, then the least used (most free capacity), then the fewest
  * instances, then the name.
  *
- * Cost: O(hosts + instances on the candidates) when the best candidate fits (the usual case): the
- * best is found by one scan, and it is tried against the few largest free slots before all of them.
- * Only when it does not fit are the candidates sorted and tried in turn.
+ * Cost: with `tallies` (an index), O(hosts) with O(1) work per candidate and no allocation per
+ * candidate when the best candidate fits (the usual case): the best is found by one scan of the
+ * tallies, and its instances are tried against the few largest free slots before all of them. Only
+ * when it does not fit are the candidates' instances listed, sorted and tried in turn.
  */
-export function chooseHostToEmpty(candidates: string[], hosts: HostInfo[], instances: InstanceInfo[] | InstancesOn): HostChoice {
+export function chooseHostToEmpty(candidates: string[], hosts: HostInfo[], instances: InstanceInfo[] | InstancesOn, tallies?: HostTallies): HostChoice {
   const on = typeof instances === 'function' ? instances : byHostOf(instances);
-  const info = new Map(hosts.map((h) => [h.name, h]));
-  const ranked: Candidate[] = [];
-  for (const c of candidates) {
-    if (!info.has(c)) continue;
+  const info = tallies ? null : new Map(hosts.map((h) => [h.name, h]));
+  const known = (c: string) => (tallies ? tallies.host(c) !== undefined : info!.has(c));
+  const tally = (c: string): Candidate => {
+    if (tallies) return { name: c, on: [], floating: tallies.floatingOn(c) > 0 ? 1 : 0, used: tallies.vcpusOn(c), count: tallies.on(c).size };
     const list = [...on(c)];
     let used = 0;
     let floating = 0;
@@ -69,9 +80,16 @@ export function chooseHostToEmpty(candidates: string[], hosts: HostInfo[], insta
       used += i.vcpus;
       if (i.floatingIp) floating = 1;
     }
-    ranked.push({ name: c, on: list, floating, used });
+    return { name: c, on: list, floating, used, count: list.length };
+  };
+  const listed = (c: Candidate): Candidate => (tallies && c.on.length < c.count ? { ...c, on: [...on(c.name)] } : c);
+  let best: Candidate | undefined;
+  for (const c of candidates) {
+    if (!known(c)) continue;
+    const t = tally(c);
+    if (!best || better(t, best) < 0) best = t;
   }
-  if (!ranked.length) return { host: null, reason: 'no compute host to empty' };
+  if (!best) return { host: null, reason: 'no compute host to empty' };
   const targets = hosts.filter((h) => h.type === 'compute' && h.enabled);
   const freeOf = (name: string) => targets.filter((h) => h.name !== name).map((h) => Math.max(0, h.vcpus - h.vcpusUsed));
   const fits = (c: Candidate): boolean => {
@@ -79,12 +97,12 @@ export function chooseHostToEmpty(candidates: string[], hosts: HostInfo[], insta
     // Fast path: first-fit into the largest few slots only (enough whenever it succeeds).
     return fitsOn(sizes, largest(freeOf(c.name), sizes.length)) || fitsOn(sizes, freeOf(c.name));
   };
-  let best = ranked[0]!;
-  for (const c of ranked) if (better(c, best) < 0) best = c;
+  best = listed(best);
   if (fits(best)) return { host: best.name, reason: `its ${best.used} vCPUs fit elsewhere` };
+  const ranked = candidates.filter(known).map((c) => listed(tally(c)));
   let worst = '';
   for (const c of ranked.sort(better)) {
-    if (c !== best && fits(c)) return { host: c.name, reason: `its ${c.used} vCPUs fit elsewhere` };
+    if (c.name !== best.name && fits(c)) return { host: c.name, reason: `its ${c.used} vCPUs fit elsewhere` };
     if (!worst) {
       const free = freeOf(c.name);
       worst = `${c.name} needs ${c.used} vCPUs but ${free.reduce((a, b) => a + b, 0)} are free elsewhere (largest slot ${Math.max(0, ...free)})`;

@@ -1,6 +1,6 @@
 // SQLite (better-sqlite3) behind the Store port: the embedded default.
 import Database from 'better-sqlite3';
-import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig, type TransactionSettings } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteDialectConfig, type TransactionSettings } from 'kysely';
 import { KyselyStore } from '../kysely-store.js';
 import type { DB } from '../schema.js';
 
@@ -12,9 +12,33 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const store = new KyselyStore(new Kysely<DB>({ dialect: new WritersFirstSqliteDialect({ database: sqlite }) }), 'sqlite');
+  const store = new KyselyStore(new Kysely<DB>({ dialect: new WritersFirstSqliteDialect({ database: withStatementCache(sqlite) }) }), 'sqlite');
   await store.migrate();
   return store;
+}
+
+/**
+ * Kysely prepares every query it runs; preparing costs as much as running a small one. The engine
+ * and the API run the same few hundred statements over and over, so the prepared statements are
+ * kept, the most recently used STATEMENT_CACHE of them (multi-row inserts of varying length come and
+ * go). Safe: one connection runs one statement at a time (Kysely's mutex), and SQLite re-prepares a
+ * kept statement by itself when the schema changes.
+ */
+const STATEMENT_CACHE = 500;
+
+function withStatementCache(db: Database.Database): SqliteDatabase {
+  const kept = new Map<string, Database.Statement>();
+  return {
+    close: () => db.close(),
+    prepare(sql: string) {
+      let st = kept.get(sql);
+      if (st) kept.delete(sql); // re-inserted below: most recently used last
+      else st = db.prepare(sql);
+      kept.set(sql, st);
+      if (kept.size > STATEMENT_CACHE) kept.delete(kept.keys().next().value!);
+      return st;
+    },
+  };
 }
 
 /**

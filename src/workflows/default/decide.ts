@@ -80,6 +80,7 @@ function next(s: Snapshot, now: number): Decision {
     computes.map((h) => h.name),
     s.observed.hosts,
     (h) => ox(s).on(h),
+    ox(s),
   );
   const state = firstRound ? 'PREPARE_MAINTENANCE' : 'PLANNED_MAINTENANCE';
   if (choice.host)
