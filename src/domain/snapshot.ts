@@ -29,6 +29,8 @@ export interface WorkflowContext {
   plugins: string[];
   /** Durations the vnf / k8s planner assumes (e.g. the simulated driver's timings). */
   estimates?: Partial<PlanEstimates>;
+  /** vnf / k8s: moves one step starts at most (default 1,000; the rest start in the next steps). */
+  maxMovesPerStep?: number;
 }
 
 /** The infrastructure as last observed. */

@@ -65,13 +65,15 @@ function cloud(policy: 'vnf' | 'k8s', maxParallelHosts: number, hostPlugin: bool
 }
 
 /** The same state as plain data, with no index, cache or change list: the workflow looks at everything. */
-function afresh(ls: LiveSession, world: MutableObservedIndex): Snapshot {
+function afresh(ls: LiveSession, world: MutableObservedIndex, c: Snapshot['ctx'] = ctx): Snapshot {
   const data = structuredClone({ ...ls.data });
-  return { ...data, observed: structuredClone({ hosts: world.hostList(), instances: world.instanceList() }), ctx };
+  return { ...data, observed: structuredClone({ hosts: world.hostList(), instances: world.instanceList() }), ctx: c };
 }
 
 /** `hmS`: how long a host's maintenance really takes (the planner assumes 120 s); `pluginS`: a host plug-in before it. */
-function run(policy: 'vnf' | 'k8s', maxParallelHosts: number, hmS: number, pluginS?: number): { steps: number; state: string } {
+function run(policy: 'vnf' | 'k8s', maxParallelHosts: number, hmS: number, pluginS?: number, maxMovesPerStep?: number): { steps: number; state: string; mostMovesInAStep: number } {
+  const c = maxMovesPerStep === undefined ? ctx : { ...ctx, maxMovesPerStep };
+  let mostMovesInAStep = 0;
   const DURATION_S: Partial<Record<Op['kind'], number>> = { move: 30, host_maintenance: hmS, plugin: pluginS ?? 0 };
   const { ls, world } = cloud(policy, maxParallelHosts, pluginS !== undefined);
   let now = T0;
@@ -84,10 +86,11 @@ function run(policy: 'vnf' | 'k8s', maxParallelHosts: number, hmS: number, plugi
       ...ls.data,
       index: ls.index,
       observed: { hosts: world.hostList(), instances: world.instanceList(), index: world, ...(ls.inventoryChanges() && { changed: ls.inventoryChanges() }) },
-      ctx,
+      ctx: c,
     };
-    const expected = decide(policy, afresh(ls, world), now);
+    const expected = decide(policy, afresh(ls, world, c), now);
     const d: Decision = decide(policy, live, now);
+    mostMovesInAStep = Math.max(mostMovesInAStep, (d.ops ?? []).filter((o) => o.kind === 'move').length);
     expect(JSON.stringify(d), `step ${steps} at +${(now - T0) / S}s`).toBe(JSON.stringify(expected));
     ls.inventoryTaken();
     if (ls.data.session.state === 'MAINTENANCE_DONE' || ls.data.session.state === 'MAINTENANCE_FAILED') break;
@@ -125,7 +128,7 @@ function run(policy: 'vnf' | 'k8s', maxParallelHosts: number, hmS: number, plugi
       ls.merge({ changeSeq: 0, globalSeq: 0, projects: [], deliveries: {}, instances: [{ ...rec, reply: `ACK_${rec.askState}`, repliedAt: now, action }] });
     }
   }
-  return { steps, state: ls.data.session.state };
+  return { steps, state: ls.data.session.state, mostMovesInAStep };
 }
 
 describe('vnf workflow: its agenda and cached views decide as a full look would', () => {
@@ -144,6 +147,15 @@ describe('vnf workflow: its agenda and cached views decide as a full look would'
   it('hosts maintained sooner than planned: instances waiting for them are asked at once', () => {
     const r = run('vnf', 0, 40);
     expect(r.state).toBe('MAINTENANCE_DONE');
+  });
+
+  it('moves capped per step: the ready instances not started stay on the agenda and start in the next steps', () => {
+    const free = run('vnf', 0, 120);
+    const capped = run('vnf', 0, 120, undefined, 1);
+    expect(free.mostMovesInAStep).toBeGreaterThan(1);
+    expect(capped.mostMovesInAStep).toBe(1);
+    expect(capped.state).toBe('MAINTENANCE_DONE');
+    expect(capped.steps).toBeGreaterThan(free.steps);
   });
 
   it('a host plug-in runs before the maintenance op: waits reckoned from now are looked at again', () => {

@@ -735,6 +735,14 @@ function recentMoves(c: Ctx): readonly Op[] {
   return log.done;
 }
 
+/**
+ * Moves started by one step at most. A 10,000-host plan's first batch empties 5,000 hosts: 40,000
+ * moves in one decision would be one transaction of 40,000 ops, instance patches and notes held in
+ * memory at once (most of the session's peak memory). In steps of 1,000 the same moves start in the
+ * same order at the same moment, a few milliseconds apart.
+ */
+const MAX_MOVES_PER_STEP = 1000;
+
 /** Start the moves whose group has room, to their planned target (or another valid one). */
 function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes: NonNullable<Decision['timeline']>): void {
   const { now } = c;
@@ -803,6 +811,10 @@ function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes:
   ready.sort((a, b) => a.rank - b.rank || (a.rec.instanceId < b.rec.instanceId ? -1 : 1));
   const ops: Decision['ops'] = [];
   for (const r of ready) {
+    if (ops.length >= (c.s.ctx.maxMovesPerStep ?? MAX_MOVES_PER_STEP)) {
+      wakeAt(c, now); // the rest stay active in the agenda: the next step, at once, starts them
+      break;
+    }
     const g = r.group;
     if (g && g.maxImpacted > 0 && (impacted.get(g.groupId) ?? 0) >= g.maxImpacted) continue;
     const p = placeable(r.rec.instanceId, r.rec.vcpus);
