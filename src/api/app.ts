@@ -12,6 +12,7 @@ import type { SubscriptionService } from '../services/subscriptions.js';
 import { FenixError } from '../domain/errors.js';
 import type { Authenticator } from './auth.js';
 import { authorize, requireAccess, type Access } from './access.js';
+import { jsonBody } from './json-body.js';
 import { clientError, handleError, notFound, refuseConnect } from './errors.js';
 import { metricsRoutes } from './metrics.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
@@ -60,41 +61,7 @@ export interface AppDeps {
 /** Time a client has to send a whole request, headers and body (docs/security.md, Limits). */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-/** Deepest nesting a JSON body may have: far beyond any real request, far below a stack overflow. */
-export const MAX_JSON_DEPTH = 32;
-
-/**
- * Nesting depth of JSON text, counted without parsing it (brackets outside strings), stopping as
- * soon as `limit` is passed: O(length), no recursion, so a hostile body costs one linear scan.
- */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
-}
-
-/** JSON bodies; an empty body with a JSON content type (DELETE, GET) is no body, not an error. */
-export const jsonBody = (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void => {
-  const text = typeof body === 'string' ? body : body.toString('utf8');
-  if (!text.trim()) return done(null, undefined);
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
-    return done(new FenixError('BODY_TOO_DEEP', `body is nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
-  try {
-    done(null, JSON.parse(text));
-  } catch (e) {
-    done(new FenixError('BAD_REQUEST', `body is not valid JSON: ${(e as Error).message}`), undefined);
-  }
-};
+export { jsonBody, jsonDepthExceeds, MAX_JSON_DEPTH } from './json-body.js';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({

@@ -4,12 +4,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { buildApp } from '../api/app.js';
 import { noAuth, parseTokenTable, tokenAuth } from '../api/auth.js';
-import { keystoneAuth } from '../api/keystone-auth.js';
-import { metricsRegistry, startMetricsServer } from '../api/metrics.js';
-import { AodhSubscriptionSync, credentialsFromEnv, KeystoneSession, OpenStackDriver } from '../drivers/openstack/index.js';
-import { ensureOsloAdminSubscription, OsloTransport, osloSubscriptionUrl, RoutingTransport } from '../notifier/oslo-transport.js';
 import type { InfraDriver } from '../ports/infra-driver.js';
 import type { PlanEstimates } from '../domain/constraints.js';
 import { PlanService } from '../services/plan.js';
@@ -32,7 +27,7 @@ import { SubscriptionService } from '../services/subscriptions.js';
 import { openStore } from '../store/index.js';
 import type { KyselyStore } from '../store/kysely-store.js';
 import { KyselySimulatorState } from '../store/simulator-state.js';
-import { PgNudges, type Nudges } from '../store/postgres/nudges.js';
+import type { Nudges } from '../store/postgres/nudges.js';
 import { WORKFLOW_IMPLS } from '../workflows/index.js';
 import type { WorkflowName } from '../domain/states.js';
 
@@ -117,13 +112,13 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
   // OpenStack: one Keystone session (the service user of OS_* / --os-*) for Nova, AODH and token validation.
   const keystone =
     config.driver === 'openstack' || config.auth === 'keystone' || config.aodh
-      ? new KeystoneSession(credentialsFromEnv(process.env, osCredentialFlags(config)))
+      ? await openstack().then((m) => new m.KeystoneSession(m.credentialsFromEnv(process.env, osCredentialFlags(config))))
       : null;
   const authenticate =
     config.auth === 'token'
       ? tokenAuth(parseTokenTable(JSON.parse(readFileSync(config.tokens!, 'utf8'))))
       : config.auth === 'keystone'
-        ? keystoneAuth({ validate: (t) => keystone!.validateToken(t) })
+        ? (await import('../api/keystone-auth.js')).keystoneAuth({ validate: (t) => keystone!.validateToken(t) })
         : noAuth;
   const role = o.role ?? 'all';
   const store = o.store ?? (await openStore(config.db));
@@ -135,7 +130,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
         (config.simulatorUrl
           ? new RemoteSimulatorDriver(config.simulatorUrl)
           : await inProcessSimulator(scenarioOf(config, o.scenario), clock, config, store, role)));
-  const infra: InfraDriver = o.driver ?? simulator ?? new OpenStackDriver(keystone!);
+  const infra: InfraDriver = o.driver ?? simulator ?? new (await openstack()).OpenStackDriver(keystone!);
   // What the planner assumes a move or a host maintenance takes: the simulated cloud's own timings
   // (unreachable shared simulator: the planner's defaults).
   const estimates = simulator ? await simulatorEstimates(simulator).catch(() => undefined) : undefined;
@@ -144,7 +139,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
   // An SQLite file has one engine, this one: leases of a previous (crashed) process are void.
   if (store.dialect === 'sqlite' && role !== 'api') await store.releaseAllLeases();
   // Across processes (or threads) the API wakes engines with nudges; in one thread it calls the engine.
-  const pgNudges: Nudges | null = role === 'all' ? null : (o.nudges ?? new PgNudges(config.db));
+  const pgNudges: Nudges | null = role === 'all' ? null : (o.nudges ?? new (await import('../store/postgres/nudges.js')).PgNudges(config.db));
   const plugins = new MapPluginRegistry([dummyPlugin]);
   const urlPolicy = urlPolicyOf(config);
   // Webhooks and downloads connect through it: the policy holds on the address actually connected to.
@@ -172,9 +167,12 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
   });
   let app: FastifyInstance | undefined;
   let metricsApp: FastifyInstance | undefined;
-  const metrics = metricsRegistry(store);
+
   let url = config.publicUrl ? publicUrlOf(config) : '';
   if (role !== 'engine') {
+    const { metricsRegistry, startMetricsServer } = await import('../api/metrics.js');
+    const metrics = metricsRegistry(store);
+    const { buildApp } = await import('../api/app.js');
     app = await buildApp({
       store,
       clock,
@@ -197,10 +195,11 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
 
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   // --notify-amqp: `oslo:` subscriptions (the infrastructure events, AODH projects) go on the oslo.messaging bus.
-  const oslo = config.notifyAmqp ? new OsloTransport({ url: config.notifyAmqp, exchange: config.osloExchange }) : null;
-  if (oslo) await ensureOsloAdminSubscription(store, { exchange: config.osloExchange, now: clock.now() });
+  const osloModule = config.notifyAmqp ? await import('../notifier/oslo-transport.js') : null;
+  const oslo = osloModule ? new osloModule.OsloTransport({ url: config.notifyAmqp!, exchange: config.osloExchange }) : null;
+  if (osloModule) await osloModule.ensureOsloAdminSubscription(store, { exchange: config.osloExchange, now: clock.now() });
   const webhook = new WebhookTransport({ dispatcher: outbound });
-  const transport = oslo ? new RoutingTransport(webhook, oslo) : webhook;
+  const transport = oslo ? new osloModule!.RoutingTransport(webhook, oslo) : webhook;
   const relay = new Relay({ store, transport, clock, log: log.child({ part: 'relay' }), owner }, o.relay);
   const engine = new Engine(
     {
@@ -222,6 +221,8 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
   const runLoops = role !== 'api' && !o.manual;
   const loops = runLoops ? [engine.run(stop.signal), relay.run(stop.signal)] : [];
   if (runLoops && config.aodh) {
+    const { AodhSubscriptionSync } = await openstack();
+    const { osloSubscriptionUrl } = await import('../notifier/oslo-transport.js');
     const sync = new AodhSubscriptionSync({ keystone: keystone!, store, subscriptionUrl: osloSubscriptionUrl(config.osloExchange), now: () => clock.now(), log: log.child({ part: 'aodh' }) });
     loops.push(sync.run(stop.signal));
   }
@@ -251,6 +252,12 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
     },
   };
 }
+
+/**
+ * Modules a process loads only when its configuration uses them (each costs megabytes per thread:
+ * the engine thread of `fenix serve` needs neither the API nor OpenStack on a simulated cloud).
+ */
+const openstack = () => import('../drivers/openstack/index.js');
 
 /**
  * The webhook / download URL policy: strict (loopback, link-local, metadata… refused) unless the

@@ -4,7 +4,7 @@
 // `/v1/simulator/*` control routes are the API's own (same shapes as in `fenix serve`).
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { jsonBody } from '../api/app.js';
+import { jsonBody } from '../api/json-body.js';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { simulatorRoutes } from '../api/routes/simulator.js';
