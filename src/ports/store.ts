@@ -107,6 +107,8 @@ export interface Store {
   getSession(id: string): Promise<SessionRow | undefined>;
   /** A vnf / k8s session's plan (null: none made yet, or the default workflow). */
   sessionPlan(id: string): Promise<PersistedPlan | null>;
+  /** Each host of the session and its status, in the session's order. */
+  sessionHostStatuses(id: string): Promise<Pick<SessionHost, 'name' | 'status'>[]>;
   listSessions(): Promise<SessionRow[]>;
   /** Sessions not terminal-and-clean whose hosts overlap `hosts`. */
   activeSessionsOnHosts(hosts: string[]): Promise<{ id: string; hosts: string[] }[]>;

@@ -2,7 +2,7 @@
 // on the cloud as it is now: host order, batches, moves with times, duration, headroom, lower bound,
 // and why it cannot succeed when it cannot), and the plan a running session follows. Nothing is
 // created or changed.
-import { ownedConstraints, type PlanEstimates } from '../domain/constraints.js';
+import { ownedConstraints, type PersistedPlan, type PlanEstimates } from '../domain/constraints.js';
 import { FenixError } from '../domain/errors.js';
 import type { SessionRow } from '../domain/model.js';
 import type { WorkflowName } from '../domain/states.js';
@@ -107,11 +107,12 @@ export class PlanService {
     return { workflow, startsAt, plan, hosts: session };
   }
 
-  /** The plan a session persisted (vnf / k8s), with where it stands. */
-  async ofSession(who: Principal, id: string): Promise<{ session: SessionRow; hostStatus: Record<string, string> }> {
+  /** The plan a session persisted (vnf / k8s), with where it stands: O(plan + hosts), no instance read. */
+  async ofSession(who: Principal, id: string): Promise<{ session: SessionRow; plan: PersistedPlan | null; hostStatus: Record<string, string> }> {
     requireAdmin(who);
-    const data = await this.deps.store.loadSnapshot(id);
-    if (!data || data.session.deleting) throw new FenixError('SESSION_NOT_FOUND', `no maintenance session ${id}`);
-    return { session: data.session, hostStatus: Object.fromEntries(data.hosts.map((h) => [h.name, h.status])) };
+    const session = await this.deps.store.getSession(id);
+    if (!session || session.deleting) throw new FenixError('SESSION_NOT_FOUND', `no maintenance session ${id}`);
+    const [plan, hosts] = [await this.deps.store.sessionPlan(id), await this.deps.store.sessionHostStatuses(id)];
+    return { session, plan, hostStatus: Object.fromEntries(hosts.map((h) => [h.name, h.status])) };
   }
 }

@@ -8,6 +8,7 @@ import type {
   OutboxRow,
   Phase,
   SessionControl,
+  SessionHost,
   SessionRow,
   TimelineEntry,
 } from '../domain/model.js';
@@ -134,6 +135,11 @@ export class KyselyStore implements Store {
   async sessionPlan(id: string): Promise<PersistedPlan | null> {
     const r = await this.db.selectFrom('session_plans').select('plan').where('session_id', '=', id).executeTakeFirst();
     return r ? (JSON.parse(r.plan) as PersistedPlan) : null;
+  }
+
+  async sessionHostStatuses(id: string): Promise<Pick<SessionHost, 'name' | 'status'>[]> {
+    const rows = await this.db.selectFrom('session_hosts').select(['name', 'status']).where('session_id', '=', id).orderBy('position').execute();
+    return rows.map((r) => ({ name: r.name, status: r.status as SessionHost['status'] }));
   }
 
   async listSessions(): Promise<SessionRow[]> {

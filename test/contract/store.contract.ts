@@ -262,6 +262,11 @@ export function describeStoreContract(
         // A stale fence writes no plan.
         await store.commitDecision('s1', fence - 1, { session: { phase: { plan: first } } }, T0 + 6);
         expect(await store.sessionPlan('s1')).toBeNull();
+        // Host statuses (what GET …/plan shows beside the plan), in the session's order.
+        expect(await store.sessionHostStatuses('s1')).toEqual([{ name: 'compute-0', status: 'pending' }, { name: 'compute-1', status: 'pending' }]);
+        await store.commitDecision('s1', fence, { hosts: [{ name: 'compute-1', status: 'maintained' }] }, T0 + 7);
+        expect(await store.sessionHostStatuses('s1')).toEqual([{ name: 'compute-0', status: 'pending' }, { name: 'compute-1', status: 'maintained' }]);
+        expect(await store.sessionHostStatuses('nope')).toEqual([]);
       });
 
       it('persists session, host, project and instance patches, timeline and wake_at', async () => {

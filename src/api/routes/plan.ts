@@ -110,8 +110,7 @@ export async function planRoutes(app: FastifyInstance, deps: { plan: PlanService
   });
 
   r.get('/v1/maintenance/:session_id/plan', { config: ADMIN, schema: { params: SessionIdParams, response: { 200: Any, ...errors } } }, async (req) => {
-    const { session, hostStatus } = await deps.plan.ofSession(req.principal, req.params.session_id);
-    const plan = session.phase.plan;
+    const { session, plan, hostStatus } = await deps.plan.ofSession(req.principal, req.params.session_id);
     if (!plan) {
       if (session.workflow === 'default') throw new FenixError('NOT_FOUND', `session ${session.id} runs the default workflow, which has no plan`);
       return { session_id: session.id, workflow: session.workflow, state: session.state, planned: false, batches: [] };
