@@ -430,25 +430,7 @@ function finishMoves(c: Ctx): { failed?: Decision } {
     }
     const landed = String(op.result?.host ?? op.args.target ?? rec.host);
     const events: NewEvent[] = c.subscribed.has(rec.projectId)
-      ? [
-          {
-            key: `done:${c.a}:${rec.instanceId}:${from}`,
-            eventType: 'maintenance.scheduled',
-            projectId: rec.projectId,
-            payload: {
-              service: 'fenix',
-              project_id: rec.projectId,
-              session_id: s.session.id,
-              state: 'INSTANCE_ACTION_DONE',
-              instance_ids: [rec.instanceId],
-              allowed_actions: [],
-              reply_url: instanceUrl(s, rec.projectId, rec.instanceId),
-              actions_at: null,
-              reply_at: null,
-              metadata: s.session.metadata,
-            },
-          },
-        ]
+      ? [instanceEvent(s, rec, `done:${c.a}:${rec.instanceId}:${from}`, 'INSTANCE_ACTION_DONE', [], null, null)]
       : [];
     part.instances.push({ instanceId: rec.instanceId, status: 'moved', host: landed, moves: rec.moves + 1, action: null, askState: null });
     part.events.push(...events);
@@ -503,6 +485,35 @@ interface Wait {
   until: number | null;
   target?: string;
   volatile?: boolean;
+}
+
+/** A maintenance.scheduled event about one instance (the per-instance question, or its move done). */
+function instanceEvent(
+  s: Snapshot,
+  rec: SessionInstance,
+  key: string,
+  state: string,
+  allowed: readonly string[],
+  actionsAt: string | null,
+  replyAt: string | null,
+): NewEvent {
+  return {
+    key,
+    eventType: 'maintenance.scheduled',
+    projectId: rec.projectId,
+    payload: {
+      service: 'fenix',
+      project_id: rec.projectId,
+      session_id: s.session.id,
+      state,
+      instance_ids: [rec.instanceId],
+      allowed_actions: allowed,
+      reply_url: instanceUrl(s, rec.projectId, rec.instanceId),
+      actions_at: actionsAt,
+      reply_at: replyAt,
+      metadata: s.session.metadata,
+    },
+  };
 }
 
 /** How a target looks to the instances waiting for its maintenance to end. */
@@ -631,23 +642,7 @@ function examine(c: Ctx, rec: SessionInstance): Verdict {
     return {
       kind: 'act',
       patch,
-      event: {
-        key: `iask:${key}`,
-        eventType: 'maintenance.scheduled',
-        projectId: rec.projectId,
-        payload: {
-          service: 'fenix',
-          project_id: rec.projectId,
-          session_id: s.session.id,
-          state,
-          instance_ids: [rec.instanceId],
-          allowed_actions: allowed,
-          reply_url: instanceUrl(s, rec.projectId, rec.instanceId),
-          actions_at: iso(Math.max(now + lead, at ?? now)),
-          reply_at: iso(replyAt),
-          metadata: s.session.metadata,
-        },
-      },
+      event: instanceEvent(s, rec, `iask:${key}`, state, allowed, iso(Math.max(now + lead, at ?? now)), iso(replyAt)),
     };
   }
   if (rec.reply?.startsWith('NACK_')) return { kind: 'fail', reason: `project ${rec.projectId} answered ${rec.reply} for ${rec.instanceId}` };
