@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ManualClock } from '../clock/manual.js';
 import { SimulatedDriver, type ScenarioInput } from '../drivers/simulated/index.js';
-import { SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore } from '../ports/simulator-state.js';
+import { SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore, type SimulatorTable } from '../ports/simulator-state.js';
 import { openStore } from '../store/index.js';
 import { KyselySimulatorState } from '../store/simulator-state.js';
 
@@ -39,6 +39,9 @@ class Measured implements SimulatorStateStore {
   constructor(private readonly inner: SimulatorStateStore) {}
   load() {
     return this.inner.load();
+  }
+  get(t: SimulatorTable, k: string) {
+    return this.inner.get(t, k);
   }
   async apply(c: SimulatorRows) {
     let rows = 0;

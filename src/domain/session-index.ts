@@ -18,8 +18,12 @@ export interface SessionIndex {
   moving(): ReadonlySet<SessionInstance>;
   project(id: string): SessionProject | undefined;
   op(key: string): Op | undefined;
-  /** Ops of a kind on a subject (host, instance, plug-in), oldest first. */
-  opsOf(kind: Op['kind'], subject: string): readonly Op[];
+  /**
+   * Ops of a kind on a subject (host, plug-in), oldest first. Moves are not listed: there is one
+   * per instance and source host, found by key, and a list per instance would cost memory for
+   * nothing (10,000 hosts: 80,000 lists).
+   */
+  opsOf(kind: IndexedOpKind, subject: string): readonly Op[];
   /** Ops pending or started. */
   active(): ReadonlySet<Op>;
   emitted(key: string): boolean;
@@ -38,6 +42,9 @@ export interface ObservedIndex {
   /** Every observed host's name, sorted. */
   hostNames(): readonly string[];
 }
+
+/** The op kinds opsOf lists. */
+export type IndexedOpKind = Exclude<Op['kind'], 'move'>;
 
 const EMPTY: ReadonlySet<never> = new Set();
 const NONE: readonly never[] = [];
@@ -71,7 +78,7 @@ export class MutableSessionIndex implements SessionIndex {
   moving = (): ReadonlySet<SessionInstance> => this.movingSet;
   project = (id: string) => this.projects.get(id);
   op = (key: string) => this.ops.get(key);
-  opsOf = (kind: Op['kind'], subject: string): readonly Op[] => this.opsBy.get(`${kind}\u0000${subject}`) ?? NONE;
+  opsOf = (kind: IndexedOpKind, subject: string): readonly Op[] => this.opsBy.get(`${kind}\u0000${subject}`) ?? NONE;
   active = (): ReadonlySet<Op> => this.activeOps;
   emitted = (key: string) => this.events.has(key);
 
@@ -113,6 +120,7 @@ export class MutableSessionIndex implements SessionIndex {
 
   addOp(o: Op): void {
     this.ops.set(o.key, o);
+    if (o.kind === 'move') return this.trackOp(o);
     const k = `${o.kind}\u0000${o.subject}`;
     const list = this.opsBy.get(k);
     if (list) list.push(o);

@@ -25,6 +25,11 @@ export interface SimulatorStateStore {
   /** Every saved row; empty maps when nothing was ever saved. */
   load(): Promise<SimulatorRows>;
   /**
+   * One saved row, or undefined: what the simulator reads back of a row it no longer keeps in
+   * memory (finished operations). An indexed lookup, O(1) in the rows stored.
+   */
+  get(table: SimulatorTable, key: string): Promise<unknown>;
+  /**
    * Upsert (value) or delete (null) these rows in one transaction, so a crash never keeps half of
    * a change. Must cost O(rows given), not O(rows stored).
    */

@@ -38,6 +38,11 @@ export class KyselySimulatorState implements SimulatorStateStore {
     return out;
   }
 
+  async get(table: SimulatorTable, key: string): Promise<unknown> {
+    const row = await this.db.selectFrom(TABLE[table] as 'simulator_hosts').select('data').where('id', '=', key).executeTakeFirst();
+    return row === undefined ? undefined : JSON.parse(row.data);
+  }
+
   async apply(changes: SimulatorRows): Promise<void> {
     if (SIMULATOR_TABLES.every((t) => changes[t].size === 0)) return;
     if (isPg(this.db as unknown as Kysely<unknown>) && SIMULATOR_TABLES.every((t) => changes[t].size <= CHUNK)) return this.applyAsOneStatement(changes);

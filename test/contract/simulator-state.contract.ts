@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/manual.js';
 import { FenixError } from '../../src/domain/errors.js';
 import { SimulatedDriver, type ScenarioInput } from '../../src/drivers/simulated/index.js';
-import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore } from '../../src/ports/simulator-state.js';
+import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore, type SimulatorTable } from '../../src/ports/simulator-state.js';
 
 export interface SimulatorStateEnv {
   /** A store over the test's database; each call opens a new connection to the same one. */
@@ -38,6 +38,9 @@ class Counting implements SimulatorStateStore {
   constructor(private readonly inner: SimulatorStateStore) {}
   load() {
     return this.inner.load();
+  }
+  get(t: SimulatorTable, k: string) {
+    return this.inner.get(t, k);
   }
   apply(c: SimulatorRows) {
     this.batches.push(SIMULATOR_TABLES.reduce((n, t) => n + c[t].size, 0));
@@ -77,6 +80,11 @@ export function describeSimulatorStateContract(name: string, makeEnv: () => Simu
       expect(got.ops.get('sim-move-000001')).toEqual({ ref: 'sim-move-000001', status: 'running', finishAt: T0 });
       expect(got.meta.get('version')).toBe(1);
       expect(got.instances.size).toBe(0);
+      // one row by key, as the driver reads back a finished op it no longer keeps in memory
+      expect(await s.get('ops', 'sim-move-000001')).toEqual({ ref: 'sim-move-000001', status: 'running', finishAt: T0 });
+      expect(await s.get('keys', 's:k')).toBe('sim-move-000001');
+      expect(await s.get('hosts', 'h2')).toBeUndefined();
+      expect(await s.get('ops', 'sim-move-000002')).toBeUndefined();
     });
 
     it('writes a large change in one go and deletes many rows (chunked statements)', async () => {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/manual.js';
 import { SimulatedDriver, type ScenarioInput } from '../../src/drivers/simulated/index.js';
 import { DriverError } from '../../src/ports/infra-driver.js';
-import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore } from '../../src/ports/simulator-state.js';
+import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore, type SimulatorTable } from '../../src/ports/simulator-state.js';
 
 const T0 = Date.UTC(2026, 0, 1, 9, 0, 0);
 
@@ -29,6 +29,12 @@ class MemoryState implements SimulatorStateStore {
     const out = emptySimulatorRows();
     for (const t of SIMULATOR_TABLES) for (const [k, v] of this.rows[t]) out[t].set(k, JSON.parse(JSON.stringify(v)));
     return out;
+  }
+  reads = 0;
+  async get(t: SimulatorTable, k: string) {
+    this.reads++;
+    const v = this.rows[t].get(k);
+    return v === undefined ? undefined : JSON.parse(JSON.stringify(v));
   }
   async apply(c: SimulatorRows) {
     await Promise.resolve();
@@ -109,6 +115,33 @@ describe('SimulatedDriver over a row store', () => {
     const again = await SimulatedDriver.open(other, clock, { state, importFrom: `${file}.imported` });
     expect(again.snapshot()).toEqual(old.snapshot());
     expect(existsSync(`${file}.imported`)).toBe(true);
+  });
+
+  it('keeps only the newest finished ops in memory and reads older ones back by ref, before and after a restart', async () => {
+    const state = new MemoryState();
+    const clock = new ManualClock(T0);
+    const d = await SimulatedDriver.open(scenario, clock, { state, finishedInMemory: 2 });
+    const refs: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      refs.push(await d.startMove('i-1', 'MIGRATE', `s:k${n}`)); // back and forth between the two hosts
+      clock.advance(10_000);
+      await d.getOperation(refs[n]!);
+    }
+    await d.flush();
+    // running: none; finished: 5, of which the newest 2 stay in memory
+    expect(d.operations().map((o) => o.ref)).toEqual(refs.slice(3));
+    state.reads = 0;
+    expect(await d.getOperation(refs[0]!)).toMatchObject({ status: 'done' });
+    expect(state.reads).toBe(1);
+    // an evicted op's key is still answered with its ref, and a key reused for another instance is still refused
+    expect(await d.startMove('i-1', 'MIGRATE', 's:k0')).toBe(refs[0]);
+    await expect(d.startMove('i-2', 'MIGRATE', 's:k0')).rejects.toMatchObject({ code: 'KEY_CONFLICT' });
+    await expect(d.getOperation('sim-move-999999')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // a restart loads the newest finished ops only; the others are still there on demand
+    const again = await SimulatedDriver.open(scenario, clock, { state, finishedInMemory: 2 });
+    expect(again.operations().map((o) => o.ref)).toEqual(refs.slice(3));
+    expect(await again.getOperation(refs[1]!)).toMatchObject({ status: 'done' });
+    expect(state.rows.ops.size).toBe(5);
   });
 
   it('refuses saved rows of another format with a clear error', async () => {

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/manual.js';
 import { SimulatedDriver, type ScenarioInput, type SimState } from '../../src/drivers/simulated/index.js';
-import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore } from '../../src/ports/simulator-state.js';
+import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore, type SimulatorTable } from '../../src/ports/simulator-state.js';
 
 const T0 = Date.UTC(2026, 0, 1, 9, 0, 0);
 
@@ -29,6 +29,9 @@ class MemoryState implements SimulatorStateStore {
     const out = emptySimulatorRows();
     for (const t of SIMULATOR_TABLES) for (const [k, v] of this.rows[t]) out[t].set(k, structuredClone(v));
     return out;
+  }
+  async get(t: SimulatorTable, k: string) {
+    return structuredClone(this.rows[t].get(k));
   }
   async apply(c: SimulatorRows) {
     for (const t of SIMULATOR_TABLES)

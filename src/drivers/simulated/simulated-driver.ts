@@ -12,7 +12,9 @@
 //   id (a real Kubernetes pod would get a new name/uid; the simulator keeps ids stable for clarity).
 // - Injected failures are checked when an op finishes, so failMigrationsOf() also fails moves
 //   already in flight, and heal() lets them succeed.
-// - Finished ops are kept (getOperation answers for them after a restart); they are small.
+// - Finished ops are kept (getOperation answers for them after a restart). Over a row store only
+//   the newest FINISHED_IN_MEMORY stay in memory; older ones are read back by ref when asked
+//   (10,000 hosts: 130,000 finished ops would otherwise be ~30 MB of heap nobody reads).
 // - No call costs O(cloud) except a whole listing: indexes (per-host instances, usage, reservations,
 //   the schedulable hosts in best-fit order, running ops by completion time) are updated by each
 //   change, and a change log answers watch() with what changed since a cursor.
@@ -139,6 +141,8 @@ export interface OpenSimulatedDriverOptions {
   state: SimulatorStateStore;
   /** As SimulatedDriverOptions.changeLogLimit. */
   changeLogLimit?: number;
+  /** How many finished ops stay in memory (the newest); older ones are read from `state` when asked. Default 4,096. */
+  finishedInMemory?: number;
   /**
    * A JSON state file of the old default (`<db>.simulator.json`): when `state` is empty and the file
    * exists, the cloud is taken from it, saved to `state`, and the file renamed to `<file>.imported`.
@@ -158,7 +162,7 @@ const META_FAILURES = 'failures';
 
 /** Module-private: open() hands the saved rows to the constructor through this option. */
 const RESTORE = Symbol('restore');
-type InternalOptions = SimulatedDriverOptions & { [RESTORE]?: SimulatorRows };
+type InternalOptions = SimulatedDriverOptions & { [RESTORE]?: SimulatorRows; finishedInMemory?: number };
 
 /** Ops in start order: the number at the end of a ref is one sequence over every kind. */
 const refSeq = (ref: string): number => Number(ref.slice(ref.lastIndexOf('-') + 1)) || 0;
@@ -181,6 +185,8 @@ const completesFirst = (a: SimOp, b: SimOp) => a.finishAt < b.finishAt || (a.fin
 const HOST_ENTRY = 'h';
 const INSTANCE_ENTRY = 'i';
 const DEFAULT_CHANGE_LOG_LIMIT = 100_000;
+/** Finished ops kept in memory over a row store (the newest): enough for the engine's last polls. */
+const FINISHED_IN_MEMORY = 4096;
 /** runningBy key prefix of a host's maintenance (an instance's moves use INSTANCE_ENTRY). */
 const MAINTENANCE_KEY = 'm';
 
@@ -222,6 +228,10 @@ export class SimulatedDriver implements InfraDriver {
   private readonly logLimit: number;
 
   private readonly keys = new Map<string, string>();
+  /** Finished ops in memory, oldest first from evictHead (row store only: see evictFinished). */
+  private evictable: string[] = [];
+  private readonly finishedInMemory: number;
+  private evictHead = 0;
   private failMigrations = new Set<string>();
   private failHosts = new Set<string>();
   private timings: ScenarioTimings;
@@ -245,6 +255,7 @@ export class SimulatedDriver implements InfraDriver {
     opts: SimulatedDriverOptions = {},
   ) {
     this.logLimit = Math.max(1, opts.changeLogLimit ?? DEFAULT_CHANGE_LOG_LIMIT);
+    this.finishedInMemory = Math.max(0, (opts as InternalOptions).finishedInMemory ?? FINISHED_IN_MEMORY);
     const restore = (opts as InternalOptions)[RESTORE];
     this.statePath = restore ? undefined : opts.statePath;
     const saved = restore !== undefined || (this.statePath !== undefined && existsSync(this.statePath));
@@ -285,7 +296,10 @@ export class SimulatedDriver implements InfraDriver {
     const rows = await opts.state.load();
     const saved = rows.meta.has(META_VERSION);
     const importing = !saved && opts.importFrom !== undefined && existsSync(opts.importFrom);
-    const limit = opts.changeLogLimit !== undefined ? { changeLogLimit: opts.changeLogLimit } : {};
+    const limit = {
+      ...(opts.changeLogLimit !== undefined && { changeLogLimit: opts.changeLogLimit }),
+      ...(opts.finishedInMemory !== undefined && { finishedInMemory: opts.finishedInMemory }),
+    };
     const d = new SimulatedDriver(scenario, clock, saved ? ({ [RESTORE]: rows, ...limit } as InternalOptions) : importing ? { statePath: opts.importFrom!, ...limit } : limit);
     d.statePath = undefined;
     d.state = opts.state;
@@ -391,8 +405,7 @@ export class SimulatedDriver implements InfraDriver {
 
   async startMove(instanceId: string, kind: MoveKind, key: string, opts: MoveOptions = {}): Promise<string> {
     this.tick();
-    const existing = this.refForKey(key, (op) => op.instanceId === instanceId, `move of instance ${instanceId}`);
-    if (existing) return this.flushed(existing);
+    if (this.keys.has(key)) return this.flushed(await this.refForKey(key, (op) => op.instanceId === instanceId, `move of instance ${instanceId}`));
     const inst = this.instances.get(instanceId);
     if (!inst) throw new DriverError(`instance not found: ${instanceId}`, false, 'NOT_FOUND');
 
@@ -435,8 +448,7 @@ export class SimulatedDriver implements InfraDriver {
 
   async startHostMaintenance(host: string, key: string): Promise<string> {
     this.tick();
-    const existing = this.refForKey(key, (op) => op.kind === 'HOST_MAINTENANCE' && op.from === host, `maintenance of host ${host}`);
-    if (existing) return this.flushed(existing);
+    if (this.keys.has(key)) return this.flushed(await this.refForKey(key, (op) => op.kind === 'HOST_MAINTENANCE' && op.from === host, `maintenance of host ${host}`));
     this.hostOrThrow(host);
     const inFlight = this.runningBy.get(MAINTENANCE_KEY + host)?.[0];
     if (inFlight) {
@@ -467,7 +479,7 @@ export class SimulatedDriver implements InfraDriver {
 
   async getOperation(ref: string): Promise<OpStatus> {
     this.tick();
-    const op = this.ops.get(ref);
+    const op = this.ops.get(ref) ?? (await this.savedOp(ref));
     if (!op) throw new DriverError(`operation not found: ${ref}`, false, 'NOT_FOUND');
     const out: OpStatus = { status: op.status, expectedAt: op.finishAt };
     if (op.error !== undefined) out.error = op.error;
@@ -589,7 +601,7 @@ export class SimulatedDriver implements InfraDriver {
     this.persist();
   }
 
-  /** Every op, oldest first (for debugging and tests). */
+  /** Every op in memory, oldest first (for debugging and tests): over a row store, the running ones and the newest FINISHED_IN_MEMORY finished. */
   operations(): SimOp[] {
     this.tick();
     return [...this.ops.values()].map((o) => ({ ...o }));
@@ -659,6 +671,7 @@ export class SimulatedDriver implements InfraDriver {
     op.status = status;
     if (error !== undefined) op.error = error;
     this.touch('ops', op.ref);
+    if (this.state) this.evictable.push(op.ref);
   }
 
   /**
@@ -812,13 +825,37 @@ export class SimulatedDriver implements InfraDriver {
     return h;
   }
 
-  /** The op already started under `key`; a key reused for something else is a caller bug. */
-  private refForKey(key: string, matches: (op: SimOp) => boolean, what: string): string | null {
-    const ref = this.keys.get(key);
-    if (ref === undefined) return null;
-    const op = this.ops.get(ref);
+  /** The op already started under a known `key`; a key reused for something else is a caller bug. */
+  private async refForKey(key: string, matches: (op: SimOp) => boolean, what: string): Promise<string> {
+    const ref = this.keys.get(key)!;
+    const op = this.ops.get(ref) ?? (await this.savedOp(ref));
     if (op && matches(op)) return ref;
     throw new DriverError(`idempotency key ${key} was already used for ${op?.ref ?? ref}, not for ${what}`, false, 'KEY_CONFLICT');
+  }
+
+  /** A finished op no longer kept in memory, read back from the row store (undefined: no such op). */
+  private async savedOp(ref: string): Promise<SimOp | undefined> {
+    // An op leaves memory only once its final state is written (evictFinished).
+    return this.state ? ((await this.state.get('ops', ref)) as SimOp | undefined) : undefined;
+  }
+
+  /**
+   * Forget the oldest finished ops beyond FINISHED_IN_MEMORY (row store only), once their final
+   * state is written: `evictable` holds finished refs in finish order. O(ops evicted).
+   */
+  private evictFinished(): void {
+    while (this.evictable.length - this.evictHead > this.finishedInMemory) {
+      const ref = this.evictable[this.evictHead++]!;
+      if (this.changed?.ops.has(ref)) {
+        this.evictable.push(ref); // not written yet: later
+        continue;
+      }
+      this.ops.delete(ref);
+    }
+    if (this.evictHead > 4096 && this.evictHead * 2 > this.evictable.length) {
+      this.evictable = this.evictable.slice(this.evictHead);
+      this.evictHead = 0;
+    }
   }
 
   private durationS(kind: MoveKind): number {
@@ -830,6 +867,7 @@ export class SimulatedDriver implements InfraDriver {
   private record(op: SimOp): void {
     this.ops.set(op.ref, op);
     if (op.status === 'running') this.startRunning(op);
+    else if (this.state) this.evictable.push(op.ref); // refused at start: finished already
     this.touch('ops', op.ref);
     this.setKey(op.key, op.ref);
     this.persist();
@@ -914,6 +952,7 @@ export class SimulatedDriver implements InfraDriver {
       for (const t of SIMULATOR_TABLES) for (const k of batch[t]) this.changed![t].add(k);
       throw new DriverError(`simulator state not saved: ${(e as Error).message}`, true, 'UNAVAILABLE');
     }
+    this.evictFinished();
   }
 
   /**
@@ -986,9 +1025,13 @@ export class SimulatedDriver implements InfraDriver {
       i.projectId = projects.get(i.projectId) ?? (projects.set(i.projectId, i.projectId), i.projectId);
       this.instances.set(id, i);
     }
-    for (const o of [...rows.ops.values()].map((x) => x as SimOp).sort((a, b) => refSeq(a.ref) - refSeq(b.ref) || (a.ref < b.ref ? -1 : 1))) {
-      this.ops.set(o.ref, o);
+    const ops = [...rows.ops.values()].map((x) => x as SimOp).sort((a, b) => refSeq(a.ref) - refSeq(b.ref) || (a.ref < b.ref ? -1 : 1));
+    let finished = ops.reduce((n, o) => (o.status === 'running' ? n : n + 1), 0);
+    for (const o of ops) {
       if (o.status === 'running') this.running.set(o.ref, o); // indexed by buildIndexes
+      else if (finished-- > this.finishedInMemory) continue; // read back by ref when asked (savedOp)
+      else this.evictable.push(o.ref);
+      this.ops.set(o.ref, o);
     }
     for (const [k, ref] of rows.keys) this.keys.set(k, ref as string);
     const seq = rows.meta.get(META_SEQ) as { opSeq?: number; instanceSeq?: number } | undefined;
