@@ -21,6 +21,7 @@ import { planKey } from './migrations/0009_session_plans.js';
 import type { DB } from './schema.js';
 import * as row from './rows.js';
 import { readDetail } from './detail-reads.js';
+import { TableGrowth } from './table-stats.js';
 import type { DetailQuery, SessionDetail } from '../ports/detail-reads.js';
 
 class FenceLost extends Error {}
@@ -46,7 +47,13 @@ const CREATE_LOCK = 0x66656e6978;
  */
 const CLAIM_TTL_MS = 15_000;
 
+/** The tables a session fills in bulk and then updates row by row (see table-stats.ts). */
+type GrowingTable = 'session_hosts' | 'session_instances' | 'session_projects' | 'ops';
+
 export class KyselyStore implements Store {
+  /** PostgreSQL: rows inserted per table, to ANALYZE a table once it has grown (table-stats.ts). */
+  private readonly growth = new TableGrowth<GrowingTable>();
+
   constructor(
     readonly db: Kysely<DB>,
     readonly dialect: 'sqlite' | 'postgres',
@@ -123,8 +130,19 @@ export class KyselyStore implements Store {
           )
           .execute();
       await insertTimeline(trx, s.id, n.timeline);
+      this.growth.note('session_hosts', n.hosts.length);
       return { busy: [] };
-    });
+    }).finally(() => this.analyzeGrown());
+  }
+
+  /**
+   * PostgreSQL: ANALYZE the tables that have grown enough since this process last did (outside any
+   * transaction, after the commit that grew them). A failure (say, a role that does not own the
+   * tables) only leaves the planner to autovacuum's statistics, as before.
+   */
+  private async analyzeGrown(): Promise<void> {
+    if (this.dialect !== 'postgres') return;
+    for (const t of this.growth.take()) await sql`analyze ${sql.table(t)}`.execute(this.db).catch(() => {});
   }
 
   async getSession(id: string): Promise<SessionRow | undefined> {
@@ -316,11 +334,14 @@ export class KyselyStore implements Store {
             await trx.insertInto('outbox').values(chunk).onConflict((oc) => oc.columns(['event_key', 'subscription_id']).doNothing()).execute();
         }
         await insertTimeline(trx, id, d.timeline ?? []);
+        this.growth.note('ops', ops.length);
         return { ops, fanout, changeSeq };
       });
     } catch (e) {
       if (e instanceof FenceLost) return null;
       throw e;
+    } finally {
+      await this.analyzeGrown();
     }
   }
 
@@ -373,6 +394,7 @@ export class KyselyStore implements Store {
       await trx.updateTable('session_projects').set(set).where('session_id', '=', id).where('project_id', 'in', pids).execute();
     for (const chunk of chunks([...fresh.values()], 200))
       await trx.insertInto('session_projects').values(chunk).onConflict((oc) => oc.doNothing()).execute();
+    this.growth.note('session_projects', fresh.size);
   }
 
   /** Instance patches likewise; a patch of an unknown instance with project and host is a new row. */
@@ -395,6 +417,7 @@ export class KyselyStore implements Store {
       await trx.updateTable('session_instances').set(set).where('session_id', '=', id).where('instance_id', 'in', iids).execute();
     for (const chunk of chunks([...fresh.values()], 100))
       await trx.insertInto('session_instances').values(chunk).onConflict((oc) => oc.doNothing()).execute();
+    this.growth.note('session_instances', fresh.size);
   }
 
   async changesSince(id: string, changeSeq: number, globalSeq: number): Promise<SessionChanges | undefined> {
