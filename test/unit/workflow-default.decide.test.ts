@@ -248,7 +248,8 @@ describe('default workflow: decide(snapshot, now)', () => {
       }),
       expect: (d) => {
         expect(d.instances).toEqual([{ instanceId: 'i0', status: 'moved', host: 'c1', moves: 1, action: null }]);
-        expect(d.events?.[0]?.payload).toMatchObject({ state: 'INSTANCE_ACTION_DONE', instance_ids: ['i0'] });
+        // with the project's reply_url, as the original sent it (Tacker's receiver rejects an event without one)
+        expect(d.events?.[0]?.payload).toMatchObject({ state: 'INSTANCE_ACTION_DONE', instance_ids: ['i0'], reply_url: expect.stringMatching(/\/v1\/maintenance\/[^/]+\/p1$/) });
       },
     },
     {

@@ -17,6 +17,7 @@ import {
   observedOn,
   opByKey,
   project,
+  projectUrl,
   settle,
   transition,
   type StepResult,
@@ -206,7 +207,8 @@ function moveInstance(s: Snapshot, now: number, inst: SessionInstance, host: str
                   state: 'INSTANCE_ACTION_DONE',
                   instance_ids: [inst.instanceId],
                   allowed_actions: [],
-                  reply_url: null,
+                  // Tacker's receiver rejects an event without one; the original sent the project URL.
+                  reply_url: projectUrl(s, inst.projectId),
                   actions_at: null,
                   reply_at: null,
                   metadata: s.session.metadata,
