@@ -91,3 +91,28 @@ AL = {"service_type": "alarming", "interface": "public"}
 for a in s.get("/v2/alarms?q.field=all_projects&q.op=eq&q.value=true", endpoint_filter=AL).json():
     s.delete("/v2/alarms/%s" % a["alarm_id"], endpoint_filter=AL, raise_exc=False)
 step("reset: no servers, every nova-compute enabled, no alarms")
+
+# the admin user may act in project demo (admin role there): the bench (src/bench/nova.ts) creates
+# demo's servers on chosen hosts (availability_zone nova:<host>, an admin-only request)
+KSA = {"service_type": "identity", "interface": "public"}
+def one(path, key, **q):
+    r = s.get(path, endpoint_filter=KSA, params=q).json()[key]
+    return r[0]["id"]
+demo_id = one("/projects", "projects", name="demo")
+admin_uid = one("/users", "users", name="admin")
+admin_role = one("/roles", "roles", name="admin")
+r = s.put("/projects/%s/users/%s/roles/%s" % (demo_id, admin_uid, admin_role), endpoint_filter=KSA, raise_exc=False)
+assert r.status_code in (200, 204), r.text
+
+# a tenant network of project demo (servers get a port on it, like real VNFs); the ML2 driver
+# fenix_bind_all binds its ports
+NET = {"service_type": "network", "interface": "public"}
+nets = s.get("/v2.0/networks?name=demo-net", endpoint_filter=NET).json()["networks"]
+if nets:
+    net = nets[0]
+else:
+    net = s.post("/v2.0/networks", endpoint_filter=NET, json={"network": {"name": "demo-net", "project_id": demo_id}}).json()["network"]
+if not s.get("/v2.0/subnets?network_id=%s" % net["id"], endpoint_filter=NET).json()["subnets"]:
+    s.post("/v2.0/subnets", endpoint_filter=NET, json={"subnet": {"name": "demo-subnet", "network_id": net["id"],
+        "project_id": demo_id, "ip_version": 4, "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+step("network demo-net (%s, project demo, 10.0.0.0/24)" % net["id"])

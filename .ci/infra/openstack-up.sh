@@ -11,7 +11,10 @@
 #  - seeds what the tests need: flavors, a 1 KiB raw image, a `demo` project + user (member role),
 #    a `fenix` service user (admin in `service`), and Fenix itself in the catalog as type `maintenance`;
 #  - aodh-api (type `alarming`, :8042) for --aodh; its authtoken reads our config (oslo_config_file);
-#  - a reset step: deletes every server, enables every nova-compute (a crashed run may leave some).
+#  - a reset step: deletes every server, enables every nova-compute (a crashed run may leave some);
+#  - Nova emits versioned notifications (exchange `nova`, topic versioned_notifications; NOTIFY=0: off);
+#  - Neutron binds every port (ML2 mechanism driver fenix_bind_all.py, no agent) and the seed creates
+#    demo's tenant network `demo-net` (10.0.0.0/24), so servers boot with a port like real VNFs.
 # Usage: bash openstack-up.sh ; source $OSD/admin-openrc       Stop: bash openstack-down.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +22,11 @@ OSD=${OSD:-/var/tmp/fenix-ci/os}
 N_COMPUTE=${N_COMPUTE:-3}
 COMPUTE_DRIVER=${COMPUTE_DRIVER:-fake.MediumFakeDriver}
 FENIX_URL=${FENIX_URL:-http://127.0.0.1:12347}
-if [ "${NOTIFY:-0}" = 1 ]; then NOTIFY_DRIVER=messagingv2 NOTIFY_FORMAT=versioned; else NOTIFY_DRIVER=noop NOTIFY_FORMAT=unversioned; fi
+# Nova's versioned notifications (on by default; NOTIFY=0 turns them off): oslo driver messagingv2 on
+# the machine's RabbitMQ, topic versioned_notifications, exchange `nova` (nova's default
+# control_exchange). The service consumes them with --nova-notifications / FENIX_NOVA_NOTIFICATIONS
+# (written into admin-openrc).
+if [ "${NOTIFY:-1}" = 1 ]; then NOTIFY_DRIVER=messagingv2 NOTIFY_FORMAT=versioned; else NOTIFY_DRIVER=noop NOTIFY_FORMAT=unversioned; fi
 PW=secret
 DBU=os
 IP=127.0.0.1
@@ -28,8 +35,8 @@ PY=/usr/bin/python3   # never pyenv's python3 on PATH: Debian's OpenStack lives 
 T0=$(date +%s.%N)
 step() { awk -v t0="$T0" -v now="$(date +%s.%N)" -v m="$*" 'BEGIN{printf "[%6.1fs] %s\n", now-t0, m}'; }
 # What makes a cached cloud reusable: this script's text and the settings.
-STAMP="$(cat "$0" | sha1sum | cut -c1-16) n=$N_COMPUTE driver=$COMPUTE_DRIVER notify=$NOTIFY_DRIVER"
-mkdir -p "$OSD"/{pids,logs,etc}
+STAMP="$(cat "$0" "$HERE/fenix_bind_all.py" | sha1sum | cut -c1-16) n=$N_COMPUTE driver=$COMPUTE_DRIVER notify=$NOTIFY_DRIVER"
+mkdir -p "$OSD"/{pids,logs,etc,pylib}
 
 bg() { # name cmd... : start in background, record pid
   local name=$1; shift
@@ -71,6 +78,12 @@ if ! (exec 3<>/dev/tcp/$IP/5672) 2>/dev/null; then
   for i in $(seq 1 240); do (exec 3<>/dev/tcp/$IP/5672) 2>/dev/null && break; sleep 0.5; done
 fi
 TRANSPORT="rabbit://guest:guest@$IP:5672/"
+if [ $MODE != running ] && [ "$NOTIFY_DRIVER" = messagingv2 ]; then
+  # oslo's notifier declares a queue per topic and priority (versioned_notifications.info, .error)
+  # that nobody consumes in the lane: keep it bounded on the machine's broker.
+  rabbitmqctl -q set_policy --apply-to queues fenix-ci-nova-notifications '^versioned_notifications\.' \
+    '{"max-length":2000,"message-ttl":600000}' >/dev/null 2>&1 || step "rabbitmq: could not set the notification queue policy"
+fi
 DBS="keystone placement glance neutron nova_api nova nova_cell0 aodh"
 if [ $MODE = warm ]; then
   for d in $DBS; do
@@ -126,6 +139,16 @@ EOC
 sed -e 's/OS_USERNAME=admin/OS_USERNAME=demo/' -e 's/OS_PROJECT_NAME=admin/OS_PROJECT_NAME=demo/' "$OSD/admin-openrc" > "$OSD/demo-openrc"
 sed -e 's/OS_USERNAME=admin/OS_USERNAME=fenix/' -e 's/OS_PROJECT_NAME=admin/OS_PROJECT_NAME=service/' "$OSD/admin-openrc" > "$OSD/fenix-openrc"
 echo "export AMQP_URL=amqp://guest:guest@$IP:5672/" >> "$OSD/admin-openrc"
+# the transport URL the service consumes Nova's versioned notifications from (--nova-notifications)
+if [ "$NOTIFY_DRIVER" = messagingv2 ]; then echo "export FENIX_NOVA_NOTIFICATIONS=$TRANSPORT" >> "$OSD/admin-openrc"; fi
+
+# The ML2 mechanism driver that binds every port (fenix_bind_all.py), registered by entry point:
+# neutron-server runs with PYTHONPATH=$OSD/pylib.
+cp "$HERE/fenix_bind_all.py" "$OSD/pylib/fenix_bind_all.py"
+mkdir -p "$OSD/pylib/fenix_bind_all-0.dist-info"
+printf 'Metadata-Version: 2.1\nName: fenix_bind_all\nVersion: 0\n' > "$OSD/pylib/fenix_bind_all-0.dist-info/METADATA"
+printf '[neutron.ml2.mechanism_drivers]\nfenix_bind_all = fenix_bind_all:BindAllMechanismDriver\n' \
+  > "$OSD/pylib/fenix_bind_all-0.dist-info/entry_points.txt"
 
 auth_section() { cat <<EOC
 [$1]
@@ -210,7 +233,7 @@ lock_path = $OSD/neutron/lock
 [ml2]
 type_drivers = flat,vlan,local
 tenant_network_types = local
-mechanism_drivers =
+mechanism_drivers = fenix_bind_all
 extension_drivers =
 [agent]
 root_helper = sudo
@@ -253,6 +276,7 @@ discover_hosts_in_cells_interval = 5
 lock_path = $OSD/nova/lock
 [oslo_messaging_notifications]
 driver = ${NOTIFY_DRIVER}
+# (control_exchange: nova's default, "nova")
 [vnc]
 enabled = false
 [cinder]
@@ -262,6 +286,7 @@ live_migration_wait_for_vif_plug = false
 [notifications]
 notify_on_state_change = vm_and_task_state
 notification_format = ${NOTIFY_FORMAT}
+versioned_notifications_topics = versioned_notifications
 EOC
 authtoken nova
 auth_section placement nova
@@ -371,7 +396,7 @@ bg placement env OS_PLACEMENT_CONFIG_DIR="$OSD/etc/placement" \
   uwsgi --plugins python3 --http-socket $IP:8778 --wsgi-file /usr/bin/placement-api \
   $UWSGI_OPTS --logto "$OSD/logs/placement-uwsgi.log"
 bg glance-api glance-api --config-file "$OSD/etc/glance-api.conf"
-bg neutron-server neutron-server --config-file "$OSD/etc/neutron.conf"
+bg neutron-server env PYTHONPATH="$OSD/pylib" neutron-server --config-file "$OSD/etc/neutron.conf"
 bg nova-api nova-api $NC --log-file "$OSD/logs/nova-api.log"
 bg nova-conductor nova-conductor $NC --log-file "$OSD/logs/nova-conductor.log"
 bg nova-scheduler nova-scheduler $NC --log-file "$OSD/logs/nova-scheduler.log"
