@@ -38,6 +38,8 @@ export interface Config {
   /** oslo.messaging notifications on this AMQP broker (amqp:// or an oslo rabbit:// transport_url). */
   notifyAmqp: string | null;
   osloExchange: string;
+  /** --driver openstack: Nova's versioned notifications from this broker (oslo transport_url). */
+  novaNotifications: string | null;
   /** Projects with an AODH event alarm on maintenance.scheduled are interacting (needs --notify-amqp). */
   aodh: boolean;
   /** Webhook / download targets allowed even if built-in forbidden (comma-separated CIDRs). */
@@ -124,6 +126,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'osloExchange', flag: 'oslo-exchange', description: "oslo.messaging control_exchange for --notify-amqp", default: 'openstack', parse: str },
   { key: 'webhookAllow', flag: 'webhook-allow', description: 'CIDRs webhooks and downloads may reach even if refused by default (loopback, link-local, metadata, …)', default: null, parse: cidrList('--webhook-allow') },
   { key: 'webhookDeny', flag: 'webhook-deny', description: 'CIDRs webhooks and downloads may never reach (beats --webhook-allow)', default: null, parse: cidrList('--webhook-deny') },
+  { key: 'novaNotifications', flag: 'nova-notifications', description: "--driver openstack: consume Nova's versioned notifications from this broker (an oslo transport_url, rabbit://user:pass@host:5672/) instead of polling Nova", default: null, parse: str },
   { key: 'aodh', flag: 'aodh', description: 'subscriptions from AODH: a project with an event alarm on maintenance.scheduled is interacting (needs --notify-amqp)', default: false, parse: bool },
 ];
 

@@ -20,3 +20,10 @@ export interface InstanceInfo {
   /** Whether the infrastructure can live-migrate this instance. */
   liveMigratable: boolean;
 }
+
+/**
+ * The error of a move that failed because the infrastructure refused the target it was asked for
+ * (no room, filtered out, disabled) starts with this: nothing moved, and a workflow may choose
+ * another target instead of failing the session.
+ */
+export const TARGET_REFUSED = 'target refused';

@@ -130,7 +130,17 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
         (config.simulatorUrl
           ? new RemoteSimulatorDriver(config.simulatorUrl)
           : await inProcessSimulator(scenarioOf(config, o.scenario), clock, config, store, role)));
-  const infra: InfraDriver = o.driver ?? simulator ?? new (await openstack()).OpenStackDriver(keystone!);
+  // Nova's notifications tell the engine's driver what changed (issue 10); the API's driver only
+  // answers single lookups. Unreachable at start: the driver polls, and the consumer reconnects.
+  const novaEvents =
+    !o.driver && config.driver === 'openstack' && config.novaNotifications && role !== 'api'
+      ? new (await import('../drivers/openstack/nova-events.js')).NovaNotifications({
+          url: config.novaNotifications,
+          onError: (err) => log.warn({ err: err.message }, 'nova notifications: reconnect failed'),
+        })
+      : null;
+  await novaEvents?.start().catch((err: Error) => log.warn({ err: err.message }, 'nova notifications: not connected; polling Nova until they are'));
+  const infra: InfraDriver = o.driver ?? simulator ?? new (await openstack()).OpenStackDriver(keystone!, novaEvents ? { events: novaEvents } : {});
   // What the planner assumes a move or a host maintenance takes: the simulated cloud's own timings
   // (unreachable shared simulator: the planner's defaults).
   const estimates = simulator ? await simulatorEstimates(simulator).catch(() => undefined) : undefined;
@@ -245,6 +255,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       await Promise.allSettled(loops);
       await oslo?.close();
       await infra.close?.();
+      await novaEvents?.close();
       if (simulator !== infra) await simulator?.close(); // writes what the simulator still queues
       await pgNudges?.close();
       await outbound.close();

@@ -9,6 +9,7 @@
 //   oslo's `_unique_id` (the message id) so oslo listeners drop redeliveries.
 // Publishing uses a confirm channel: a delivery is `ok` once the broker has taken the message, so
 // the relay's at-least-once bookkeeping holds. Connection trouble is a failed delivery (retried).
+import { amqpUrlOf } from '../config/amqp-url.js';
 import amqp from 'amqplib';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Store } from '../ports/store.js';
@@ -30,15 +31,6 @@ export interface OsloTransportOptions {
   durable?: boolean;
   /** Publish confirmation limit, ms. Default 10000. */
   timeoutMs?: number;
-}
-
-/** `rabbit://u:p@h1:5672,u:p@h2:5672/vhost` → `amqp://u:p@h1:5672/vhost`. */
-export function amqpUrlOf(url: string): string {
-  const m = /^(rabbit|amqp|amqps|kombu)(\+\w+)?:\/\/([^/]*)(\/.*)?$/i.exec(url.trim());
-  if (!m) throw new Error(`not an AMQP URL: ${url}`);
-  const scheme = m[1]!.toLowerCase() === 'amqps' ? 'amqps' : 'amqp';
-  const host = m[3]!.split(',')[0]!;
-  return `${scheme}://${host}${m[4] ?? '/'}`;
 }
 
 /** The url a subscription on the oslo bus carries (no credentials: the transport holds them). */
@@ -175,3 +167,4 @@ export async function ensureOsloAdminSubscription(
   await store.createSubscription(sub);
   return sub;
 }
+export { amqpUrlOf };

@@ -1,9 +1,10 @@
 // The one small interface between workflows and an infrastructure (spec §8).
 // Every mutating call is idempotent or keyed, so a restarted engine never repeats an effect.
-import type { HostInfo, InstanceInfo } from '../domain/infra.js';
+import { TARGET_REFUSED, type HostInfo, type InstanceInfo } from '../domain/infra.js';
 import type { InstanceAction } from '../domain/states.js';
 
 export type { HostInfo, InstanceInfo };
+export { TARGET_REFUSED };
 
 /** A long-running driver operation (migration, host maintenance). */
 export interface OpStatus {

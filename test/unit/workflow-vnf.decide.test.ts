@@ -5,6 +5,7 @@ import type { Decision } from '../../src/domain/decision.js';
 import type { HostInfo, InstanceInfo } from '../../src/domain/infra.js';
 import type { Op, SessionHost, SessionInstance, SessionProject, SessionRow } from '../../src/domain/model.js';
 import type { Snapshot } from '../../src/domain/snapshot.js';
+import { TARGET_REFUSED } from '../../src/ports/infra-driver.js';
 import { decide } from '../../src/workflows/vnf/decide.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
@@ -160,6 +161,32 @@ describe('vnf workflow: decide(snapshot, now)', () => {
     const d = decide('vnf', s, T0 + 20 * S);
     expect(d.session?.state).toBe('MAINTENANCE_FAILED');
     expect(d.session?.reason).toMatch(/NACK_PLANNED_MAINTENANCE for i2/);
+  });
+
+  it('when the cloud refuses the planned target, says so and moves the instance elsewhere under a new key; fails after 3 refusals', () => {
+    const refusedOp = (key: string, target: string) =>
+      op(key, { subject: 'i1', status: 'failed', args: { kind: 'MIGRATE', from: 'c1', target }, error: `${TARGET_REFUSED}: Nova refused ${target}: No valid host was found.`, startedAt: T0 + 20 * S, finishedAt: T0 + 21 * S });
+    // (a snapshot per step: a snapshot's index is built once)
+    const at = (i1: Partial<SessionInstance>, ops: Op[]) => {
+      const s = moving();
+      s.hosts.push(host('c3', { status: 'maintained', maintainedAt: T0 }));
+      s.observed.hosts = [obsHost('c0', 8, 0), obsHost('c1', 8, 4, false), obsHost('c2', 8, 2, false), obsHost('c3', 8, 0)];
+      s.instances[0] = asked('i1', 'c1', i1);
+      s.ops = ops;
+      return s;
+    };
+    const d = decide('vnf', at({ status: 'moving', action: 'MIGRATE' }, [refusedOp('move:a0:i1:c1', 'c0')]), T0 + 22 * S);
+    expect(d.session?.state).toBeUndefined();
+    expect(d.instances).toContainEqual(expect.objectContaining({ instanceId: 'i1', status: 'present', error: expect.stringMatching(/refused c0/) }));
+    expect(d.timeline?.some((t) => /c0 refused it/.test(t.message))).toBe(true);
+    // the next step: a move to another host under the next key (c0 is not asked again)
+    const next = decide('vnf', at({ status: 'present', action: 'MIGRATE', error: 'refused' }, [refusedOp('move:a0:i1:c1', 'c0')]), T0 + 23 * S);
+    expect(next.ops?.find((o) => o.subject === 'i1')).toMatchObject({ key: 'move:a0:i1:c1:1', args: { from: 'c1', target: 'c3' } });
+    // a fourth refusal fails the session with the cloud's words
+    const ops = [refusedOp('move:a0:i1:c1', 'c0'), refusedOp('move:a0:i1:c1:1', 'c3'), refusedOp('move:a0:i1:c1:2', 'c5'), refusedOp('move:a0:i1:c1:3', 'c6')];
+    const failed = decide('vnf', at({ status: 'moving', action: 'MIGRATE' }, ops), T0 + 30 * S);
+    expect(failed.session?.state).toBe('MAINTENANCE_FAILED');
+    expect(failed.session?.reason).toMatch(/moving i1 off c1 failed: target refused: Nova refused c6/);
   });
 
   it('chooses another target when the planned one cannot take the instance now', () => {

@@ -12,20 +12,36 @@
 //   `details` from microversion 2.84) and `os-migrations`: the move is done when the server is
 //   ACTIVE (or as it was) on another host, failed when Nova recorded an error for the action started
 //   at or after the ref's time (the error is Nova's message, e.g. "No valid host was found. ..."),
-//   confirmResize is sent on VERIFY_RESIZE, and a move whose ref is in the metadata but that Nova
-//   never received (crash between the two writes) is issued then.
-import { createHash } from 'node:crypto';
+//   confirmResize is sent once on VERIFY_RESIZE, and a move whose ref is in the metadata but that
+//   Nova never received (crash between the two writes) is issued then.
+//
+// Asking Nova little (issue 10): a well-behaved client of a control plane that serves hundreds of
+// computes does not list the cloud on every tick.
+// - The inventory (services, capacity, every server) is listed at most every `inventoryRefreshMs`;
+//   between listings `watch` answers from what the driver learned itself (moves it saw land,
+//   scheduling it changed) and, with `events` (Nova's versioned notifications), from the events.
+// - A moving server is read (GET /servers/{id}) only when there is a reason: without events, on a
+//   backoff (fast at first, then slower); with events, when an event says a step ended, and at most
+//   every `eventSafetyMs` otherwise (an event can be lost). In between getOperation answers from
+//   what it last saw, at no cost to Nova.
+// - A planned target is passed to Nova (`host` in migrate from 2.56, in os-migrateLive), so the
+//   scheduler validates it; where the server lands is checked against it.
+import { createHash, randomUUID } from 'node:crypto';
 import {
   DriverError,
   type HostInfo,
   type InfraDriver,
   type InstanceInfo,
   type MoveKind,
+  type MoveOptions,
   type OpStatus,
+  TARGET_REFUSED,
+  type WorldChanges,
 } from '../../ports/infra-driver.js';
 import type { HostType } from '../../domain/states.js';
 import { HttpError, type HttpOptions, type HttpResponse } from './http.js';
 import type { KeystoneSession } from './keystone.js';
+import type { NovaEvent, NovaEventSource } from './nova-events.js';
 
 export const MOVE_METADATA_KEY = 'fenix_move';
 /** The microversion asked for unless configured (2.84 gives action event details; < 2.88 keeps hypervisor vCPUs). */
@@ -36,8 +52,16 @@ export interface OpenStackDriverOptions {
   microversion?: string;
   /** Where capacity comes from: placement (default when the catalog has it) or hypervisors. */
   capacity?: 'auto' | 'placement' | 'hypervisors';
-  /** Poll hint for a running move that has just started, ms (a quarter of it near its end). Default 1000. */
+  /** First look at a move after it starts, ms; each later look waits 1.5 times longer, up to pollMaxMs. Default 500. */
   pollHintMs?: number;
+  /** Longest wait between two looks at a moving server without events, ms. Default 3000. */
+  pollMaxMs?: number;
+  /** Nova's versioned notifications (nova-events.ts): with them, Nova is asked only when an event says so. */
+  events?: NovaEventSource;
+  /** With live events: a moving server is still read at least this often, ms (an event may be lost). Default 10000. */
+  eventSafetyMs?: number;
+  /** The whole inventory is listed again at most this often, ms. Default 10000, or 60000 while events are live. */
+  inventoryRefreshMs?: number;
   /** How long to wait for the error event of a migration Nova marked failed, ms. Default 5000. */
   errorGraceMs?: number;
   /** How long inventories (total, reserved, allocation ratio) and the hypervisor list are reused, ms. Default 60000. */
@@ -101,6 +125,22 @@ interface MoveRef {
   t: number;
   keyHash: string;
   src: string;
+  /** The host asked for (the plan's target); absent: Nova's scheduler chose. */
+  target?: string;
+}
+
+/** What the driver knows of one move between two looks at its server. */
+interface MoveWatch {
+  /** When Nova is next asked (GET /servers/{id}), unless an event comes first. */
+  nextAt: number;
+  /** Current wait between looks (backoff without events). */
+  interval: number;
+  /** An event since the last look says a step of the move ended. */
+  dirty: boolean;
+  /** confirmResize sent by this process: never twice (a second one is Nova's 400 "not been resized"). */
+  confirmed: boolean;
+  /** The answer of the last look, repeated until the next one. */
+  last: OpStatus | null;
 }
 
 const KIND_CODE: Record<string, MoveKind> = { m: 'MIGRATE', l: 'LIVE_MIGRATE' };
@@ -109,15 +149,29 @@ const ACTION_OF: Partial<Record<MoveKind, string[]>> = { MIGRATE: ['migrate', 'r
 
 export const keyHash = (key: string): string => createHash('sha256').update(key).digest('hex').slice(0, 12);
 
+/** `nova-move:<m|l>:<server>:<nova time s>:<key hash>:<source>[@<target>]` (host names have no '@'). */
 export function encodeMoveRef(r: MoveRef): string {
-  return `nova-move:${CODE_OF[r.kind]}:${r.instanceId}:${Math.floor(r.t / 1000)}:${r.keyHash}:${r.src}`;
+  return `nova-move:${CODE_OF[r.kind]}:${r.instanceId}:${Math.floor(r.t / 1000)}:${r.keyHash}:${r.src}${r.target ? `@${r.target}` : ''}`;
 }
 
 export function decodeMoveRef(ref: string): MoveRef | null {
-  const m = /^nova-move:([ml]):([^:]+):(\d+):([0-9a-f]{12}):(.+)$/.exec(ref);
+  const m = /^nova-move:([ml]):([^:]+):(\d+):([0-9a-f]{12}):([^@]+)(?:@(.+))?$/.exec(ref);
   if (!m) return null;
-  return { kind: KIND_CODE[m[1]!]!, instanceId: m[2]!, t: Number(m[3]) * 1000, keyHash: m[4]!, src: m[5]! };
+  return { kind: KIND_CODE[m[1]!]!, instanceId: m[2]!, t: Number(m[3]) * 1000, keyHash: m[4]!, src: m[5]!, ...(m[6] && { target: m[6] }) };
 }
+
+/** An event that says a step of a move ended: worth one look at the server. */
+const MILESTONE = /(\.error|resize_finish\.end|resize_confirm\.end|resize_revert\.end|live_migration_(post|post_dest|rollback|rollback_dest|abort)\.end|delete\.end)$/;
+const isMilestone = (e: Extract<NovaEvent, { kind: 'instance' }>): boolean =>
+  MILESTONE.test(e.eventType) || (e.eventType === 'instance.update' && e.taskState === null) || e.state === 'error';
+
+const DEFAULT_POLL_MS = 500;
+const DEFAULT_POLL_MAX_MS = 3_000;
+const DEFAULT_EVENT_SAFETY_MS = 10_000;
+/** With live events the driver repeats its last answer this soon: cheap, and an event is acted on within it. */
+const EVENT_ANSWER_MS = 300;
+/** Change log entries kept for watch(); an older cursor is answered with the whole world. */
+const CHANGE_LOG_LIMIT = 100_000;
 
 /** Nova timestamps have no zone and are UTC. */
 const novaTime = (s: string): number => Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`);
@@ -147,12 +201,32 @@ export class OpenStackDriver implements InfraDriver {
   /** ref → when its migration was first seen failed without an error event yet. */
   private readonly settling = new Map<string, number>();
   private readonly now: () => number;
+  /** Moves being watched (by ref), and their refs by server. */
+  private readonly moves = new Map<string, MoveWatch>();
+  private readonly movesOf = new Map<string, Set<string>>();
+
+  // The inventory as last seen, and what changed in it since (watch()).
+  private world: { hosts: Map<string, HostInfo>; instances: Map<string, InstanceInfo> } | null = null;
+  private listedAt = -Infinity;
+  private listing: Promise<void> | null = null;
+  /** nova-compute service per host (id, status), from the last os-services answer or event. */
+  private readonly services = new Map<string, NovaService>();
+  private readonly epoch = randomUUID().slice(0, 8);
+  /** Entry k is change number logBase + k + 1: `h<name>` or `i<id>`. */
+  private log: string[] = [];
+  private logBase = 0;
+  private readonly unsubscribe: (() => void) | undefined;
 
   constructor(
     readonly keystone: KeystoneSession,
     private readonly opts: OpenStackDriverOptions = {},
   ) {
     this.now = opts.now ?? Date.now;
+    this.unsubscribe = opts.events?.subscribe((e) => this.onEvent(e));
+  }
+
+  private get eventsLive(): boolean {
+    return this.opts.events?.live === true;
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -190,12 +264,14 @@ export class OpenStackDriver implements InfraDriver {
 
   // ---------------------------------------------------------------- hosts
 
-  private async services(query = ''): Promise<NovaService[]> {
-    return (await this.nova<{ services: NovaService[] }>(`/os-services${query}`)).body.services;
+  private async listServices(query = ''): Promise<NovaService[]> {
+    const all = (await this.nova<{ services: NovaService[] }>(`/os-services${query}`)).body.services;
+    for (const svc of all) if (svc.binary === 'nova-compute') this.services.set(svc.host, svc);
+    return all;
   }
 
   async listHosts(): Promise<HostInfo[]> {
-    const [services, first] = await Promise.all([this.services(), this.capacity()]);
+    const [services, first] = await Promise.all([this.listServices(), this.capacity()]);
     let capacity = first;
     if (this.hvCache && services.some((s) => s.binary === 'nova-compute' && !capacity.has(s.host))) {
       this.hvCache = null; // a compute host the cached hypervisor list does not know yet
@@ -282,12 +358,16 @@ export class OpenStackDriver implements InfraDriver {
   }
 
   async setHostScheduling(host: string, enabled: boolean, reason: string): Promise<void> {
-    const svc = (await this.services(`?binary=nova-compute&host=${encodeURIComponent(host)}`)).find((s) => s.host === host);
+    // The service as the events keep it (no request), else as Nova says now.
+    let svc = this.eventsLive ? this.services.get(host) : undefined;
     if (!svc) {
-      // Not a compute host: nothing schedules onto it. Unknown altogether: say so.
-      const any = (await this.services(`?host=${encodeURIComponent(host)}`)).some((s) => s.host === host);
-      if (any) return;
-      throw new DriverError(`host not found: ${host}`, false, 'NOT_FOUND');
+      svc = (await this.listServices(`?binary=nova-compute&host=${encodeURIComponent(host)}`)).find((s) => s.host === host);
+      if (!svc) {
+        // Not a compute host: nothing schedules onto it. Unknown altogether: say so.
+        const any = (await this.listServices(`?host=${encodeURIComponent(host)}`)).some((s) => s.host === host);
+        if (any) return;
+        throw new DriverError(`host not found: ${host}`, false, 'NOT_FOUND');
+      }
     }
     const want = enabled ? 'enabled' : 'disabled';
     // Already as wanted: nothing to do (an operator's disabled_reason is kept, never overwritten).
@@ -300,6 +380,139 @@ export class OpenStackDriver implements InfraDriver {
     } else {
       await this.nova('/os-services/disable-log-reason', { method: 'PUT', body: { host, binary: 'nova-compute', disabled_reason: reason } });
     }
+    this.services.set(host, { ...svc, status: want, disabled_reason: enabled ? null : reason });
+    this.setHostEnabled(host, enabled);
+  }
+
+  // ---------------------------------------------------------------- the inventory, watched
+
+  /**
+   * What changed since `cursor`. The whole inventory is listed when there is none yet, when the
+   * cursor is not ours or too old (then `full`), or when the last listing is older than
+   * inventoryRefreshMs; otherwise the answer costs Nova nothing: it is what the driver saw change.
+   */
+  async watch(cursor: string | null): Promise<WorldChanges> {
+    const refreshMs = this.opts.inventoryRefreshMs ?? (this.eventsLive ? 60_000 : 10_000);
+    if (!this.world || this.now() - this.listedAt >= refreshMs) await this.relist();
+    const world = this.world!;
+    const seq = this.logBase + this.log.length;
+    const m = cursor ? /^([0-9a-f]{8}):(\d+)$/.exec(cursor) : null;
+    const since = m && m[1] === this.epoch ? Number(m[2]) : null;
+    const next = `${this.epoch}:${seq}`;
+    if (since === null || since < this.logBase || since > seq) {
+      return { cursor: next, full: true, hosts: [...world.hosts.values()], instances: [...world.instances.values()], removed: [] };
+    }
+    const hosts = new Set<string>();
+    const ids = new Set<string>();
+    for (let k = since - this.logBase; k < this.log.length; k++) {
+      const e = this.log[k]!;
+      (e[0] === 'h' ? hosts : ids).add(e.slice(1));
+    }
+    const out: WorldChanges = { cursor: next, full: false, hosts: [], instances: [], removed: [] };
+    for (const h of hosts) {
+      const info = world.hosts.get(h);
+      if (info) out.hosts.push({ ...info });
+    }
+    for (const id of ids) {
+      const i = world.instances.get(id);
+      if (i) out.instances.push({ ...i });
+      else out.removed.push(id);
+    }
+    return out;
+  }
+
+  /** List services, capacity and every server; note what differs from what was known. Single-flight. */
+  private relist(): Promise<void> {
+    this.listing ??= (async () => {
+      const [hosts, instances] = await Promise.all([this.listHosts(), this.listInstances()]);
+      const old = this.world;
+      this.world = { hosts: new Map(hosts.map((h) => [h.name, h])), instances: new Map(instances.map((i) => [i.id, i])) };
+      this.listedAt = this.now();
+      if (!old) return;
+      for (const h of hosts) {
+        const o = old.hosts.get(h.name);
+        if (!o || o.enabled !== h.enabled || o.vcpus !== h.vcpus || o.vcpusUsed !== h.vcpusUsed || o.type !== h.type) this.note(`h${h.name}`);
+      }
+      for (const i of instances) {
+        const o = old.instances.get(i.id);
+        if (!o || o.host !== i.host || o.vcpus !== i.vcpus || o.name !== i.name || o.floatingIp !== i.floatingIp || o.liveMigratable !== i.liveMigratable)
+          this.note(`i${i.id}`);
+      }
+      for (const id of old.instances.keys()) if (!this.world.instances.has(id)) this.note(`i${id}`);
+    })().finally(() => {
+      this.listing = null;
+    });
+    return this.listing;
+  }
+
+  private note(entry: string): void {
+    this.log.push(entry);
+    if (this.log.length > CHANGE_LOG_LIMIT) {
+      const drop = this.log.length - CHANGE_LOG_LIMIT / 2;
+      this.log = this.log.slice(drop);
+      this.logBase += drop;
+    }
+  }
+
+  private setHostEnabled(host: string, enabled: boolean): void {
+    const h = this.world?.hosts.get(host);
+    if (!h || h.enabled === enabled) return;
+    this.world!.hosts.set(host, { ...h, enabled });
+    this.note(`h${host}`);
+  }
+
+  /** A server seen somewhere (an answer or an event): move it in the inventory, its vCPUs with it. */
+  private placeServer(id: string, host: string | null, patch: Partial<InstanceInfo> = {}): void {
+    if (!this.world) return;
+    const { instances } = this.world;
+    const cur = instances.get(id);
+    if (!host) return;
+    const next: InstanceInfo | undefined = cur
+      ? { ...cur, ...patch, host }
+      : patch.projectId !== undefined
+        ? { id, name: patch.name ?? id, projectId: patch.projectId, host, vcpus: patch.vcpus ?? 1, floatingIp: false, liveMigratable: patch.liveMigratable ?? true }
+        : undefined;
+    if (!next) return;
+    if (cur && cur.host === next.host && cur.liveMigratable === next.liveMigratable && cur.vcpus === next.vcpus && cur.name === next.name) return;
+    if (cur && cur.host !== next.host) this.shiftUsage(cur.host, -cur.vcpus);
+    if (!cur || cur.host !== next.host) this.shiftUsage(next.host, next.vcpus);
+    instances.set(id, next);
+    this.note(`i${id}`);
+  }
+
+  private forgetServer(id: string): void {
+    const cur = this.world?.instances.get(id);
+    if (!cur) return;
+    this.world!.instances.delete(id);
+    this.shiftUsage(cur.host, -cur.vcpus);
+    this.note(`i${id}`);
+  }
+
+  /** Placement's usage moves with the server (until the next listing reads it again). */
+  private shiftUsage(host: string, vcpus: number): void {
+    const h = this.world?.hosts.get(host);
+    if (!h || h.type !== 'compute') return;
+    this.world!.hosts.set(host, { ...h, vcpusUsed: Math.max(0, h.vcpusUsed + vcpus) });
+    this.note(`h${host}`);
+  }
+
+  private onEvent(e: NovaEvent): void {
+    if (e.kind === 'service') {
+      if (e.binary !== 'nova-compute') return;
+      const svc = this.services.get(e.host);
+      if (svc) this.services.set(e.host, { ...svc, status: e.disabled ? 'disabled' : 'enabled', disabled_reason: e.disabledReason });
+      this.setHostEnabled(e.host, !e.disabled);
+      return;
+    }
+    if (e.eventType === 'instance.delete.end') this.forgetServer(e.uuid);
+    else
+      this.placeServer(e.uuid, e.host, {
+        ...(e.tenantId !== null && { projectId: e.tenantId }),
+        ...(e.name !== null && { name: e.name }),
+        ...(e.vcpus !== null && { vcpus: e.vcpus }),
+        ...(e.state !== null && { liveMigratable: e.state === 'active' || e.state === 'paused' }),
+      });
+    if (isMilestone(e)) for (const ref of this.movesOf.get(e.uuid) ?? []) this.moves.get(ref)!.dirty = true;
   }
 
   // ---------------------------------------------------------------- servers
@@ -375,20 +588,41 @@ export class OpenStackDriver implements InfraDriver {
 
   // ---------------------------------------------------------------- moves
 
-  async startMove(instanceId: string, kind: MoveKind, key: string): Promise<string> {
+  async startMove(instanceId: string, kind: MoveKind, key: string, opts: MoveOptions = {}): Promise<string> {
     const known = this.refs.get(key);
     if (known) return known;
     let p = this.inflight.get(key);
     if (!p) {
-      p = this.doStartMove(instanceId, kind, key).finally(() => this.inflight.delete(key));
+      p = this.doStartMove(instanceId, kind, key, opts.target).finally(() => this.inflight.delete(key));
       this.inflight.set(key, p);
     }
     const ref = await p;
     this.refs.set(key, ref);
+    this.watchMove(ref, instanceId);
     return ref;
   }
 
-  private async doStartMove(instanceId: string, kind: MoveKind, key: string): Promise<string> {
+  /** Start watching a move: first look after pollHintMs (events may call it earlier). */
+  private watchMove(ref: string, instanceId: string): MoveWatch {
+    let w = this.moves.get(ref);
+    if (w) return w;
+    const first = this.opts.pollHintMs ?? DEFAULT_POLL_MS;
+    w = { nextAt: this.now() + first, interval: first, dirty: false, confirmed: false, last: null };
+    this.moves.set(ref, w);
+    let refs = this.movesOf.get(instanceId);
+    if (!refs) this.movesOf.set(instanceId, (refs = new Set()));
+    refs.add(ref);
+    return w;
+  }
+
+  private unwatchMove(ref: string, instanceId: string): void {
+    this.moves.delete(ref);
+    const refs = this.movesOf.get(instanceId);
+    refs?.delete(ref);
+    if (refs?.size === 0) this.movesOf.delete(instanceId);
+  }
+
+  private async doStartMove(instanceId: string, kind: MoveKind, key: string, target: string | undefined): Promise<string> {
     if (kind !== 'MIGRATE' && kind !== 'LIVE_MIGRATE') throw new DriverError(`${kind} is not supported by Nova`, false, 'UNSUPPORTED');
     if (!/^[0-9a-fA-F-]{1,64}$/.test(instanceId)) throw new DriverError(`instance not found: ${instanceId}`, false, 'NOT_FOUND');
     const got = await this.server(instanceId);
@@ -408,31 +642,40 @@ export class OpenStackDriver implements InfraDriver {
     }
     const src = server['OS-EXT-SRV-ATTR:host'];
     if (!src) throw new DriverError(`instance ${instanceId} is on no host (status ${server.status})`, false, 'NO_HOST');
-    const ref = encodeMoveRef({ kind, instanceId, t: Math.floor(date / 1000) * 1000, keyHash: hash, src });
+    if (target === src) throw new DriverError(`instance ${instanceId} is already on ${target}`, false, 'REFUSED');
+    const ref = encodeMoveRef({ kind, instanceId, t: Math.floor(date / 1000) * 1000, keyHash: hash, src, ...(target !== undefined && { target }) });
     // Record first, then issue: a crash in between is healed by getOperation (it issues the move).
     await this.nova(`/servers/${encodeURIComponent(instanceId)}/metadata/${MOVE_METADATA_KEY}`, {
       method: 'PUT',
       body: { meta: { [MOVE_METADATA_KEY]: ref } },
     });
     try {
-      await this.issue(instanceId, kind);
+      await this.issue(instanceId, kind, target);
     } catch (err) {
       if (err instanceof HttpError && !err.retryable) {
         // Refused at once (e.g. 400 no valid host for a forced host): nothing started; forget the ref.
         await this.nova(`/servers/${encodeURIComponent(instanceId)}/metadata/${MOVE_METADATA_KEY}`, { method: 'DELETE', accept: [404] }).catch(
           () => undefined,
         );
-        throw new DriverError(`Nova refused to ${kind === 'MIGRATE' ? 'migrate' : 'live-migrate'} ${instanceId}: ${err.message}`, false, 'REFUSED');
+        const refused = `Nova refused to ${kind === 'MIGRATE' ? 'migrate' : 'live-migrate'} ${instanceId}${target ? ` to ${target}` : ''}: ${err.message}`;
+        throw new DriverError(target ? `${TARGET_REFUSED}: ${refused}` : refused, false, 'REFUSED');
       }
       throw err;
     }
     return ref;
   }
 
-  private async issue(instanceId: string, kind: MoveKind): Promise<void> {
-    if (kind === 'MIGRATE') await this.action(instanceId, { migrate: null });
+  /**
+   * The move itself. A target goes to Nova as `host`, which its scheduler validates (capacity, filters,
+   * a disabled service): a cold migration takes one from microversion 2.56; a live one always did
+   * (never `force`, so the scheduler still checks it from 2.30). Without 2.56 a planned cold
+   * migration is left to the scheduler, and getOperation fails it if it lands elsewhere.
+   */
+  private async issue(instanceId: string, kind: MoveKind, target?: string): Promise<void> {
+    if (kind === 'MIGRATE') await this.action(instanceId, { migrate: target !== undefined && (await this.atLeast('2.56')) ? { host: target } : null });
     else {
-      const body = (await this.atLeast('2.25')) ? { host: null, block_migration: 'auto' } : { host: null, block_migration: false, disk_over_commit: false };
+      const host = target ?? null;
+      const body = (await this.atLeast('2.25')) ? { host, block_migration: 'auto' } : { host, block_migration: false, disk_over_commit: false };
       await this.action(instanceId, { 'os-migrateLive': body });
     }
   }
@@ -446,34 +689,72 @@ export class OpenStackDriver implements InfraDriver {
     if (ref.startsWith('nova-host:')) return { status: 'done' };
     const r = decodeMoveRef(ref);
     if (!r) throw new DriverError(`operation not found: ${ref}`, false, 'NOT_FOUND');
+    const w = this.watchMove(ref, r.instanceId);
+    const now = this.now();
+    // No reason to ask Nova yet: the last answer again (free), and when to come back.
+    if (!w.dirty && now < w.nextAt) {
+      const last = w.last ?? { status: 'running' as const }; // just started: nothing to see yet
+      return { ...last, expectedAt: this.eventsLive ? Math.min(w.nextAt, now + EVENT_ANSWER_MS) : w.nextAt };
+    }
+    w.dirty = false;
+    const { st, soon } = await this.look(r, ref, w);
+    if (st.status !== 'running') {
+      this.unwatchMove(ref, r.instanceId);
+      return st;
+    }
+    const first = this.opts.pollHintMs ?? DEFAULT_POLL_MS;
+    // Near the end (finish, verify, confirm) look again soon; otherwise back off. With events, the
+    // event that ends the step brings the next look; the safety interval covers a lost one.
+    w.interval = soon ? first : Math.min(Math.ceil(w.interval * 1.5), this.opts.pollMaxMs ?? DEFAULT_POLL_MAX_MS);
+    const wait = this.eventsLive && !soon ? (this.opts.eventSafetyMs ?? DEFAULT_EVENT_SAFETY_MS) : w.interval;
+    w.nextAt = this.now() + wait;
+    w.last = st;
+    return { ...st, expectedAt: this.eventsLive ? Math.min(w.nextAt, this.now() + EVENT_ANSWER_MS) : w.nextAt };
+  }
+
+  /** One look at a moving server (and, once it has settled, at what Nova recorded of the move). */
+  private async look(r: MoveRef, ref: string, w: MoveWatch): Promise<{ st: OpStatus; soon?: boolean }> {
     const got = await this.server(r.instanceId);
-    if (!got) return { status: 'failed', error: `Instance ${r.instanceId} was deleted.` };
+    if (!got) {
+      this.forgetServer(r.instanceId);
+      return { st: { status: 'failed', error: `Instance ${r.instanceId} was deleted.` } };
+    }
     const s = got.server;
     const host = s['OS-EXT-SRV-ATTR:host'] ?? undefined;
+    if (host) this.placeServer(s.id, host, { liveMigratable: s.status === 'ACTIVE' || s.status === 'PAUSED' });
     const task = s['OS-EXT-STS:task_state'] ?? null;
-    // Poll less while Nova schedules and copies, more often near the end (finish, verify, confirm).
-    const hint = this.opts.pollHintMs ?? 1000;
     const late = s.status === 'VERIFY_RESIZE' || task === 'resize_finish' || task === 'resize_confirming' || task === 'resize_migrated';
-    const running = (): OpStatus => ({ status: 'running', ...(host && { host }), expectedAt: this.now() + (late ? Math.ceil(hint / 4) : hint) });
-    if (s.status === 'ERROR') return { status: 'failed', error: s.fault?.message ?? `instance ${r.instanceId} went to ERROR`, ...(host && { host }) };
+    const running = (soon = late): { st: OpStatus; soon: boolean } => ({ st: { status: 'running', ...(host && { host }) }, soon });
+    if (s.status === 'ERROR') return { st: { status: 'failed', error: s.fault?.message ?? `instance ${r.instanceId} went to ERROR`, ...(host && { host }) } };
 
     if (s.status === 'VERIFY_RESIZE') {
-      if (r.kind === 'MIGRATE' && s.metadata?.[MOVE_METADATA_KEY] === ref) {
+      // Confirm once, when Nova waits for it (no task under way), and only a move of ours.
+      if (r.kind === 'MIGRATE' && !task && !w.confirmed && s.metadata?.[MOVE_METADATA_KEY] === ref) {
+        w.confirmed = true;
         await this.action(r.instanceId, { confirmResize: null }).catch((err: unknown) => {
-          if (!(err instanceof HttpError && (err.status === 409 || err.status === 400))) throw err; // already confirming
+          if (!(err instanceof HttpError && (err.status === 409 || err.status === 400))) {
+            w.confirmed = false; // not sent (network, 5xx): again at the next look
+            throw err;
+          }
         });
       }
-      return running();
+      return running(true);
     }
     if (task) return running();
-    // Settled. Where is it, and what did Nova record for the action we issued?
-    const act = await this.findAction(r);
+    // Settled. Where is it?
     if (host && host !== r.src) {
-      if (act?.failed) return { status: 'failed', error: act.error, host };
-      return { status: 'done', host };
+      this.settling.delete(ref);
+      // The planned target, validated by Nova's scheduler: anywhere else is not what was asked.
+      if (r.target && host !== r.target) return { st: { status: 'failed', error: `landed on ${host}, not on the planned ${r.target}`, host } };
+      return { st: { status: 'done', host } };
     }
+    // Still on its source: what did Nova record for the action we issued?
+    const act = await this.findAction(r);
     if (act) {
-      if (act.failed) return { status: 'failed', error: act.error, ...(host && { host }) };
+      if (act.failed) {
+        this.settling.delete(ref);
+        return { st: { status: 'failed', error: this.refusal(r, act.error), ...(host && { host }) } };
+      }
       // Nova finished the action without moving the server and without an error event: look at the migration.
       const mig = await this.findMigration(r);
       if (mig && ['error', 'failed', 'cancelled'].includes(mig.status)) {
@@ -481,22 +762,27 @@ export class OpenStackDriver implements InfraDriver {
         // error: give the event a few seconds to land, so the cause (e.g. NoValidHost) is reported.
         const first = this.settling.get(ref) ?? this.now();
         this.settling.set(ref, first);
-        if (this.now() - first < (this.opts.errorGraceMs ?? 5_000)) return running();
+        if (this.now() - first < (this.opts.errorGraceMs ?? 5_000)) return running(true);
         this.settling.delete(ref);
-        return { status: 'failed', error: `Nova ${r.kind === 'MIGRATE' ? 'migration' : 'live migration'} ${mig.id} ended with status ${mig.status}`, ...(host && { host }) };
+        return { st: { status: 'failed', error: `Nova ${r.kind === 'MIGRATE' ? 'migration' : 'live migration'} ${mig.id} ended with status ${mig.status}`, ...(host && { host }) } };
       }
       if (mig && ['completed', 'confirmed', 'finished', 'done'].includes(mig.status)) {
-        return { status: 'failed', error: `migration ${mig.id} ${mig.status} but the server is still on ${r.src}`, ...(host && { host }) };
+        return { st: { status: 'failed', error: `migration ${mig.id} ${mig.status} but the server is still on ${r.src}`, ...(host && { host }) } };
       }
-      return running(); // the action is recorded but its task has not been set yet
+      return running(true); // the action is recorded but its task has not been set yet
     }
     // No action since the ref's time: the move was recorded but never reached Nova (a crash between
     // the two writes). Issue it now, once, if the ref is still the server's current move.
     if (s.metadata?.[MOVE_METADATA_KEY] === ref && (s.status === 'ACTIVE' || s.status === 'SHUTOFF' || s.status === 'PAUSED')) {
-      await this.issue(r.instanceId, r.kind);
-      return running();
+      await this.issue(r.instanceId, r.kind, r.target);
+      return running(false);
     }
-    return { status: 'failed', error: `no ${r.kind} of instance ${r.instanceId} was recorded by Nova`, ...(host && { host }) };
+    return { st: { status: 'failed', error: `no ${r.kind} of instance ${r.instanceId} was recorded by Nova`, ...(host && { host }) } };
+  }
+
+  /** Nova's error for a move; when it refused the planned target, said so (the workflow plans again). */
+  private refusal(r: MoveRef, error: string): string {
+    return r.target && /no valid host/i.test(error) ? `${TARGET_REFUSED}: Nova refused ${r.target}: ${error}` : error;
   }
 
   /** The instance action of this move (the newest of its kind started at or after the ref's time). */
@@ -531,5 +817,7 @@ export class OpenStackDriver implements InfraDriver {
     return ms[0] ?? null;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.unsubscribe?.();
+  }
 }

@@ -41,6 +41,7 @@ import {
   type MoveKind,
   type MoveOptions,
   type OpStatus,
+  TARGET_REFUSED,
   type WorldChanges,
 } from '../../ports/infra-driver.js';
 import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore, type SimulatorTable } from '../../ports/simulator-state.js';
@@ -435,7 +436,7 @@ export class SimulatedDriver implements InfraDriver {
       const target = opts.target !== undefined ? (refused ? null : opts.target) : this.schedule(inst.vcpus, inst.host);
       if (!target) {
         op.status = 'failed';
-        op.error = refused ? `${NO_VALID_HOST} Requested host ${opts.target}: ${refused}.` : NO_VALID_HOST;
+        op.error = refused ? `${TARGET_REFUSED}: ${NO_VALID_HOST} Requested host ${opts.target}: ${refused}.` : NO_VALID_HOST;
       } else {
         op.target = target;
         op.finishAt = now + this.durationS(kind) * 1000;

@@ -46,6 +46,7 @@ import {
   ox,
 } from '../common.js';
 import { agendaFor, dropAgenda, noteChanges } from './agenda.js';
+import { TARGET_REFUSED } from '../../domain/infra.js';
 import { HostLoads } from './host-loads.js';
 
 /** SCALE_IN rounds before a plan that still cannot start fails the session. */
@@ -295,7 +296,31 @@ interface Ctx {
   wake: number | null;
 }
 
-const moveKey = (c: Ctx, iid: string, from: string) => `move:${c.a}:${iid}:${from}`;
+/** A move the cloud refused (its target: no room, filtered out, disabled): nothing moved. */
+const refused = (op: Op | undefined): boolean => op?.status === 'failed' && op.error?.startsWith(TARGET_REFUSED) === true;
+/** Refused targets one instance may try before its session fails. */
+const MAX_REFUSALS = 3;
+/**
+ * The key of an instance's latest move off `from`. A move whose target was refused is followed by
+ * another under the next key (`…:1`, `…:2`): O(refusals), which are few.
+ */
+function moveKey(c: Ctx, iid: string, from: string): string {
+  const base = `move:${c.a}:${iid}:${from}`;
+  let key = base;
+  for (let n = 1; refused(c.ix.op(key)) && c.ix.op(`${base}:${n}`); n++) key = `${base}:${n}`;
+  return key;
+}
+/** The key for a new move off `from`, and the targets refused so far (not to be asked again). */
+function nextMove(c: Ctx, iid: string, from: string): { key: string; refusedTargets: Set<string> } {
+  const base = `move:${c.a}:${iid}:${from}`;
+  const refusedTargets = new Set<string>();
+  let key = base;
+  for (let n = 1; refused(c.ix.op(key)); n++) {
+    refusedTargets.add(String(c.ix.op(key)!.args.target ?? ''));
+    key = `${base}:${n}`;
+  }
+  return { key, refusedTargets };
+}
 const askKeyOf = (c: Ctx, iid: string, from: string) => `${c.a}:${iid}:${from}`;
 const instanceUrl = (s: Snapshot, pid: string, iid: string) => `${projectUrl(s, pid)}/${encodeURIComponent(iid)}`;
 const wakeAt = (c: Ctx, t: number) => {
@@ -424,6 +449,12 @@ function finishMoves(c: Ctx): { failed?: Decision } {
   const part = { instances: [] as InstancePatch[], events: [] as NewEvent[], timeline: [] as NonNullable<Decision['timeline']> };
   for (const [rec, op] of ended) {
     const from = rec.host;
+    if (refused(op) && nextMove(c, rec.instanceId, from).refusedTargets.size <= MAX_REFUSALS) {
+      // Nothing moved: plan it again, elsewhere (startMoves skips the targets refused so far).
+      part.instances.push({ instanceId: rec.instanceId, status: 'present', error: op.error });
+      part.timeline.push({ at: now, kind: 'instance', message: `${rec.instanceId}: ${String(op.args.target)} refused it (${op.error}); choosing another target` });
+      continue;
+    }
     if (op.status === 'failed') {
       const reason = `moving ${rec.instanceId} off ${from} failed: ${op.error}`;
       return { failed: merge(...c.parts, part, { instances: [{ instanceId: rec.instanceId, status: 'failed', error: op.error }] }, fail(s, now, reason)) };
@@ -814,15 +845,16 @@ function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes:
     if (g && g.maxImpacted > 0 && (impacted.get(g.groupId) ?? 0) >= g.maxImpacted) continue;
     const p = placeable(r.rec.instanceId, r.rec.vcpus);
     const first = r.rec.moves === 0;
+    const { key, refusedTargets } = nextMove(c, r.rec.instanceId, r.from);
     const planned = c.planned.get(r.from)?.get(r.rec.instanceId);
     let target: string | null = null;
-    if (planned) {
+    if (planned && !refusedTargets.has(planned)) {
       const at = targetReadyAt(c, planned);
       if (at !== null && at > now) continue; // its target is still in maintenance; its end wakes the session
       if (at !== null && targetUsable(c, planned, first) && !placement.refusal(p, planned)) target = planned;
     }
     if (!target) {
-      const self = (h: string) => h === r.from;
+      const self = (h: string) => h === r.from || refusedTargets.has(h);
       const { tier1, tier2 } = otherTargets();
       target = placement.bestFit(p, tier1, self) ?? (first ? placement.bestFit(p, tier2, self) : null);
       if (!target) continue; // nowhere right now: capacity comes back as hosts are maintained
@@ -830,8 +862,8 @@ function startMoves(c: Ctx, ready: Candidate[], patches: InstancePatch[], notes:
     }
     placement.add(p, target);
     if (g) bump(g.groupId);
-    ops.push({ key: moveKey(c, r.rec.instanceId, r.from), kind: 'move', subject: r.rec.instanceId, args: { kind: r.action, from: r.from, target } });
-    patches.push({ instanceId: r.rec.instanceId, status: 'moving', action: r.action, askState: null });
+    ops.push({ key, kind: 'move', subject: r.rec.instanceId, args: { kind: r.action, from: r.from, target } });
+    patches.push({ instanceId: r.rec.instanceId, status: 'moving', action: r.action, askState: null, ...(refusedTargets.size && { error: null }) });
     notes.push({ at: now, kind: 'instance', message: `${r.action} ${r.rec.instanceId} ${r.from} → ${target}` });
   }
   if (ops.length) c.parts.push({ ops });

@@ -1,0 +1,252 @@
+// The OpenStack driver's manners toward Nova (issue 10), against a scripted fake Nova: what it asks,
+// how often, and what it concludes. The real Nova runs these paths in the lane (test/openstack/).
+import { describe, expect, it } from 'vitest';
+import { OpenStackDriver } from '../../src/drivers/openstack/nova-driver.js';
+import type { KeystoneSession } from '../../src/drivers/openstack/keystone.js';
+import { parseNovaNotification, type NovaEvent, type NovaEventSource } from '../../src/drivers/openstack/nova-events.js';
+import { TARGET_REFUSED } from '../../src/ports/infra-driver.js';
+import { HttpError } from '../../src/drivers/openstack/http.js';
+
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+const SERVER = '5e1f0000-0000-4000-8000-000000000001';
+
+interface FakeServer {
+  id: string;
+  name: string;
+  status: string;
+  tenant_id: string;
+  'OS-EXT-SRV-ATTR:host': string;
+  'OS-EXT-STS:task_state': string | null;
+  flavor: { vcpus: number };
+  metadata: Record<string, string>;
+}
+
+/** A Nova that answers what the test sets, and records every request. */
+class FakeNova {
+  now = T0;
+  requests: { method: string; path: string; body?: unknown }[] = [];
+  server: FakeServer = {
+    id: SERVER, name: 'vm1', status: 'ACTIVE', tenant_id: 'p1', 'OS-EXT-SRV-ATTR:host': 'c1', 'OS-EXT-STS:task_state': null, flavor: { vcpus: 2 }, metadata: {},
+  };
+  actions: { action: string; request_id: string; start_time: string; message: string | null; events: { event: string; result: string | null; details?: string }[] }[] = [];
+  services = [
+    { id: 1, binary: 'nova-compute', host: 'c1', status: 'enabled' },
+    { id: 2, binary: 'nova-compute', host: 'c2', status: 'enabled' },
+    { id: 3, binary: 'nova-compute', host: 'c3', status: 'enabled' },
+  ];
+  confirmAnswers: number[] = [];
+
+  session(): KeystoneSession {
+    const ok = <T>(body: T, headers: Record<string, string> = {}) => ({ status: 200, headers: { date: new Date(this.now).toUTCString(), ...headers }, body });
+    return {
+      hasService: async () => false,
+      request: async (service: string, path: string, o: { method?: string; body?: unknown } = {}) => {
+        const method = o.method ?? 'GET';
+        this.requests.push({ method, path, ...(o.body !== undefined && { body: o.body }) });
+        if (service !== 'compute') throw new Error(`unexpected service ${service}`);
+        if (path === '') return ok({ version: { version: '2.95', min_version: '2.1' } });
+        if (path.startsWith('/os-services') && method === 'GET') {
+          const host = /host=([^&]+)/.exec(path)?.[1];
+          return ok({ services: this.services.filter((s) => !host || s.host === host) });
+        }
+        if (path.startsWith('/os-services/') && method === 'PUT') {
+          const id = Number(path.split('/')[2]);
+          const svc = this.services.find((s) => s.id === id)!;
+          svc.status = (o.body as { status: string }).status;
+          return ok({ service: svc });
+        }
+        if (path.startsWith('/os-hypervisors')) return ok({ hypervisors: this.services.map((s) => ({ id: s.id, hypervisor_hostname: s.host, service: { host: s.host }, vcpus: 8, vcpus_used: 0 })) });
+        if (path.startsWith('/servers/detail')) return ok({ servers: [this.server] });
+        if (path === `/servers/${SERVER}` && method === 'GET') return ok({ server: structuredClone(this.server) });
+        if (path === `/servers/${SERVER}/metadata/fenix_move` && method === 'PUT') {
+          Object.assign(this.server.metadata, (o.body as { meta: Record<string, string> }).meta);
+          return ok({});
+        }
+        if (path === `/servers/${SERVER}/action` && method === 'POST') {
+          const body = o.body as Record<string, unknown>;
+          if ('confirmResize' in body) {
+            const status = this.confirmAnswers.shift() ?? 204;
+            if (status >= 400) throw new HttpError(`POST ${path}: ${status}`, status === 409, status, {});
+            return { status, headers: {}, body: null };
+          }
+          this.server['OS-EXT-STS:task_state'] = 'resize_prep';
+          return { status: 202, headers: {}, body: null };
+        }
+        if (path === `/servers/${SERVER}/os-instance-actions`) return ok({ instanceActions: this.actions });
+        if (path.startsWith(`/servers/${SERVER}/os-instance-actions/`)) return ok({ instanceAction: this.actions[0] });
+        if (path.startsWith('/os-migrations')) return ok({ migrations: [] });
+        throw new Error(`fake Nova: no route for ${method} ${path}`);
+      },
+    } as unknown as KeystoneSession;
+  }
+
+  count(method: string, re: RegExp): number {
+    return this.requests.filter((r) => r.method === method && re.test(r.path)).length;
+  }
+}
+
+class FakeEvents implements NovaEventSource {
+  live = true;
+  private readonly ls = new Set<(e: NovaEvent) => void>();
+  subscribe(l: (e: NovaEvent) => void) {
+    this.ls.add(l);
+    return () => this.ls.delete(l);
+  }
+  emit(eventType: string, p: { host?: string; state?: string; taskState?: string | null } = {}) {
+    const e: NovaEvent = { kind: 'instance', eventType, uuid: SERVER, host: p.host ?? null, state: p.state ?? 'active', taskState: p.taskState ?? null, tenantId: 'p1', name: 'vm1', vcpus: 2 };
+    for (const l of this.ls) l(e);
+  }
+}
+
+function setup(opts: { events?: FakeEvents } = {}) {
+  const nova = new FakeNova();
+  const driver = new OpenStackDriver(nova.session(), { now: () => nova.now, capacity: 'hypervisors', ...(opts.events && { events: opts.events }) });
+  return { nova, driver };
+}
+
+describe('OpenStack driver: asking Nova little and exactly', () => {
+  it('passes the planned target as host (2.56+), backs off between looks, confirms once, and checks where the server landed', async () => {
+    const { nova, driver } = setup();
+    const ref = await driver.startMove(SERVER, 'MIGRATE', 's1:move:a0:vm1:c1', { target: 'c2' });
+    expect(nova.requests.find((r) => r.path.endsWith('/action'))?.body).toEqual({ migrate: { host: 'c2' } });
+    const gets = () => nova.count('GET', new RegExp(`^/servers/${SERVER}$`));
+    const before = gets(); // the read before the move
+    // Looks wait 500 ms, then 750, 1125, …: asking in between costs Nova nothing.
+    const st = await driver.getOperation(ref);
+    expect(st).toMatchObject({ status: 'running', expectedAt: T0 + 500 });
+    expect(gets()).toBe(before);
+    nova.now += 500;
+    await driver.getOperation(ref);
+    expect(gets()).toBe(before + 1);
+    nova.now += 600;
+    await driver.getOperation(ref);
+    expect(gets()).toBe(before + 1); // 750 ms not over yet
+    nova.now += 200;
+    await driver.getOperation(ref);
+    expect(gets()).toBe(before + 2);
+    // VERIFY_RESIZE: one confirmResize, however often it is seen before Nova moves on.
+    Object.assign(nova.server, { status: 'VERIFY_RESIZE', 'OS-EXT-STS:task_state': null, 'OS-EXT-SRV-ATTR:host': 'c2' });
+    for (let k = 0; k < 6; k++) {
+      nova.now += 2_000;
+      expect(await driver.getOperation(ref)).toMatchObject({ status: 'running' });
+    }
+    expect(nova.requests.filter((r) => r.path.endsWith('/action') && JSON.stringify(r.body).includes('confirmResize'))).toHaveLength(1);
+    Object.assign(nova.server, { status: 'ACTIVE' });
+    nova.now += 2_000;
+    expect(await driver.getOperation(ref)).toEqual({ status: 'done', host: 'c2' });
+  });
+
+  it('a server that lands elsewhere than the planned target fails the move, saying where it is', async () => {
+    const { nova, driver } = setup();
+    const ref = await driver.startMove(SERVER, 'LIVE_MIGRATE', 's1:k', { target: 'c2' });
+    expect(nova.requests.find((r) => r.path.endsWith('/action'))?.body).toMatchObject({ 'os-migrateLive': { host: 'c2', block_migration: 'auto' } });
+    Object.assign(nova.server, { 'OS-EXT-STS:task_state': null, 'OS-EXT-SRV-ATTR:host': 'c3' });
+    nova.now += 1_000;
+    expect(await driver.getOperation(ref)).toEqual({ status: 'failed', error: 'landed on c3, not on the planned c2', host: 'c3' });
+  });
+
+  it("a target Nova's scheduler refuses fails the move with TARGET_REFUSED and Nova's words", async () => {
+    const { nova, driver } = setup();
+    const ref = await driver.startMove(SERVER, 'MIGRATE', 's1:k', { target: 'c2' });
+    nova.server['OS-EXT-STS:task_state'] = null; // back to ACTIVE on c1
+    nova.actions = [
+      { action: 'migrate', request_id: 'req-1', start_time: new Date(T0).toISOString().replace('Z', ''), message: 'Error', events: [{ event: 'conductor_migrate_server', result: 'Error', details: 'No valid host was found. ' }] },
+    ];
+    nova.now += 1_000;
+    const st = await driver.getOperation(ref);
+    expect(st.status).toBe('failed');
+    expect(st.error).toMatch(new RegExp(`^${TARGET_REFUSED}: Nova refused c2: No valid host was found`));
+  });
+
+  it('a confirmResize lost to the network is sent again; Nova saying it is under way is not an error', async () => {
+    const { nova, driver } = setup();
+    const ref = await driver.startMove(SERVER, 'MIGRATE', 's1:k');
+    Object.assign(nova.server, { status: 'VERIFY_RESIZE', 'OS-EXT-STS:task_state': null, 'OS-EXT-SRV-ATTR:host': 'c3' });
+    nova.confirmAnswers = [503, 409];
+    nova.now += 1_000;
+    await expect(driver.getOperation(ref)).rejects.toThrow(/503/);
+    nova.now += 1_000;
+    expect(await driver.getOperation(ref)).toMatchObject({ status: 'running' });
+    nova.now += 5_000;
+    await driver.getOperation(ref);
+    expect(nova.requests.filter((r) => JSON.stringify(r.body ?? '').includes('confirmResize'))).toHaveLength(2);
+  });
+
+  it('with live events: asks Nova only when an event says a step ended (or after the safety interval), and the inventory follows the events', async () => {
+    const events = new FakeEvents();
+    const { nova, driver } = setup({ events });
+    const first = await driver.watch(null);
+    expect(first.full).toBe(true);
+    const listings = () => nova.count('GET', /^\/servers\/detail/);
+    expect(listings()).toBe(1);
+    const ref = await driver.startMove(SERVER, 'MIGRATE', 's1:k');
+    const gets = () => nova.count('GET', new RegExp(`^/servers/${SERVER}$`));
+    const base = gets();
+    nova.now += 600;
+    await driver.getOperation(ref);
+    expect(gets()).toBe(base + 1); // the first look
+    for (let k = 0; k < 20; k++) {
+      nova.now += 300;
+      events.emit('instance.resize_migrate.start', { host: 'c1', taskState: 'resize_migrating' }); // not a milestone
+      expect(await driver.getOperation(ref)).toMatchObject({ status: 'running', expectedAt: nova.now + 300 });
+    }
+    expect(gets()).toBe(base + 1);
+    // resize_finish.end: the server waits for its confirmation; one look, one confirm
+    Object.assign(nova.server, { status: 'VERIFY_RESIZE', 'OS-EXT-STS:task_state': null, 'OS-EXT-SRV-ATTR:host': 'c3' });
+    events.emit('instance.resize_finish.end', { host: 'c3', state: 'resized' });
+    await driver.getOperation(ref);
+    expect(gets()).toBe(base + 2);
+    Object.assign(nova.server, { status: 'ACTIVE' });
+    events.emit('instance.resize_confirm.end', { host: 'c3' });
+    nova.now += 300;
+    expect(await driver.getOperation(ref)).toEqual({ status: 'done', host: 'c3' });
+    // The world learned the move from the events: no second listing, the server is on c3.
+    const ch = await driver.watch(first.cursor);
+    expect(listings()).toBe(1);
+    expect(ch.full).toBe(false);
+    expect(ch.instances.map((i) => [i.id, i.host])).toEqual([[SERVER, 'c3']]);
+    // Scheduling uses the service the inventory knows: one PUT, no GET.
+    const svcGets = nova.count('GET', /^\/os-services/);
+    await driver.setHostScheduling('c1', false, 'maintenance');
+    expect(nova.count('GET', /^\/os-services/)).toBe(svcGets);
+    expect(nova.count('PUT', /^\/os-services\/1$/)).toBe(1);
+    const hostCh = await driver.watch(ch.cursor);
+    expect(hostCh.hosts.find((h) => h.name === 'c1')?.enabled).toBe(false);
+    // Without an event for 10 s, Nova is asked anyway.
+    const ref2 = await driver.startMove(SERVER, 'MIGRATE', 's1:k2');
+    nova.now += 600;
+    await driver.getOperation(ref2);
+    const after = gets();
+    nova.now += 9_000;
+    await driver.getOperation(ref2);
+    expect(gets()).toBe(after);
+    nova.now += 1_100;
+    await driver.getOperation(ref2);
+    expect(gets()).toBe(after + 1);
+  });
+});
+
+describe("Nova's versioned notifications", () => {
+  it('reads instance.* and service.update from the oslo envelope, and ignores anything else', () => {
+    const envelope = (m: object) => JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': JSON.stringify(m) });
+    const inst = parseNovaNotification(
+      envelope({
+        event_type: 'instance.resize_finish.end',
+        priority: 'INFO',
+        publisher_id: 'nova-compute:compute2',
+        payload: {
+          'nova_object.name': 'InstanceActionResizePrepPayload',
+          'nova_object.data': { uuid: SERVER, host: 'compute2', state: 'resized', task_state: null, tenant_id: 'p1', display_name: 'vm1', flavor: { 'nova_object.data': { vcpus: 2 } } },
+        },
+      }),
+    );
+    expect(inst).toEqual({ kind: 'instance', eventType: 'instance.resize_finish.end', uuid: SERVER, host: 'compute2', state: 'resized', taskState: null, tenantId: 'p1', name: 'vm1', vcpus: 2 });
+    const svc = parseNovaNotification(
+      envelope({ event_type: 'service.update', payload: { 'nova_object.data': { host: 'compute1', binary: 'nova-compute', disabled: true, disabled_reason: 'maintenance' } } }),
+    );
+    expect(svc).toEqual({ kind: 'service', eventType: 'service.update', host: 'compute1', binary: 'nova-compute', disabled: true, disabledReason: 'maintenance' });
+    expect(parseNovaNotification('not json')).toBeNull();
+    expect(parseNovaNotification(envelope({ event_type: 'aggregate.create.end', payload: { 'nova_object.data': {} } }))).toBeNull();
+    expect(parseNovaNotification(envelope({ event_type: 'instance.update', payload: {} }))).toBeNull();
+  });
+});
