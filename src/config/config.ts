@@ -38,6 +38,10 @@ export interface Config {
   /** oslo.messaging notifications on this AMQP broker (amqp:// or an oslo rabbit:// transport_url). */
   notifyAmqp: string | null;
   osloExchange: string;
+  /** Caps on moves in flight (null: the driver's default; 0: none). */
+  maxMoves: number | null;
+  maxMovesPerSource: number | null;
+  maxMovesPerTarget: number | null;
   /** --driver openstack: Nova's versioned notifications from this broker (oslo transport_url). */
   novaNotifications: string | null;
   /** Projects with an AODH event alarm on maintenance.scheduled are interacting (needs --notify-amqp). */
@@ -126,6 +130,9 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'osloExchange', flag: 'oslo-exchange', description: "oslo.messaging control_exchange for --notify-amqp", default: 'openstack', parse: str },
   { key: 'webhookAllow', flag: 'webhook-allow', description: 'CIDRs webhooks and downloads may reach even if refused by default (loopback, link-local, metadata, …)', default: null, parse: cidrList('--webhook-allow') },
   { key: 'webhookDeny', flag: 'webhook-deny', description: 'CIDRs webhooks and downloads may never reach (beats --webhook-allow)', default: null, parse: cidrList('--webhook-deny') },
+  { key: 'maxMoves', flag: 'max-moves', description: "moves in flight at once in all (0: no cap; default: the driver's, openstack 4, simulated none)", default: null, parse: int('--max-moves') },
+  { key: 'maxMovesPerSource', flag: 'max-moves-per-source', description: "moves in flight at once off one host (default: the driver's, openstack 2)", default: null, parse: int('--max-moves-per-source') },
+  { key: 'maxMovesPerTarget', flag: 'max-moves-per-target', description: "moves in flight at once into one planned target host (default: the driver's, openstack 2)", default: null, parse: int('--max-moves-per-target') },
   { key: 'novaNotifications', flag: 'nova-notifications', description: "--driver openstack: consume Nova's versioned notifications from this broker (an oslo transport_url, rabbit://user:pass@host:5672/) instead of polling Nova", default: null, parse: str },
   { key: 'aodh', flag: 'aodh', description: 'subscriptions from AODH: a project with an event alarm on maintenance.scheduled is interacting (needs --notify-amqp)', default: false, parse: bool },
 ];

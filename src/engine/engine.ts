@@ -47,6 +47,19 @@ export interface EngineOptions {
   startConcurrency: number;
   /** Backoff for retryable driver errors. */
   retryMs: number;
+  /**
+   * Moves in flight at once, over every session of this engine: in all, off one source host, into
+   * one target host (planned targets; a scheduler's choice is not known in advance). A move over a
+   * cap waits, pending, for one to finish. Absent: the driver's own `moveLimits`, else no cap.
+   */
+  moveLimits?: MoveLimits;
+}
+
+/** Moves in flight at once; 0 or absent: no cap. */
+export interface MoveLimits {
+  total?: number;
+  perSource?: number;
+  perTarget?: number;
 }
 
 /** Decisions without intents held in memory before they are written anyway. */
@@ -371,12 +384,54 @@ export class Engine {
     }
     let changed = false;
     for (const op of sequential) if (await this.startOp(ls, op, lease)) changed = true;
+    const admit = this.moveAdmission();
+    if (admit) {
+      // Over a cap: wait until a move in flight is next polled (it may have freed a slot by then).
+      const held = together.filter((op) => op.kind === 'move' && !admit.admit(op));
+      for (const op of held) this.note(ls, op, { pollAt: Math.max(now + this.opts.minPollMs, admit.nextSlot ?? now + this.opts.pollMs) });
+      if (held.length) together.splice(0, together.length, ...together.filter((op) => !held.includes(op)));
+    }
     const width = this.opts.startConcurrency;
     for (let i = 0; i < together.length; i += width) {
       const results = await Promise.all(together.slice(i, i + width).map((op) => this.startOp(ls, op, lease)));
       if (results.includes(true)) changed = true;
     }
     return changed;
+  }
+
+  /**
+   * Which pending moves may start now under the move caps (null: no caps). Counts the moves in
+   * flight of every session this engine holds: O(ops in flight). A move let in counts at once.
+   */
+  private moveAdmission(): { admit: (op: Op) => boolean; nextSlot: number | null } | null {
+    const lim = this.opts.moveLimits ?? this.deps.driver.moveLimits;
+    const cap = (n: number | undefined) => (n && n > 0 ? n : Infinity);
+    const total = cap(lim?.total);
+    const perSource = cap(lim?.perSource);
+    const perTarget = cap(lim?.perTarget);
+    if (total === Infinity && perSource === Infinity && perTarget === Infinity) return null;
+    const from = new Map<string, number>();
+    const into = new Map<string, number>();
+    let all = 0;
+    const count = (op: Op) => {
+      all++;
+      from.set(String(op.args.from), (from.get(String(op.args.from)) ?? 0) + 1);
+      if (typeof op.args.target === 'string') into.set(op.args.target, (into.get(op.args.target) ?? 0) + 1);
+    };
+    let nextSlot: number | null = null;
+    for (const ls of this.live.values())
+      for (const op of ls.index.active())
+        if (op.kind === 'move' && op.status === 'started') {
+          count(op);
+          if (op.pollAt !== null) nextSlot = minWake(nextSlot, op.pollAt);
+        }
+    const admit = (op: Op) => {
+      const target = typeof op.args.target === 'string' ? op.args.target : null;
+      if (all >= total || (from.get(String(op.args.from)) ?? 0) >= perSource || (target !== null && (into.get(target) ?? 0) >= perTarget)) return false;
+      count(op);
+      return true;
+    };
+    return { admit, nextSlot };
   }
 
   /** Carry out one pending intent; true when it finished (done or failed) at once. */

@@ -224,7 +224,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       download: httpDownloader(config.workDir, { dispatcher: outbound }),
       workDir: (sessionId) => sessionWorkDir(config.workDir, sessionId),
     },
-    { leaseTtlMs: config.leaseTtl * 1000, ...o.engine },
+    { leaseTtlMs: config.leaseTtl * 1000, ...moveLimitsOf(config, infra), ...o.engine },
   );
   late.engine = engine;
   const stop = new AbortController();
@@ -269,6 +269,20 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
  * the engine thread of `fenix serve` needs neither the API nor OpenStack on a simulated cloud).
  */
 const openstack = () => import('../drivers/openstack/index.js');
+
+/** --max-moves* over the driver's own caps (a flag of 0 lifts that cap). */
+function moveLimitsOf(config: Config, driver: InfraDriver): Partial<EngineOptions> {
+  const d = driver.moveLimits ?? {};
+  const pick = (flag: number | null, own: number | undefined) => flag ?? own ?? 0;
+  if (config.maxMoves === null && config.maxMovesPerSource === null && config.maxMovesPerTarget === null) return {};
+  return {
+    moveLimits: {
+      total: pick(config.maxMoves, d.total),
+      perSource: pick(config.maxMovesPerSource, d.perSource),
+      perTarget: pick(config.maxMovesPerTarget, d.perTarget),
+    },
+  };
+}
 
 /**
  * The webhook / download URL policy: strict (loopback, link-local, metadata… refused) unless the

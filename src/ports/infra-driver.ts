@@ -47,6 +47,11 @@ export class DriverError extends Error {
 
 export interface InfraDriver {
   readonly name: string;
+  /**
+   * Moves this infrastructure absorbs at once (in all, per source host, per target host): the
+   * engine's defaults for it, measured on a real cloud; flags override them. Absent: no cap.
+   */
+  readonly moveLimits?: { total?: number; perSource?: number; perTarget?: number };
   listHosts(): Promise<HostInfo[]>;
   listInstances(filter?: { hosts?: string[]; projectId?: string }): Promise<InstanceInfo[]>;
   /**

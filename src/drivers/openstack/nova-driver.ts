@@ -194,6 +194,11 @@ const BUSY_TASK_STATES = new Set([
 
 export class OpenStackDriver implements InfraDriver {
   readonly name = 'openstack';
+  /**
+   * Moves at once that Nova absorbs without each one slowing down (docs/openstack.md has the
+   * measurements): conductor, scheduler and the computes' resize steps are shared.
+   */
+  readonly moveLimits = { total: 4, perSource: 2, perTarget: 2 };
   private version: Promise<string> | null = null;
   private readonly inflight = new Map<string, Promise<string>>();
   /** key → ref for moves started by this process (Nova's metadata covers restarts). */
