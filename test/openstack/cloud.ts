@@ -12,12 +12,20 @@ export interface Cloud {
   keystone: KeystoneSession;
   driver: OpenStackDriver;
   nova<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: T }>;
-  /** Create a server (flavor by vCPUs: 1, 2 or 4), optionally forced onto a host; waits for ACTIVE. */
+  /**
+   * Create a server (flavor by vCPUs: 1, 2 or 4), optionally forced onto a host, with a port on the
+   * tenant network `demo-net` (the seed's; no network when the cloud has none); waits for ACTIVE.
+   */
   createServer(opts: { name: string; vcpus?: number; host?: string; session?: KeystoneSession }): Promise<string>;
+  /** The id of the lane's tenant network `demo-net` (project demo), or null when the cloud has none. */
+  tenantNetwork(): Promise<string | null>;
   deleteServers(ids: string[]): Promise<void>;
   computeHosts(): Promise<string[]>;
   serverHost(id: string): Promise<string | null>;
 }
+
+/** The tenant network of project demo that .ci/infra/openstack-seed.py creates (10.0.0.0/24). */
+export const TENANT_NETWORK = 'demo-net';
 
 export const FLAVOR_BY_VCPUS: Record<number, string> = { 1: 'm1.tiny', 2: 'm1.small', 4: 'm1.medium' };
 
@@ -35,6 +43,12 @@ export function openCloud(session?: KeystoneSession): Cloud {
   };
   const flavors = new Map<string, string>();
   let image: string | null = null;
+  let network: Promise<string | null> | null = null;
+  const tenantNetwork = (): Promise<string | null> =>
+    (network ??= keystone
+      .request<{ networks: { id: string }[] }>('network', `/v2.0/networks?name=${TENANT_NETWORK}`)
+      .then((r) => r.body.networks[0]?.id ?? null)
+      .catch(() => null));
   const cloud: Cloud = {
     keystone,
     driver,
@@ -51,7 +65,8 @@ export function openCloud(session?: KeystoneSession): Cloud {
         image = res.body.images[0]?.id ?? null;
         if (!image) throw new Error('image fake-img missing (run .ci/infra/openstack-up.sh)');
       }
-      const server: Record<string, unknown> = { name, flavorRef: flavors.get(fname), imageRef: image, networks: 'none' };
+      const net = await tenantNetwork();
+      const server: Record<string, unknown> = { name, flavorRef: flavors.get(fname), imageRef: image, networks: net ? [{ uuid: net }] : 'none' };
       if (host) server.availability_zone = `nova:${host}`;
       const res = await nova<{ server: { id: string } }>('POST', '/servers', { server }, ks);
       if (res.status !== 202) throw new Error(`create server ${name}: ${res.status} ${JSON.stringify(res.body)}`);
@@ -81,6 +96,7 @@ export function openCloud(session?: KeystoneSession): Cloud {
         await delay(100);
       }
     },
+    tenantNetwork,
     async computeHosts() {
       return (await driver.listHosts()).filter((h) => h.type === 'compute').map((h) => h.name);
     },
