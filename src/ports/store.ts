@@ -86,6 +86,30 @@ export const STORAGE_LIMITS = {
 /** What an op's outcome changes. */
 export type OpPatch = Partial<Pick<Op, 'status' | 'ref' | 'result' | 'error' | 'attempts' | 'startedAt' | 'finishedAt' | 'pollAt'>>;
 
+/** What an external job reported for a plug-in run (PUT /v1/maintenance/{session_id}/{host}/{plugin}). */
+export interface PluginCallbackInput {
+  sessionId: string;
+  /** The run's host; null for a pre / post run. */
+  host: string | null;
+  plugin: string;
+  state: 'DONE' | 'FAILED';
+  output: string | null;
+  at: number;
+}
+
+export type PluginCallbackOutcome =
+  | { result: 'accepted' | 'duplicate'; opId: number }
+  /** The run has an outcome already, another one. */
+  | { result: 'conflict'; opId: number; state: 'DONE' | 'FAILED' }
+  /** No such session, or no run of that plug-in on that host is going on. */
+  | { result: 'no_session' | 'no_run' };
+
+export interface StoredPluginCallback {
+  state: 'DONE' | 'FAILED';
+  output: string | null;
+  at: number;
+}
+
 export interface Lease {
   sessionId: string;
   owner: string;
@@ -135,6 +159,10 @@ export interface Store {
   ): Promise<void>;
   /** Remove a session and everything of it (after cleanup). */
   purgeSession(id: string): Promise<void>;
+  /** Store a job's report for the running run of `plugin` on `host` (the first one counts). */
+  recordPluginCallback(c: PluginCallbackInput): Promise<PluginCallbackOutcome>;
+  /** The report stored for a run (an op id), if any. */
+  pluginCallback(opId: number): Promise<StoredPluginCallback | undefined>;
   /** Store a reply (once; repeats are counted) and, when it answers what was asked, its effect. */
   recordReply(r: ReplyInput): Promise<ReplyOutcome>;
   /** Stored constraints of these projects (instance and group), as stored. */

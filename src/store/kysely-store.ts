@@ -13,7 +13,22 @@ import type {
   TimelineEntry,
 } from '../domain/model.js';
 import type { EventType } from '../domain/states.js';
-import { STORAGE_LIMITS, type Applied, type Lease, type LoadedSnapshot, type NewSession, type OpPatch, type ReplyInput, type ReplyOutcome, type SessionChanges, type Store, type StoredSnapshot } from '../ports/store.js';
+import {
+  STORAGE_LIMITS,
+  type Applied,
+  type Lease,
+  type LoadedSnapshot,
+  type NewSession,
+  type OpPatch,
+  type PluginCallbackInput,
+  type PluginCallbackOutcome,
+  type ReplyInput,
+  type ReplyOutcome,
+  type SessionChanges,
+  type Store,
+  type StoredPluginCallback,
+  type StoredSnapshot,
+} from '../ports/store.js';
 import type { Subscription } from '../ports/transport.js';
 import { CAPABILITIES, relaxedCommit } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
@@ -21,6 +36,7 @@ import { planKey } from './migrations/0009_session_plans.js';
 import type { DB } from './schema.js';
 import * as row from './rows.js';
 import { readDetail } from './detail-reads.js';
+import { pluginCallback, recordPluginCallback } from './plugin-callbacks.js';
 import { TableGrowth } from './table-stats.js';
 import type { DetailQuery, SessionDetail } from '../ports/detail-reads.js';
 
@@ -484,6 +500,14 @@ export class KyselyStore implements Store {
         .execute();
       await bumpSession(trx, id, now, [['session', null]]);
     });
+  }
+
+  recordPluginCallback(c: PluginCallbackInput): Promise<PluginCallbackOutcome> {
+    return recordPluginCallback(this.db, c);
+  }
+
+  pluginCallback(opId: number): Promise<StoredPluginCallback | undefined> {
+    return pluginCallback(this.db, opId);
   }
 
   async purgeSession(id: string): Promise<void> {

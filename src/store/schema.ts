@@ -13,6 +13,16 @@ export interface SessionPlansTable {
   plan: string;
 }
 
+/** 0010: what an external job reported for a plug-in run (the plug-in callback). */
+export interface PluginCallbacksTable {
+  op_id: Int;
+  session_id: string;
+  /** DONE | FAILED */
+  state: string;
+  output: string | null;
+  at: Ms;
+}
+
 export interface SessionsTable {
   id: string;
   state: string;
@@ -236,6 +246,7 @@ export interface DB {
   session_events: SessionEventsTable;
   sessions: SessionsTable;
   session_plans: SessionPlansTable;
+  plugin_callbacks: PluginCallbacksTable;
   session_hosts: SessionHostsTable;
   session_projects: SessionProjectsTable;
   session_instances: SessionInstancesTable;

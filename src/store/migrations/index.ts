@@ -9,6 +9,7 @@ import * as m0006 from './0006_simulator_state.js';
 import * as m0007 from './0007_detail_indexes.js';
 import * as m0008 from './0008_project_instances_order.js';
 import * as m0009 from './0009_session_plans.js';
+import * as m0010 from './0010_plugin_callbacks.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_detail_indexes': m0007,
   '0008_project_instances_order': m0008,
   '0009_session_plans': m0009,
+  '0010_plugin_callbacks': m0010,
 };
 
 export const migrationProvider: MigrationProvider = {
