@@ -7,8 +7,7 @@
 import type { Decision } from '../domain/decision.js';
 import { hasEffects, minWake } from '../domain/decision.js';
 import type { Op } from '../domain/model.js';
-import type { SessionData, Snapshot, WorkflowContext } from '../domain/snapshot.js';
-import type { PluginType } from '../domain/states.js';
+import type { Snapshot, WorkflowContext } from '../domain/snapshot.js';
 import type { Downloader, PluginRegistry } from '../ports/action-plugin.js';
 import type { Clock } from '../ports/clock.js';
 import { DriverError, type InfraDriver, type MoveKind } from '../ports/infra-driver.js';
@@ -16,6 +15,7 @@ import type { Lease, OpPatch, Store } from '../ports/store.js';
 import { applyControl } from '../workflows/control.js';
 import { workflowFor } from '../workflows/index.js';
 import { LiveSession } from './live-session.js';
+import { PluginRuns, PluginStop } from './plugin-runs.js';
 import { World } from './world.js';
 import { reachesInventory } from '../workflows/common.js';
 
@@ -97,7 +97,8 @@ export interface EngineDeps {
 
 export class Engine {
   private readonly opts: EngineOptions;
-  private readonly plugins = new Map<number, { sessionId: string; done: Promise<void>; abort: AbortController }>();
+  /** Plug-in runs going on in this process. */
+  private readonly runs: PluginRuns;
   private wake: AbortController | null = null;
   private readonly nudged = new Set<string>();
   private readonly ticking = new Map<string, Promise<void>>();
@@ -112,11 +113,22 @@ export class Engine {
   ) {
     this.opts = { ...DEFAULT_ENGINE_OPTIONS, ...opts };
     this.world = new World(deps.driver);
+    this.runs = new PluginRuns({
+      store: deps.store,
+      plugins: deps.plugins,
+      clock: deps.clock,
+      log: deps.log,
+      publicUrl: deps.ctx.publicUrl,
+      ...(deps.workDir && { workDir: deps.workDir }),
+      record: (op, lease, patch) => this.record(op, lease, patch),
+      nudge: (id) => this.nudge(id),
+    });
   }
 
   /** Ask for a session to be looked at soon (after an API change or a finished plug-in). */
   nudge(sessionId?: string): void {
     if (sessionId) this.nudged.add(sessionId);
+    this.runs.wake(sessionId); // a plug-in callback may have come
     this.wake?.abort();
   }
 
@@ -126,12 +138,11 @@ export class Engine {
    */
   private async heartbeat(): Promise<void> {
     const { store, clock, owner, log } = this.deps;
-    const held = new Set([...this.plugins.values()].map((p) => p.sessionId));
-    for (const id of held) {
+    for (const id of this.runs.sessions()) {
       const lease = await store.acquireLease(id, owner, clock.now(), this.opts.leaseTtlMs).catch(() => undefined);
       if (lease) continue;
       log.warn({ session: id }, 'lease lost while a plug-in runs; aborting it');
-      for (const p of this.plugins.values()) if (p.sessionId === id) p.abort.abort();
+      this.runs.stop(id, new PluginStop('lease', 'stopped: another engine holds the session now'));
     }
   }
 
@@ -168,7 +179,7 @@ export class Engine {
       signal.removeEventListener('abort', stop);
       this.wake = null;
     }
-    await Promise.allSettled([...[...this.plugins.values()].map((p) => p.done), ...this.ticking.values()]);
+    await Promise.allSettled([...this.runs.all(), ...this.ticking.values()]);
   }
 
   /** Reconcile one session. Safe to call at any time, any number of times. */
@@ -259,6 +270,7 @@ export class Engine {
       for (let step = 0; step < this.opts.maxStepsPerTick; step++) {
         // Let the API (and other sessions) run between steps: in one process they share this thread.
         if (step > 0) await yieldToEventLoop();
+        this.runs.cancelIfStopping(data.session); // aborted or deleted: its plug-ins' programs are killed
         if (data.session.deleting && data.session.phase.restored) {
           await store.purgeSession(id);
           this.live.delete(id);
@@ -375,8 +387,8 @@ export class Engine {
     const together: Op[] = [];
     // O(ops in flight): done and failed ops are never looked at again.
     for (const op of [...ls.index.active()]) {
-      if (op.status === 'started' && op.kind === 'plugin' && !this.plugins.has(op.id)) {
-        this.runPlugin(ls.data, op, lease); // interrupted by a restart: plug-ins are idempotent, run again
+      if (op.status === 'started' && op.kind === 'plugin' && !this.runs.has(op.id)) {
+        await this.runs.resume(ls.data, op, lease); // interrupted by a crash or a takeover
         continue;
       }
       if (op.status !== 'pending' || (op.pollAt !== null && op.pollAt > now)) continue;
@@ -456,9 +468,8 @@ export class Engine {
           return false;
         }
         case 'plugin':
-          if (await this.record(op, lease, { status: 'started', startedAt: now, attempts: op.attempts + 1 })) // durable before it runs
-            this.runPlugin(ls.data, op, lease);
-          return false;
+          await this.runs.start(ls.data, op, lease); // written as started (durable) before it runs
+          return op.status === 'failed';
         case 'download': {
           if (!this.deps.download) throw new Error('this engine cannot download (no downloader configured)');
           const ac = new AbortController();
@@ -518,41 +529,6 @@ export class Engine {
       }
     }
     return changed;
-  }
-
-  private runPlugin(data: SessionData, op: Op, lease: Lease): void {
-    const { clock, plugins, log } = this.deps;
-    const plugin = plugins.get(op.subject);
-    const meta = data.session.actions.find((a) => a.plugin === op.subject && a.type === op.args.type)?.metadata ?? {};
-    const ac = new AbortController();
-    const run = (async () => {
-      const res = plugin
-        ? await plugin
-            .run({
-              sessionId: op.sessionId,
-              type: op.args.type as PluginType,
-              ...(typeof op.args.host === 'string' && { host: op.args.host }),
-              metadata: meta,
-              sessionMetadata: data.session.metadata,
-              ...(this.deps.workDir && { workDir: this.deps.workDir(op.sessionId) }),
-              signal: ac.signal,
-            })
-            .catch((err: unknown) => ({ ok: false, output: err instanceof Error ? err.message : String(err) }))
-        : { ok: false, output: `unknown plug-in ${op.subject}` };
-      await this.record(op, lease, {
-        status: res.ok ? 'done' : 'failed',
-        result: { output: res.output.slice(0, 10_000) },
-        error: res.ok ? null : `plug-in ${op.subject} failed: ${res.output.slice(0, 500)}`,
-        finishedAt: clock.now(),
-      });
-      log.info({ session: op.sessionId, plugin: op.subject, ok: res.ok }, 'plug-in finished');
-    })()
-      .catch((err: unknown) => log.error({ err, session: op.sessionId }, 'recording a plug-in result failed'))
-      .finally(() => {
-        this.plugins.delete(op.id);
-        this.nudge(op.sessionId);
-      });
-    this.plugins.set(op.id, { sessionId: op.sessionId, done: run, abort: ac });
   }
 }
 

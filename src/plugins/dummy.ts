@@ -1,9 +1,11 @@
-// `dummy`: does nothing but say what it would do; fails on request (metadata.fail) so tests and
-// operators can see how a failing plug-in stops a session.
+// `dummy`: does nothing but say what it would do; fails on request (metadata.fail: true, or the name
+// of the host to fail on) so tests and operators can see how a failing plug-in stops a session.
 import type { ActionPlugin, PluginContext, PluginResult } from '../ports/action-plugin.js';
 
 export const dummyPlugin: ActionPlugin = {
   name: 'dummy',
+  description: 'does nothing but say so; {"fail": true | "<host>"} makes it fail',
+  idempotent: true,
   async run(ctx: PluginContext): Promise<PluginResult> {
     const where = ctx.host ? ` on ${ctx.host}` : '';
     const failOn = ctx.metadata.fail;
