@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   UNKNOWN_INSTANCE_ACTION: 400,
   /** A webhook or download URL whose target the outbound URL policy refuses (SSRF guard). */
   URL_FORBIDDEN: 400,
+  /** An action's metadata its plug-in cannot run with (a missing command, a bad timeout, ...). */
+  INVALID_PLUGIN_METADATA: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

@@ -9,11 +9,14 @@ import type {
   WorkflowName,
 } from './states.js';
 import type { PersistedPlan, PlanEstimates } from './constraints.js';
+import type { MaintenanceWindows } from './windows.js';
 
 export interface ActionSpec {
   plugin: string;
   type: PluginType;
   metadata: Record<string, unknown>;
+  /** Actions of a type run by `order` (absent: 0), then as listed. */
+  order?: number;
 }
 
 /** Per-session policy; the API's extensions (spec §3) land here with their defaults. */
@@ -30,6 +33,10 @@ export interface SessionOptions {
   maxParallelHosts: number;
   /** vnf / k8s: durations the planner assumes (defaults: the engine's, else DEFAULT_ESTIMATES). */
   estimates?: Partial<PlanEstimates>;
+  /** Error budget: hosts that may fail their `verify` actions before the session fails (absent: 0). */
+  maxFailedHosts?: number;
+  /** When new hosts may be taken down (absent: any time). */
+  windows?: MaintenanceWindows;
 }
 
 export interface SessionRow {
@@ -88,9 +95,20 @@ export interface Phase {
   plan?: PersistedPlan | null;
   /** vnf / k8s: projects asked to scale in, by round. */
   scaleInAsked?: string[];
+  /** Hosts that failed a `verify` action: left disabled on purpose, counted against max_failed_hosts. */
+  failedHosts?: FailedHost[];
+  /** The last window wait noted in the timeline (so it is noted once per wait). */
+  windowWait?: number | null;
 }
 
-export type HostStatus = 'pending' | 'emptying' | 'maintaining' | 'maintained';
+export interface FailedHost {
+  host: string;
+  reason: string;
+  at: number;
+}
+
+/** `failed`: its `verify` actions failed; it stays disabled (never enabled by the session again). */
+export type HostStatus = 'pending' | 'emptying' | 'maintaining' | 'maintained' | 'failed';
 
 export interface SessionHost {
   sessionId: string;

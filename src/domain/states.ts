@@ -38,7 +38,8 @@ export type HostType = (typeof HOST_TYPES)[number];
 export const WORKFLOWS = ['default', 'vnf', 'k8s'] as const;
 export type WorkflowName = (typeof WORKFLOWS)[number];
 
-export const PLUGIN_TYPES = ['pre', 'host', 'compute', 'controller', 'post'] as const;
+/** `verify`: health gates, run per host after its maintenance and before it is enabled again. */
+export const PLUGIN_TYPES = ['pre', 'host', 'compute', 'controller', 'verify', 'post'] as const;
 export type PluginType = (typeof PLUGIN_TYPES)[number];
 
 export const EVENT_TYPES = ['maintenance.scheduled', 'maintenance.host', 'maintenance.session'] as const;

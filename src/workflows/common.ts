@@ -9,6 +9,7 @@ import type { Snapshot } from '../domain/snapshot.js';
 import type { InstanceAction, PluginType, ReplyState, SessionState } from '../domain/states.js';
 import { ackOf, isTerminal } from '../domain/states.js';
 import { MutableObservedIndex, MutableSessionIndex, type ObservedIndex, type SessionIndex } from '../domain/session-index.js';
+import { nextOpen } from '../domain/windows.js';
 
 export type StepResult = { status: 'done'; decision: Decision } | { status: 'waiting'; decision: Decision } | { status: 'failed'; reason: string; decision: Decision };
 
@@ -54,11 +55,11 @@ export const sessionHost = (s: Snapshot, host: string): SessionHost | undefined 
 export const sessionInstance = (s: Snapshot, id: string): SessionInstance | undefined => ix(s).instance(id);
 export const project = (s: Snapshot, id: string): SessionProject | undefined => ix(s).project(id);
 
-/** O(1): hosts are counted by status in the index. */
+/** O(1): hosts are counted by status in the index (a host that failed its verify actions is done with). */
 export function percentDone(s: Snapshot): number {
   if (s.session.state === 'MAINTENANCE_DONE') return 100;
   const total = s.hosts.length || 1;
-  const maintained = ix(s).hostsWith('maintained').size;
+  const maintained = ix(s).hostsWith('maintained').size + ix(s).hostsWith('failed').size;
   // Hosts make 95 %; the final MAINTENANCE_COMPLETE round the rest.
   return Math.floor((maintained / total) * 95);
 }
@@ -259,11 +260,15 @@ export function restoreHost(s: Snapshot, now: number, host: string): StepResult 
   });
 }
 
-/** Restore every host of the session; done when none is left disabled by us. */
+/**
+ * Restore every host of the session; done when none is left disabled by us, but for the hosts that
+ * failed their verify actions: those stay disabled on purpose (the detail names them).
+ */
 export function restoreAll(s: Snapshot, now: number): StepResult {
   const parts: Decision[] = [];
   let pending = false;
   for (const h of s.hosts) {
+    if (h.status === 'failed') continue;
     const r = restoreHost(s, now, h.name);
     if (r.status !== 'done') pending = true;
     parts.push(r.decision);
@@ -278,17 +283,26 @@ export function downloadOps(s: Snapshot): NewOp[] {
   return s.session.download.map((url, i) => ({ key: `download:${attempt(s)}:${i}`, kind: 'download' as const, subject: url, args: { url } }));
 }
 
+/**
+ * The runs of a type's actions, one after the other: by `order`, then as listed. The key names the
+ * plug-in (`shell#2` for its second action of the type); `args.action` is the action's index.
+ */
 export function pluginOps(s: Snapshot, type: PluginType, host?: string): NewOp[] {
+  const seen = new Map<string, number>();
   return s.session.actions
-    .filter((a) => a.type === type)
-    .map((a) => a.plugin)
-    .sort()
-    .map((name) => ({
-      key: `plugin:${attempt(s)}:${type}:${name}${host ? `:${host}` : ''}`,
-      kind: 'plugin' as const,
-      subject: name,
-      args: { type, ...(host && { host }) },
-    }));
+    .map((a, i) => ({ a, i }))
+    .filter(({ a }) => a.type === type)
+    .sort((x, y) => (x.a.order ?? 0) - (y.a.order ?? 0) || x.i - y.i)
+    .map(({ a, i }) => {
+      const n = (seen.get(a.plugin) ?? 0) + 1;
+      seen.set(a.plugin, n);
+      return {
+        key: `plugin:${attempt(s)}:${type}:${a.plugin}${n > 1 ? `#${n}` : ''}${host ? `:${host}` : ''}`,
+        kind: 'plugin' as const,
+        subject: a.plugin,
+        args: { type, action: i, ...(host && { host }) },
+      };
+    });
 }
 
 export function hostEvent(s: Snapshot, host: string, state: 'IN_MAINTENANCE' | 'MAINTENANCE_COMPLETE') {
@@ -302,11 +316,13 @@ export function hostEvent(s: Snapshot, host: string, state: 'IN_MAINTENANCE' | '
 
 /**
  * Maintain one empty host: IN_MAINTENANCE, `host` then host-type plug-ins, the infrastructure's own
- * maintenance step, MAINTENANCE_COMPLETE, scheduling back as found, marked maintained.
+ * maintenance step, the `verify` actions (health gates), MAINTENANCE_COMPLETE, scheduling back as
+ * found, marked maintained. A failed verify marks the host failed and ends the step there: the host
+ * stays disabled, and the workflow's next step checks the error budget (errorBudget).
  */
 export function maintainHost(s: Snapshot, now: number, host: string): StepResult {
   const h = sessionHost(s, host)!;
-  if (h.status === 'maintained') return done();
+  if (h.status === 'maintained' || h.status === 'failed') return done();
   const start = hostEvent(s, host, 'IN_MAINTENANCE');
   if (!emitted(s, start.key))
     return waiting({
@@ -321,6 +337,9 @@ export function maintainHost(s: Snapshot, now: number, host: string): StepResult
     { key: `hm:${attempt(s)}:${host}`, kind: 'host_maintenance', subject: host },
   ]);
   if (work.status !== 'done') return work.status === 'failed' ? failed(`maintenance of ${host} failed: ${work.reason}`) : work;
+  const gate = sequence(s, pluginOps(s, 'verify', host));
+  if (gate.status === 'waiting') return gate;
+  if (gate.status === 'failed') return hostFailed(s, now, host, gate.reason);
   const complete = hostEvent(s, host, 'MAINTENANCE_COMPLETE');
   if (!emitted(s, complete.key)) return waiting({ events: [complete] });
   const back = restoreHost(s, now, host);
@@ -331,10 +350,62 @@ export function maintainHost(s: Snapshot, now: number, host: string): StepResult
   });
 }
 
+/** A host failed its verify actions: it stays disabled, out of the session's way, and is counted. */
+function hostFailed(s: Snapshot, now: number, host: string, reason: string): StepResult {
+  const failedHosts = [...(s.session.phase.failedHosts ?? []).filter((f) => f.host !== host), { host, reason, at: now }];
+  const budget = s.session.options.maxFailedHosts ?? 0;
+  return waiting({
+    hosts: [{ name: host, status: 'failed' }],
+    session: { phase: { ...s.session.phase, failedHosts } },
+    timeline: [
+      {
+        at: now,
+        kind: 'host',
+        message: `${host} failed its verify actions and stays disabled (${failedHosts.length} failed, max_failed_hosts ${budget}): ${reason}`,
+        data: { host, failed_hosts: failedHosts.length, max_failed_hosts: budget },
+      },
+    ],
+    wakeAt: now,
+  });
+}
+
+/** The session fails once more hosts failed their verify actions than max_failed_hosts allows. */
+export function errorBudget(s: Snapshot, now: number): Decision | null {
+  const failedHosts = s.session.phase.failedHosts ?? [];
+  const budget = s.session.options.maxFailedHosts ?? 0;
+  if (failedHosts.length <= budget) return null;
+  const last = failedHosts.at(-1)!;
+  return fail(
+    s,
+    now,
+    `${last.reason} (host ${last.host} stays disabled); ${failedHosts.length} host(s) failed their verify actions (${failedHosts.map((f) => f.host).join(', ')}), more than max_failed_hosts ${budget}`,
+  );
+}
+
+/**
+ * Outside the session's maintenance windows no new host is taken down: null when one may be now,
+ * else the decision that waits for the next window (noted in the timeline once per wait).
+ */
+export function windowGate(s: Snapshot, now: number): Decision | null {
+  const w = s.session.options.windows;
+  if (!w) return null;
+  const open = nextOpen(w, now);
+  if (open === now) return null;
+  if (open === null) return fail(s, now, 'no maintenance window opens any more (every day excluded)');
+  if (s.session.phase.windowWait === open) return { wakeAt: open };
+  return {
+    session: { phase: { ...s.session.phase, windowWait: open } },
+    timeline: [{ at: now, kind: 'window', message: `outside the maintenance windows: no new host is taken down until ${iso(open)}` }],
+    wakeAt: open,
+  };
+}
+
 /** What every workflow does once the session is over (terminal or deleted): hosts back as found. */
 export function settle(s: Snapshot, now: number): StepResult | null {
   if (!isTerminal(s.session.state) && !s.session.deleting) return null;
   if (s.session.phase.restored) return done();
+  // A plug-in still at work on a host (finishing, or being cancelled) keeps it out of service until it stops.
+  for (const o of ix(s).active()) if (o.kind === 'plugin' && o.status === 'started') return waiting();
   const r = restoreAll(s, now);
   if (r.status !== 'done') return r;
   return waiting({
@@ -453,5 +524,8 @@ export function complete(s: Snapshot, now: number): Decision {
     allowedActions: [],
     actionsAt: now,
   });
-  return orFail(s, now, r) ?? merge(r.decision, transition(s, now, 'MAINTENANCE_DONE', 'every host maintained'));
+  const failedHosts = s.session.phase.failedHosts ?? [];
+  if (!failedHosts.length) return orFail(s, now, r) ?? merge(r.decision, transition(s, now, 'MAINTENANCE_DONE', 'every host maintained'));
+  const left = `${failedHosts.length} host(s) failed their verify actions and stay disabled: ${failedHosts.map((f) => f.host).join(', ')}`;
+  return orFail(s, now, r) ?? merge(r.decision, transition(s, now, 'MAINTENANCE_DONE', `every other host maintained; ${left}`, { session: { reason: left } }));
 }

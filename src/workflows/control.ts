@@ -90,13 +90,16 @@ export function applyControl(s: Snapshot, now: number, c: SessionControl): Decis
         failedIn: null,
         aborted: false,
         actionsSince: null,
+        // The admin fixed what failed: hosts that failed their verify actions are maintained again.
+        failedHosts: [],
+        windowWait: null,
         host: c.state === 'PREPARE_MAINTENANCE' || c.state === 'PLANNED_MAINTENANCE' ? (s.session.phase.host ?? null) : null,
       };
       return merge(
         clear,
         transition(s, now, c.state, `continued by the admin (attempt ${phase.attempt})`, {
           session: { reason: null, phase },
-          hosts: s.hosts.filter((h) => h.status === 'maintaining' || h.status === 'emptying').map((h) => ({ name: h.name, status: 'pending' as const })),
+          hosts: s.hosts.filter((h) => h.status === 'maintaining' || h.status === 'emptying' || h.status === 'failed').map((h) => ({ name: h.name, status: 'pending' as const })),
           instances: s.instances
             .filter((i) => i.status === 'failed' || i.status === 'moving')
             .map((i) => ({ instanceId: i.instanceId, status: 'present' as const, action: null, error: null })),

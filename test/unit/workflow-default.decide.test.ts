@@ -326,7 +326,7 @@ describe('default workflow: decide(snapshot, now)', () => {
       },
     },
     {
-      name: 'START_MAINTENANCE: host plug-ins run before host-type plug-ins, alphabetically',
+      name: 'START_MAINTENANCE: host plug-ins run before host-type plug-ins, each type in the order listed',
       s: snap({
         session: session({
           state: 'START_MAINTENANCE',
@@ -343,7 +343,149 @@ describe('default workflow: decide(snapshot, now)', () => {
         instances: [inst('i0', 'c1'), inst('i1', 'c1')],
         observed: { hosts: [obsHost('c0', 4, 0, false), obsHost('c1', 4, 4, false)], instances: [obsInst('i0', 'c1'), obsInst('i1', 'c1')] },
       }),
-      expect: (d) => expect(d.ops?.map((o) => o.key)).toEqual(['plugin:a0:compute:alpha:c0']),
+      expect: (d) => {
+        expect(d.ops?.map((o) => o.key)).toEqual(['plugin:a0:compute:zeta:c0']);
+        expect(d.ops?.[0]?.args).toEqual({ type: 'compute', action: 0, host: 'c0' });
+      },
+    },
+    {
+      name: 'START_MAINTENANCE: `order` sorts the actions of a type; a plug-in used twice gets a key per action',
+      s: snap({
+        session: session({
+          state: 'START_MAINTENANCE',
+          phase: { inventoried: true, computesDisabled: true },
+          actions: [
+            { plugin: 'shell', type: 'host', metadata: { command: ['/bin/b'] }, order: 2 },
+            { plugin: 'shell', type: 'host', metadata: { command: ['/bin/a'] }, order: 1 },
+          ],
+        }),
+        hosts: [host('c0', { status: 'maintaining', disabledByUs: true, originalEnabled: true }), host('c1')],
+        eventKeys: ['host:a0:c0:IN_MAINTENANCE'],
+        ops: [op('plugin:a0:host:shell:c0', { kind: 'plugin', subject: 'shell', args: { type: 'host', action: 1, host: 'c0' }, status: 'done' })],
+      }),
+      expect: (d) => expect(d.ops).toEqual([{ key: 'plugin:a0:host:shell#2:c0', kind: 'plugin', subject: 'shell', args: { type: 'host', action: 0, host: 'c0' } }]),
+    },
+    {
+      name: 'START_MAINTENANCE: verify actions run after the host maintenance, before MAINTENANCE_COMPLETE',
+      s: snap({
+        session: session({ state: 'START_MAINTENANCE', phase: { inventoried: true, computesDisabled: true }, actions: [{ plugin: 'shell', type: 'verify', metadata: {} }] }),
+        hosts: [host('c0', { status: 'maintaining', disabledByUs: true, originalEnabled: true }), host('c1')],
+        eventKeys: ['host:a0:c0:IN_MAINTENANCE'],
+        ops: [op('hm:a0:c0', { kind: 'host_maintenance', subject: 'c0', status: 'done' })],
+      }),
+      expect: (d) => {
+        expect(d.ops?.map((o) => o.key)).toEqual(['plugin:a0:verify:shell:c0']);
+        expect(d.events ?? []).toEqual([]);
+      },
+    },
+    {
+      name: 'START_MAINTENANCE: a failed verify marks the host failed and keeps it disabled (no MAINTENANCE_COMPLETE, no enable)',
+      s: snap({
+        session: session({ state: 'START_MAINTENANCE', phase: { inventoried: true, computesDisabled: true }, actions: [{ plugin: 'shell', type: 'verify', metadata: {} }] }),
+        hosts: [host('c0', { status: 'maintaining', disabledByUs: true, originalEnabled: true }), host('c1')],
+        eventKeys: ['host:a0:c0:IN_MAINTENANCE'],
+        ops: [
+          op('hm:a0:c0', { kind: 'host_maintenance', subject: 'c0', status: 'done' }),
+          op('plugin:a0:verify:shell:c0', { kind: 'plugin', subject: 'shell', status: 'failed', error: 'plug-in shell on c0 failed: unhealthy' }),
+        ],
+      }),
+      expect: (d) => {
+        expect(d.hosts).toEqual([{ name: 'c0', status: 'failed' }]);
+        expect(d.session?.phase?.failedHosts).toEqual([{ host: 'c0', reason: 'plug-in shell on c0 failed: unhealthy', at: T0 }]);
+        expect(d.ops ?? []).toEqual([]);
+        expect(d.events ?? []).toEqual([]);
+        expect(newState(d)).toBeUndefined();
+      },
+    },
+    {
+      name: 'error budget: more failed hosts than max_failed_hosts fail the session, naming them',
+      s: snap({
+        session: session({
+          state: 'START_MAINTENANCE',
+          options: { replyWindowS: 40, scaleInReplyWindowS: 60, noSubscription: 'act', ownActionTimeoutS: 600, maxParallelHosts: 0, maxFailedHosts: 0 },
+          phase: { inventoried: true, computesDisabled: true, failedHosts: [{ host: 'c0', reason: 'plug-in shell on c0 failed: unhealthy', at: T0 }] },
+        }),
+        hosts: [host('c0', { status: 'failed', disabledByUs: true, originalEnabled: true }), host('c1')],
+      }),
+      expect: (d) => {
+        expect(newState(d)).toBe('MAINTENANCE_FAILED');
+        expect(d.session?.reason).toMatch(/unhealthy \(host c0 stays disabled\); 1 host\(s\) failed .*\(c0\), more than max_failed_hosts 0/);
+        expect(d.session?.phase?.failedHosts).toHaveLength(1);
+      },
+    },
+    {
+      name: 'error budget: under max_failed_hosts the session goes on with the next host',
+      s: snap({
+        session: session({
+          state: 'START_MAINTENANCE',
+          options: { replyWindowS: 40, scaleInReplyWindowS: 60, noSubscription: 'act', ownActionTimeoutS: 600, maxParallelHosts: 0, maxFailedHosts: 1 },
+          phase: { inventoried: true, computesDisabled: true, failedHosts: [{ host: 'c0', reason: 'unhealthy', at: T0 }] },
+        }),
+        hosts: [host('c0', { status: 'failed', disabledByUs: true, originalEnabled: true }), host('c1', { disabledByUs: true, originalEnabled: true })],
+        instances: [inst('i0', 'c1'), inst('i1', 'c1')],
+        observed: { hosts: [obsHost('c0', 4, 0, false), obsHost('c1', 4, 4, false)], instances: [obsInst('i0', 'c1'), obsInst('i1', 'c1')] },
+      }),
+      expect: (d) => {
+        expect(newState(d)).not.toBe('MAINTENANCE_FAILED');
+        expect(d.hosts?.some((h) => h.name === 'c0')).toBeFalsy();
+      },
+    },
+    {
+      name: 'MAINTENANCE_COMPLETE: a failed host stays disabled; MAINTENANCE_DONE names it',
+      s: snap({
+        session: session({
+          state: 'MAINTENANCE_COMPLETE',
+          options: { replyWindowS: 40, scaleInReplyWindowS: 60, noSubscription: 'act', ownActionTimeoutS: 600, maxParallelHosts: 0, maxFailedHosts: 1 },
+          phase: { inventoried: true, failedHosts: [{ host: 'c0', reason: 'unhealthy', at: T0 }] },
+        }),
+        hosts: [host('c0', { status: 'failed', disabledByUs: true, originalEnabled: true }), host('c1', { status: 'maintained' })],
+        projects: [proj('p1', { askKey: 'MAINTENANCE_COMPLETE:a0', reply: 'ACK_MAINTENANCE_COMPLETE' })],
+      }),
+      expect: (d) => {
+        expect(newState(d)).toBe('MAINTENANCE_DONE');
+        expect(d.session?.reason).toBe('1 host(s) failed their verify actions and stay disabled: c0');
+        expect(d.ops ?? []).toEqual([]);
+      },
+    },
+    {
+      name: 'settle: a failed host is not enabled when the session ends; a running plug-in is waited for first',
+      s: snap({
+        session: session({ state: 'MAINTENANCE_FAILED', phase: { inventoried: true } }),
+        hosts: [host('c0', { status: 'failed', disabledByUs: true, originalEnabled: true }), host('c1', { disabledByUs: true, originalEnabled: true })],
+        ops: [op('plugin:a0:host:shell:c1', { kind: 'plugin', subject: 'shell', status: 'started' })],
+      }),
+      expect: (d) => expect(d).toEqual({}),
+    },
+    {
+      name: 'settle: with no plug-in running, only the hosts that did not fail are enabled again',
+      s: snap({
+        session: session({ state: 'MAINTENANCE_FAILED', phase: { inventoried: true } }),
+        hosts: [host('c0', { status: 'failed', disabledByUs: true, originalEnabled: true }), host('c1', { disabledByUs: true, originalEnabled: true })],
+      }),
+      expect: (d) => expect(d.ops?.map((o) => `${o.subject}:${String(o.args?.enabled)}`)).toEqual(['c1:true']),
+    },
+    {
+      name: 'windows: outside them no host is emptied; the session waits for the next one and says so once',
+      // T0 is a Thursday 10:00 UTC; the window is Saturday 01:00-05:00 in Helsinki (UTC+2): Friday 23:00 UTC.
+      s: snap({
+        session: session({
+          options: {
+            replyWindowS: 40,
+            scaleInReplyWindowS: 60,
+            noSubscription: 'act',
+            ownActionTimeoutS: 600,
+            maxParallelHosts: 0,
+            windows: { timeZone: 'Europe/Helsinki', weekly: [{ days: ['sat'], start: '01:00', end: '05:00' }], exclude: [] },
+          },
+        }),
+        projects: [proj('p1', { askKey: 'MAINTENANCE:a0', reply: 'ACK_MAINTENANCE' })],
+      }),
+      expect: (d) => {
+        expect(newState(d)).toBeUndefined();
+        expect(d.wakeAt).toBe(Date.UTC(2026, 0, 2, 23, 0));
+        expect(d.timeline?.[0]?.message).toMatch(/no new host is taken down until 2026-01-02T23:00:00Z/);
+        expect(d.hosts ?? []).toEqual([]);
+      },
     },
     {
       name: 'START_MAINTENANCE: a failed plug-in fails the session with its output',

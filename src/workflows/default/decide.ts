@@ -28,6 +28,8 @@ import {
   orFail,
   syncInventory,
   maintenanceRound,
+  errorBudget,
+  windowGate,
 } from '../common.js';
 
 const MOVE_ACTIONS: InstanceAction[] = ['MIGRATE', 'LIVE_MIGRATE', 'OWN_ACTION'];
@@ -41,6 +43,8 @@ export function decide(s: Snapshot, now: number): Decision {
 
   const inv = syncInventory(s, now);
   if (inv) return inv;
+  const budget = errorBudget(s, now);
+  if (budget) return budget;
 
   switch (s.session.state) {
     case 'MAINTENANCE':
@@ -68,8 +72,10 @@ const maintenance = (s: Snapshot, now: number): Decision => maintenanceRound(s, 
  * be emptied into free capacity → PREPARE / PLANNED_MAINTENANCE; otherwise SCALE_IN.
  */
 function next(s: Snapshot, now: number): Decision {
-  const pending = s.hosts.filter((h) => h.status !== 'maintained');
+  const pending = s.hosts.filter((h) => h.status !== 'maintained' && h.status !== 'failed');
   if (!pending.length) return transition(s, now, 'MAINTENANCE_COMPLETE', 'every host is maintained');
+  const gate = windowGate(s, now); // no new host is taken down outside the windows
+  if (gate) return gate;
   const firstRound = !s.session.phase.computesDisabled;
   // Non-compute hosts are maintained in a START round after a compute host (or alone, when no
   // compute host is left): starting with them would disable every compute host with nowhere to go.
@@ -262,13 +268,17 @@ function startMaintenance(s: Snapshot, now: number): Decision {
   }
   const current = first(ix(s).hostsWith('maintaining'));
   const target =
-    current ?? s.hosts.find((h) => h.status !== 'maintained' && (h.type !== 'compute' || observedOn(s, h.name).length === 0));
+    current ?? s.hosts.find((h) => h.status !== 'maintained' && h.status !== 'failed' && (h.type !== 'compute' || observedOn(s, h.name).length === 0));
   if (!target) return next(s, now);
+  if (!current) {
+    const gate = windowGate(s, now);
+    if (gate) return gate;
+  }
   const r = maintainHost(s, now, target.name);
   if (r.status === 'failed') return merge(r.decision, fail(s, now, r.reason));
   if (r.status === 'waiting') return r.decision;
   // One more host done; the next decide picks the next host or state.
-  const maintained = ix(s).hostsWith('maintained').size + 1;
+  const maintained = ix(s).hostsWith('maintained').size + ix(s).hostsWith('failed').size + 1;
   return merge(r.decision, { session: { percentDone: Math.floor((maintained / s.hosts.length) * 95) }, wakeAt: now });
 }
 

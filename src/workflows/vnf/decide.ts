@@ -44,6 +44,8 @@ import {
   maintenanceRound,
   ix,
   ox,
+  errorBudget,
+  windowGate,
 } from '../common.js';
 import { agendaFor, dropAgenda, noteChanges } from './agenda.js';
 import { TARGET_REFUSED } from '../../domain/infra.js';
@@ -70,6 +72,8 @@ export function decide(policy: ActionPolicy, s: Snapshot, now: number): Decision
   noteChanges(ix(s), s.observed.changed);
   const inv = syncInventory(s, now);
   if (inv) return inv;
+  const budget = errorBudget(s, now);
+  if (budget) return budget;
   switch (s.session.state) {
     case 'MAINTENANCE':
       return maintenance(policy, s, now);
@@ -382,9 +386,11 @@ function execute(policy: ActionPolicy, s: Snapshot, now: number): Decision {
   const before = c.ix.hostsWith('maintained').size;
   let maintained = before;
   for (const [name, st] of c.over) maintained += (st === 'maintained' ? 1 : 0) - (c.ix.host(name)!.status === 'maintained' ? 1 : 0);
-  if (maintained === s.hosts.length) return merge(d, transition(s, now, 'MAINTENANCE_COMPLETE', 'every host is maintained'));
+  // Hosts that failed their verify actions are done with (a failure ends its step: none in c.over).
+  const failedN = c.ix.hostsWith('failed').size;
+  if (maintained + failedN === s.hosts.length) return merge(d, transition(s, now, 'MAINTENANCE_COMPLETE', 'every host is maintained'));
   const out: Decision = { ...d };
-  if (maintained !== before) out.session = { ...out.session, percentDone: Math.floor((maintained / s.hosts.length) * 95) };
+  if (maintained !== before) out.session = { ...out.session, percentDone: Math.floor(((maintained + failedN) / s.hosts.length) * 95) };
   if (s.session.state === 'PREPARE_MAINTENANCE' && maintained > 0)
     return merge(out, transition(s, now, 'PLANNED_MAINTENANCE', 'the first hosts are maintained; instances now move to maintained hosts'));
   if (c.wake !== null) out.wakeAt = minWake(out.wakeAt, c.wake);
@@ -422,10 +428,17 @@ function startBatches(c: Ctx): void {
     const ready = b.waitFor.every((h) => {
       const st = statusOf(c, h);
       const compute = c.ix.host(h)?.type === 'compute';
-      return st === 'maintained' || (compute && st === 'maintaining') || st === undefined;
+      return st === 'maintained' || st === 'failed' || (compute && st === 'maintaining') || st === undefined;
     });
     if (!ready) break;
     if (limit > 0 && out > 0 && out + mine.length > limit) break;
+    // Outside the maintenance windows no new batch starts (what runs finishes).
+    const gate = windowGate(s, now);
+    if (gate) {
+      c.parts.push(gate);
+      if (gate.wakeAt != null) wakeAt(c, gate.wakeAt);
+      break;
+    }
     for (const h of mine) c.over.set(h, 'emptying');
     out += mine.length;
     if (mine.length)
@@ -475,7 +488,7 @@ function finishMoves(c: Ctx): { failed?: Decision } {
 function targetReadyAt(c: Ctx, target: string): number | null {
   const st = statusOf(c, target);
   if (st === undefined || st === 'maintained' || st === 'pending') return c.now;
-  if (st === 'emptying') return null;
+  if (st === 'emptying' || st === 'failed') return null;
   const hm = c.ix.op(`hm:${c.a}:${target}`);
   const since = hm?.startedAt ?? hm?.createdAt ?? c.now;
   return Math.max(c.now, since + c.est.hostMaintenanceS * 1000);
@@ -895,6 +908,8 @@ function maintainHosts(c: Ctx): Decision | null {
     const r = maintainHost(s, now, h.name);
     if (r.status === 'failed') return merge(...c.parts, r.decision, fail(s, now, r.reason));
     c.parts.push(r.decision);
+    // A host that failed its verify actions ends the step: the next one checks the error budget.
+    if (r.decision.hosts?.some((p) => p.name === h.name && p.status === 'failed')) return merge(...c.parts);
     for (const p of r.decision.hosts ?? []) if (p.name === h.name && p.status) c.over.set(h.name, p.status);
   }
   return null;
