@@ -422,10 +422,23 @@ export function violations(members: { id: string; host: string }[], migrations: 
   const [a, b] = members as [{ id: string; host: string }, { id: string; host: string }];
   const out: string[] = [];
   const t = (x: number) => (Number.isFinite(x) ? new Date(x).toISOString().slice(11, 19) : x < 0 ? 'start' : 'end');
+  // every moment both occupy one host; overlapping moments (on any host) are one violation
+  const shared: { host: string; from: number; to: number }[] = [];
   for (const x of occupancy(a))
     for (const y of occupancy(b))
-      if (x.host === y.host && x.from < y.to && y.from < x.to)
-        out.push(`same host ${x.host}: ${a.id.slice(0, 8)} ${t(x.from)}–${t(x.to)}, ${b.id.slice(0, 8)} ${t(y.from)}–${t(y.to)}`);
+      if (x.host === y.host && x.from < y.to && y.from < x.to) shared.push({ host: x.host, from: Math.max(x.from, y.from), to: Math.min(x.to, y.to) });
+  shared.sort((p, q) => p.from - q.from);
+  for (let i = 0; i < shared.length; ) {
+    let to = shared[i]!.to;
+    const hosts = new Set([shared[i]!.host]);
+    let j = i + 1;
+    for (; j < shared.length && shared[j]!.from <= to; j++) {
+      to = Math.max(to, shared[j]!.to);
+      hosts.add(shared[j]!.host);
+    }
+    out.push(`${a.id.slice(0, 8)} and ${b.id.slice(0, 8)} both on ${[...hosts].join(', ')} ${t(shared[i]!.from)}–${t(to)}`);
+    i = j;
+  }
   const ma = migrations.filter((m) => m.instance === a.id);
   const mb = migrations.filter((m) => m.instance === b.id);
   for (const x of ma)
