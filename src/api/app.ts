@@ -22,6 +22,8 @@ import type { ConstraintService } from '../services/constraints.js';
 import type { PlanService } from '../services/plan.js';
 import { constraintRoutes } from './routes/constraints.js';
 import { planRoutes } from './routes/plan.js';
+import { pluginRoutes } from './routes/plugins.js';
+import type { PluginService } from '../services/plugins.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -50,6 +52,8 @@ export interface AppDeps {
   sessions: SessionService;
   projects: ProjectService;
   subscriptions: SubscriptionService;
+  /** GET /v1/plugins and the plug-in callback (absent: neither). */
+  plugins?: PluginService;
   authenticate: Authenticator;
   /** Prometheus registry (one per process, shared with a `--metrics-port` listener); built when absent. */
   metrics?: Registry;
@@ -113,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { store: deps.store, ...(deps.metrics && { registry: deps.metrics }) });
   await app.register(constraintRoutes, { constraints: deps.constraints });
   if (deps.plan) await app.register(planRoutes, { plan: deps.plan });
+  if (deps.plugins) await app.register(pluginRoutes, { plugins: deps.plugins });
   if (deps.simulator) {
     const sim = deps.simulator;
     await app.register(async (scope) => {

@@ -50,6 +50,12 @@ export interface Config {
   webhookAllow: string | null;
   /** Webhook / download targets always refused (comma-separated CIDRs). */
   webhookDeny: string | null;
+  /** Operators' own action plug-ins: ES modules in this directory (docs/plugins.md). */
+  pluginsDir: string | null;
+  /** The ssh plug-in: remote user (default the engine's own), private key, and the only host keys it accepts. */
+  sshUser: string | null;
+  sshKey: string | null;
+  sshKnownHosts: string | null;
 }
 
 export interface OptionSpec {
@@ -130,6 +136,10 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'osloExchange', flag: 'oslo-exchange', description: "oslo.messaging control_exchange for --notify-amqp", default: 'openstack', parse: str },
   { key: 'webhookAllow', flag: 'webhook-allow', description: 'CIDRs webhooks and downloads may reach even if refused by default (loopback, link-local, metadata, …)', default: null, parse: cidrList('--webhook-allow') },
   { key: 'webhookDeny', flag: 'webhook-deny', description: 'CIDRs webhooks and downloads may never reach (beats --webhook-allow)', default: null, parse: cidrList('--webhook-deny') },
+  { key: 'pluginsDir', flag: 'plugins-dir', description: 'load action plug-ins from the ES modules (.js, .mjs) in this directory (docs/plugins.md)', default: null, parse: str },
+  { key: 'sshUser', flag: 'ssh-user', description: "the ssh plug-in's remote user (default: the engine's own user)", default: null, parse: str },
+  { key: 'sshKey', flag: 'ssh-key', description: "the ssh plug-in's private key file", default: null, parse: str },
+  { key: 'sshKnownHosts', flag: 'ssh-known-hosts', description: 'the ssh plug-in\'s known_hosts file: the only host keys it accepts', default: null, parse: str },
   { key: 'maxMoves', flag: 'max-moves', description: "moves in flight at once in all (0: no cap; default: the driver's, openstack 4, simulated none)", default: null, parse: int('--max-moves') },
   { key: 'maxMovesPerSource', flag: 'max-moves-per-source', description: "moves in flight at once off one host (default: the driver's, openstack 2)", default: null, parse: int('--max-moves-per-source') },
   { key: 'maxMovesPerTarget', flag: 'max-moves-per-target', description: "moves in flight at once into one planned target host (default: the driver's, openstack 2)", default: null, parse: int('--max-moves-per-target') },
@@ -156,6 +166,7 @@ export function loadConfig(flags: Partial<Record<keyof Config, string | boolean>
     throw new Error(`--auth none is allowed only on a loopback address; use --auth token to bind ${c.host}`);
   if (c.auth === 'token' && !c.tokens) throw new Error('--auth token needs --tokens <file.json>');
   if (c.aodh && !c.notifyAmqp) throw new Error('--aodh needs --notify-amqp (AODH gets the events from the oslo.messaging bus)');
+  if (Boolean(c.sshKey) !== Boolean(c.sshKnownHosts)) throw new Error('--ssh-key and --ssh-known-hosts go together: the ssh plug-in accepts no host key it does not know');
   return c;
 }
 

@@ -16,8 +16,8 @@ import { Engine, type EngineOptions } from '../engine/engine.js';
 import { Relay, type RelayOptions } from '../notifier/relay.js';
 import { UrlPolicy, parseCidrList } from '../notifier/url-policy.js';
 import { WebhookTransport } from '../notifier/webhook.js';
-import { dummyPlugin } from '../plugins/dummy.js';
-import { MapPluginRegistry } from '../plugins/registry.js';
+import { pluginRegistry } from '../plugins/index.js';
+import { PluginService } from '../services/plugins.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 import { ConstraintService } from '../services/constraints.js';
@@ -150,10 +150,15 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
   if (store.dialect === 'sqlite' && role !== 'api') await store.releaseAllLeases();
   // Across processes (or threads) the API wakes engines with nudges; in one thread it calls the engine.
   const pgNudges: Nudges | null = role === 'all' ? null : (o.nudges ?? new (await import('../store/postgres/nudges.js')).PgNudges(config.db));
-  const plugins = new MapPluginRegistry([dummyPlugin]);
   const urlPolicy = urlPolicyOf(config);
   // Webhooks and downloads connect through it: the policy holds on the address actually connected to.
   const outbound = urlPolicy.dispatcher();
+  // Built-in action plug-ins and --plugins-dir's (docs/plugins.md); the http plug-in goes through the URL policy too.
+  const plugins = await pluginRegistry({
+    dir: config.pluginsDir,
+    http: { dispatcher: outbound, checkUrl: (url, what) => urlPolicy.checkRegistration(url, what) },
+    ssh: { user: config.sshUser, key: config.sshKey, knownHosts: config.sshKnownHosts },
+  });
 
   // The API nudges the engine, which is built after the API (it needs the bound URL).
   const late: { engine?: Engine; relay?: Relay } = {};
@@ -189,6 +194,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       sessions,
       projects: new ProjectService({ store, clock, nudge }),
       subscriptions: new SubscriptionService({ store, clock, urlPolicy }),
+      plugins: new PluginService({ store, clock, plugins, nudge }),
       authenticate,
       metrics,
       constraints: new ConstraintService({ store, clock, driver: infra }),

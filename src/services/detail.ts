@@ -5,6 +5,7 @@
 import type { SessionRow } from '../domain/model.js';
 import { FenixError } from '../domain/errors.js';
 import { isTerminal } from '../domain/states.js';
+import { nextOpen } from '../domain/windows.js';
 import {
   DETAIL_LISTS,
   DETAIL_PAGE,
@@ -71,8 +72,27 @@ export function waitingFor(s: SessionRow, w: WaitingFacts, now: number): { what:
     return { what: `${names.join(', ')}${andMore(running.count, names.length)} to finish`, until: null };
   }
   if (now < s.maintenanceAt) return { what: 'maintenance_at', until: iso(s.maintenanceAt) };
+  // Asleep until the next maintenance window opens: outside one no new host is taken down.
+  const windows = s.options?.windows;
+  if (windows && s.wakeAt !== null && s.wakeAt > now && nextOpen(windows, now) === s.wakeAt)
+    return { what: 'the next maintenance window (outside the windows no new host is taken down)', until: iso(s.wakeAt) };
   if (s.wakeAt !== null && s.wakeAt > now) return { what: 'its next check', until: iso(s.wakeAt) };
   return { what: isTerminal(s.state) ? 'nothing' : 'the engine (working)', until: null };
+}
+
+/**
+ * Action metadata as the detail shows it: header values and fields named like secrets as `***`
+ * (an http action's Authorization header should come from {"env": "FENIX_SECRET_…"}; if not, it
+ * still does not leave through this view).
+ */
+function redactSecrets(m: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (k === 'headers' && typeof v === 'object' && v !== null && !Array.isArray(v))
+      out[k] = Object.fromEntries(Object.entries(v).map(([h, x]) => [h, typeof x === 'string' ? '***' : x]));
+    else out[k] = /password|secret|token/i.test(k) && typeof v === 'string' ? '***' : v;
+  }
+  return out;
 }
 
 // ---- paging: cursors and the query ----------------------------------------------------------
@@ -153,6 +173,8 @@ const VIEWS: Views = {
     disabled_by_us: h.disabledByUs,
     original_enabled: h.originalEnabled,
     current: s.phase.host === h.name || h.status === 'maintaining',
+    // Its verify actions failed: it stays disabled on purpose until someone looks at it.
+    ...(h.status === 'failed' && { left_disabled: true, failure: s.phase.failedHosts?.find((f) => f.host === h.name)?.reason ?? null }),
   }),
   projects: (p) => ({
     project_id: p.projectId,
@@ -183,6 +205,7 @@ const VIEWS: Views = {
     type: o.args.type,
     host: o.args.host ?? null,
     status: o.status,
+    attempts: o.attempts,
     output: (o.result?.output as string | undefined) ?? null,
     error: o.error,
     started_at: iso(o.startedAt),
@@ -231,7 +254,16 @@ const VIEWS: Views = {
 export function detailView(d: SessionDetail, now: number) {
   const s = d.session;
   const out: Record<string, unknown> = {
-    session: { ...sessionView(s), options: s.options, actions: s.actions, current_host: s.phase.host ?? null, failed_in: s.phase.failedIn ?? null },
+    session: {
+      ...sessionView(s),
+      options: s.options,
+      actions: s.actions.map((a) => ({ ...a, metadata: redactSecrets(a.metadata) })),
+      current_host: s.phase.host ?? null,
+      failed_in: s.phase.failedIn ?? null,
+      // The error budget: hosts whose verify actions failed (left disabled), and how many may.
+      max_failed_hosts: s.options.maxFailedHosts ?? 0,
+      failed_hosts: (s.phase.failedHosts ?? []).map((f) => ({ host: f.host, reason: f.reason, at: iso(f.at) })),
+    },
     percent_done: s.percentDone,
     waiting_for: waitingFor(s, d.waiting, now),
   };

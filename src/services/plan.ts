@@ -13,6 +13,8 @@ import { estimatesOf, planInput } from '../planner/input.js';
 import { planMaintenance, type ActionPolicy, type Plan } from '../planner/plan.js';
 import { requireAdmin, type Principal } from './principal.js';
 import { parseMaintenanceAt } from './time.js';
+import { parseWindows } from '../domain/windows.js';
+import { withWindows } from '../planner/windows.js';
 
 export interface PlanRequest {
   hosts?: string[];
@@ -21,6 +23,8 @@ export interface PlanRequest {
   max_parallel_hosts?: number;
   /** Durations to assume instead of the engine's (seconds): migrate_s, live_migrate_s, evict_s, host_maintenance_s, reply_s. */
   estimates?: Record<string, unknown>;
+  /** Maintenance windows: the plan's times wait for them. */
+  windows?: unknown;
   [k: string]: unknown;
 }
 
@@ -37,6 +41,8 @@ export interface DryRun {
   startsAt: number;
   plan: Plan;
   hosts: string[];
+  /** Seconds the plan waits for maintenance windows (absent: no windows given). */
+  windowWaitS?: number;
 }
 
 const WIRE_ESTIMATES: Record<string, keyof PlanEstimates> = {
@@ -77,6 +83,8 @@ export class PlanService {
       if (t === null) throw new FenixError('VALIDATION_FAILED', `maintenance_at ${JSON.stringify(body.maintenance_at)} is not "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601`);
       startsAt = Math.max(t, startsAt);
     }
+    const windows = body.windows === undefined ? undefined : parseWindows(body.windows);
+    if (typeof windows === 'string') throw new FenixError('VALIDATION_FAILED', windows);
     const mp = body.max_parallel_hosts;
     if (mp !== undefined && (!Number.isInteger(mp) || mp < 0)) throw new FenixError('VALIDATION_FAILED', 'max_parallel_hosts must be an integer >= 0');
     const [hosts, instances, ic, gc, subs] = await Promise.all([
@@ -104,7 +112,9 @@ export class PlanService {
         replyingProjects: replying,
       }),
     );
-    return { workflow, startsAt, plan, hosts: session };
+    if (!windows) return { workflow, startsAt, plan, hosts: session };
+    const w = withWindows(plan, startsAt, windows);
+    return { workflow, startsAt, plan: w.plan, hosts: session, windowWaitS: w.waitS };
   }
 
   /** The plan a session persisted (vnf / k8s), with where it stands: O(plan + hosts), no instance read. */

@@ -12,6 +12,7 @@ import type { OutboundUrlPolicy } from '../ports/url-policy.js';
 import { requireAdmin, type Principal } from './principal.js';
 import { parseEstimates } from './plan.js';
 import { parseMaintenanceAt } from './time.js';
+import { nextOpen, parseWindows, type MaintenanceWindows } from '../domain/windows.js';
 
 export interface CreateSessionInput {
   hosts?: string[];
@@ -19,7 +20,7 @@ export interface CreateSessionInput {
   maintenance_at?: string;
   metadata?: Record<string, unknown>;
   workflow?: string;
-  actions?: { plugin: string; type: PluginType; metadata?: Record<string, unknown> }[];
+  actions?: { plugin: string; type: PluginType; metadata?: Record<string, unknown>; order?: number }[];
   download?: string[];
   reply_window?: number;
   scale_in_reply_window?: number;
@@ -28,7 +29,14 @@ export interface CreateSessionInput {
   max_parallel_hosts?: number;
   /** Durations (seconds) the constraint workflows plan with, overriding the driver's. */
   estimates?: Record<string, unknown>;
+  /** Error budget: hosts that may fail their verify actions before the session fails (default 0). */
+  max_failed_hosts?: number;
+  /** Maintenance windows (domain/windows.ts), checked here. */
+  windows?: unknown;
 }
+
+/** Longest timeout_s an action may ask for: a week. */
+const MAX_TIMEOUT_S = 7 * 86_400;
 
 export interface SessionDefaults {
   replyWindowS: number;
@@ -91,6 +99,8 @@ export class SessionService {
     const unknownPlugins = (body.actions ?? []).map((a) => a.plugin).filter((p) => !plugins.get(p));
     if (unknownPlugins.length)
       throw new FenixError('UNKNOWN_PLUGIN', `unknown action plug-in(s): ${[...new Set(unknownPlugins)].join(', ')}; known: ${plugins.names().join(', ') || 'none'}`);
+    for (const [i, a] of (body.actions ?? []).entries()) await this.checkAction(i, a);
+    const windows = body.windows === undefined ? undefined : checkWindows(body.windows, now);
 
     const known = new Map((await driver.listHosts()).map((h) => [h.name, h]));
     const asked = body.hosts ?? [];
@@ -111,8 +121,15 @@ export class SessionService {
       ownActionTimeoutS: body.own_action_timeout ?? defaults.ownActionTimeoutS,
       maxParallelHosts: body.max_parallel_hosts ?? 0,
       ...(body.estimates !== undefined && { estimates: parseEstimates(body.estimates) }),
+      maxFailedHosts: body.max_failed_hosts ?? 0,
+      ...(windows && { windows }),
     };
-    const actions: ActionSpec[] = (body.actions ?? []).map((a) => ({ plugin: a.plugin, type: a.type, metadata: a.metadata ?? {} }));
+    const actions: ActionSpec[] = (body.actions ?? []).map((a) => ({
+      plugin: a.plugin,
+      type: a.type,
+      metadata: a.metadata ?? {},
+      ...(a.order !== undefined && { order: a.order }),
+    }));
     const id = randomUUID();
     const { busy: raced } = await store.createSession({
       session: {
@@ -139,6 +156,27 @@ export class SessionService {
     if (raced.length) throw busyError(raced);
     this.deps.nudge(id);
     return (await store.getSession(id))!;
+  }
+
+  /**
+   * An action's metadata, as far as can be told before it runs: what every run reads (timeout_s,
+   * idempotent), then its plug-in's own check. A bad one is a 400 naming the action.
+   */
+  private async checkAction(i: number, a: NonNullable<CreateSessionInput['actions']>[number]): Promise<void> {
+    const meta = a.metadata ?? {};
+    const bad = (msg: string) => new FenixError('INVALID_PLUGIN_METADATA', `actions[${i}] (${a.plugin}, ${a.type}): ${msg}`);
+    const t = meta.timeout_s;
+    if (t !== undefined && !(typeof t === 'number' && Number.isFinite(t) && t > 0 && t <= MAX_TIMEOUT_S))
+      throw bad(`timeout_s must be a number of seconds, more than 0 and at most ${MAX_TIMEOUT_S}`);
+    if (meta.idempotent !== undefined && typeof meta.idempotent !== 'boolean') throw bad('idempotent must be true or false');
+    let msg: string | null;
+    try {
+      msg = (await this.deps.plugins.get(a.plugin)!.validate?.(meta, a.type)) ?? null;
+    } catch (e) {
+      if (e instanceof FenixError) throw e; // URL_FORBIDDEN from the URL policy, say
+      msg = `the plug-in's check failed: ${(e as Error).message}`;
+    }
+    if (msg) throw bad(msg);
   }
 
   async list(who: Principal): Promise<SessionRow[]> {
@@ -195,4 +233,12 @@ export class SessionService {
     this.deps.nudge(id);
     return (await this.deps.store.getSession(id))!;
   }
+}
+
+/** `windows` of a create body: well-formed, and opening at some point (else the session would wait forever). */
+function checkWindows(raw: unknown, now: number): MaintenanceWindows {
+  const w = parseWindows(raw);
+  if (typeof w === 'string') throw new FenixError('VALIDATION_FAILED', w);
+  if (nextOpen(w, now) === null) throw new FenixError('VALIDATION_FAILED', 'windows: no window opens within the next two years (every day it would open is excluded)');
+  return w;
 }

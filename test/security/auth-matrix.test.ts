@@ -52,6 +52,8 @@ const MATRIX: Record<string, Case> = {
   // The default workflow has no plan: 404 NOT_FOUND is this route's documented answer for it.
   'GET /v1/maintenance/:session_id/plan': { access: 'admin', req: (f) => ({ path: `/v1/maintenance/${f.sid}/plan` }), owner: [200, 404] },
 
+  'GET /v1/plugins': { access: 'admin', req: () => ({ path: '/v1/plugins' }), owner: [200] },
+
   'GET /v1/maintenance/:session_id/:project_id': { access: 'project', req: (f) => ({ path: `/v1/maintenance/${f.sid}/p1` }), owner: [200] },
   'PUT /v1/maintenance/:session_id/:project_id': {
     access: 'project',

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ProjectService } from '../../services/projects.js';
 import type { SessionService } from '../../services/sessions.js';
+import type { PluginService } from '../../services/plugins.js';
 import { detailQuery, detailView, sessionView } from '../../services/detail.js';
 import { requireAdmin } from '../../services/principal.js';
 import { FenixError } from '../../domain/errors.js';
@@ -25,6 +26,8 @@ export interface MaintenanceRouteDeps {
   projects: ProjectService;
   store: Store;
   clock: Clock;
+  /** Plug-in callbacks share the per-instance reply's path (absent: every such PUT is a reply). */
+  plugins?: PluginService;
 }
 
 const ADMIN = { access: 'admin' as const };
@@ -81,9 +84,22 @@ export async function maintenanceRoutes(app: FastifyInstance, deps: MaintenanceR
     async (req) => projects.reply(req.principal, req.params.session_id, req.params.project_id, req.body ?? {}),
   );
 
+  // Also Fenix 2020's plug-in callback, PUT /v1/maintenance/{session_id}/{host}/{plugin}, when the
+  // last segment names a plug-in (instance ids are UUIDs): that needs an admin token, checked
+  // before the body is read, as every route's access is.
+  const callback = (p: { instance_id?: string }) => deps.plugins !== undefined && p.instance_id !== undefined && deps.plugins.isPlugin(p.instance_id);
   r.put(
     '/v1/maintenance/:session_id/:project_id/:instance_id',
-    { config: PROJECT, schema: { params: InstanceParams, body: ReplyBody, response: { 200: ReplyAccepted, ...errors } } },
-    async (req) => projects.reply(req.principal, req.params.session_id, req.params.project_id, req.body ?? {}, req.params.instance_id),
+    {
+      config: PROJECT,
+      onRequest: async (req) => {
+        if (callback(req.params as { instance_id?: string })) requireAdmin(req.principal);
+      },
+      schema: { params: InstanceParams, body: ReplyBody, response: { 200: ReplyAccepted, ...errors } },
+    },
+    async (req) =>
+      callback(req.params)
+        ? deps.plugins!.callback(req.principal, req.params.session_id, req.params.project_id, req.params.instance_id, req.body ?? {})
+        : projects.reply(req.principal, req.params.session_id, req.params.project_id, req.body ?? {}, req.params.instance_id),
   );
 }

@@ -106,7 +106,13 @@ export async function planRoutes(app: FastifyInstance, deps: { plan: PlanService
 
   r.post('/v1/maintenance/plan', { config: ADMIN, schema: { body: PlanBody, querystring: PlanQuery, response: { 200: Any, ...errors } } }, async (req) => {
     const run = await deps.plan.dryRun(req.principal, req.body ?? {});
-    return { workflow: run.workflow, host_count: run.hosts.length, ...planView(run.plan, run.startsAt, req.query.moves !== 'false') };
+    return {
+      workflow: run.workflow,
+      host_count: run.hosts.length,
+      ...planView(run.plan, run.startsAt, req.query.moves !== 'false'),
+      // With maintenance windows: the times above wait for them, by this much in all.
+      ...(run.windowWaitS !== undefined && { window_wait_s: seconds(run.windowWaitS) }),
+    };
   });
 
   r.get('/v1/maintenance/:session_id/plan', { config: ADMIN, schema: { params: SessionIdParams, response: { 200: Any, ...errors } } }, async (req) => {

@@ -18,7 +18,9 @@ export const CreateSessionBody = Type.Object(
           plugin: Type.String({ minLength: 1, maxLength: 255 }),
           type: lit(PLUGIN_TYPES),
           metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          order: Type.Optional(Type.Integer({ minimum: -1_000_000, maximum: 1_000_000 })),
         }),
+        { maxItems: 1000 },
       ),
     ),
     download: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
@@ -29,6 +31,9 @@ export const CreateSessionBody = Type.Object(
     no_subscription: Type.Optional(lit(['act', 'fail'] as const)),
     max_parallel_hosts: Type.Optional(Type.Integer({ minimum: 0 })),
     estimates: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    max_failed_hosts: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
+    /** Checked by the service (domain/windows.ts), so its messages say what is wrong. */
+    windows: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: true },
 );
@@ -92,6 +97,15 @@ export const DetailQuery = Type.Object(
     deliveries_after: Type.Optional(Cursor),
     timeline_after: Type.Optional(Cursor),
     replies_after: Type.Optional(Cursor),
+  },
+  { additionalProperties: true },
+);
+
+/** PUT /v1/maintenance/{session_id}/{host}/{plugin}: an external job's report (Fenix 2020's plug-in callback). */
+export const PluginCallbackBody = Type.Object(
+  {
+    state: Type.Optional(Type.Unknown()),
+    output: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: true },
 );

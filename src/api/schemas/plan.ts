@@ -9,6 +9,8 @@ export const PlanBody = Type.Object(
     workflow: Type.Optional(Type.String()),
     max_parallel_hosts: Type.Optional(Type.Integer({ minimum: 0 })),
     estimates: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** Checked by the service (domain/windows.ts). */
+    windows: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: true },
 );
