@@ -1,6 +1,11 @@
 // Behaviour every InfraDriver must show (spec §8), written against the port only, so the same suite
 // runs against the simulator, a real Nova and a real Kubernetes. Each test gets a fresh env and the
 // suite restores the scheduling it changed, so it is safe on a shared test cloud.
+//
+// An infrastructure may move an instance by replacing it (Kubernetes: the evicted pod is deleted and
+// its controller starts a new one, with a new id, where the scheduler puts it): such an env says
+// which instance now does the work (`successor`), and the suite disables a source host before it
+// empties it, as a drain does, since such a scheduler may otherwise choose the source again.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DriverError, type HostInfo, type InfraDriver, type InstanceInfo, type MoveKind, type OpStatus, type WorldChanges } from '../../src/ports/infra-driver.js';
 
@@ -18,6 +23,8 @@ export interface DriverContractEnv {
   cleanup: () => Promise<void>;
   /** Delete one instance (placeInstance's) now; the watch tests check that it is reported gone. */
   deleteInstance?: (id: string) => Promise<void>;
+  /** Moves replace instances: the id of the instance that took over from `id` after its move. */
+  successor?: (id: string) => Promise<string | undefined>;
 }
 
 export function describeDriverContract(name: string, makeEnv: () => Promise<DriverContractEnv>): void {
@@ -32,6 +39,15 @@ export function describeDriverContract(name: string, makeEnv: () => Promise<Driv
     };
     const hostOf = async (id: string) => (await driver.listInstances()).find((i) => i.id === id)?.host;
     const hostInfo = async (host: string) => (await driver.listHosts()).find((h) => h.name === host);
+    /** Where an instance's work runs after its move: the instance itself, or its successor. */
+    const whereIs = async (id: string) => {
+      const now = env.successor ? await env.successor(id) : id;
+      return now === undefined ? undefined : { id: now, host: await hostOf(now) };
+    };
+    /** Before emptying `host` of an infrastructure that replaces instances: disable it, as a drain does. */
+    const drain = async (host: string) => {
+      if (env.successor) await disable(host);
+    };
 
     beforeEach(async () => {
       env = await makeEnv();
@@ -121,11 +137,12 @@ export function describeDriverContract(name: string, makeEnv: () => Promise<Driv
       const id = await env.placeInstance(src, 1);
       await env.placeInstance(off, 1); // the fullest host: a packing scheduler's first choice if it ignored the flag
       await disable(off);
+      await drain(src);
       const ref = await driver.startMove(id, env.moveKind ?? 'MIGRATE', `contract-move-${id}`);
       expect(typeof ref).toBe('string');
       const st = await env.settle(ref);
       expect(st.status, st.error).toBe('done');
-      const now = await hostOf(id);
+      const now = (await whereIs(id))?.host;
       expect(now).toBeDefined();
       expect(now).not.toBe(src);
       expect(now).not.toBe(off);
@@ -147,6 +164,7 @@ export function describeDriverContract(name: string, makeEnv: () => Promise<Driv
     it('starts one move for the same key, even when called twice at once', async () => {
       const src = env.hosts[0]!;
       const id = await env.placeInstance(src, 1);
+      await drain(src);
       const key = `contract-idem-${id}`;
       const kind = env.moveKind ?? 'MIGRATE';
       const [r1, r2] = await Promise.all([driver.startMove(id, kind, key), driver.startMove(id, kind, key)]);
@@ -154,12 +172,13 @@ export function describeDriverContract(name: string, makeEnv: () => Promise<Driv
       expect(await driver.startMove(id, kind, key)).toBe(r1);
       const st = await env.settle(r1);
       expect(st.status, st.error).toBe('done');
-      const landed = await hostOf(id);
-      expect(landed).not.toBe(src);
-      // after completion the same key still names the same op and moves nothing
+      const landed = await whereIs(id);
+      expect(landed?.host).toBeDefined();
+      expect(landed?.host).not.toBe(src);
+      // after completion the same key still names the same op and moves nothing (nor a successor)
       expect(await driver.startMove(id, kind, key)).toBe(r1);
       expect((await env.settle(r1)).status).toBe('done');
-      expect(await hostOf(id)).toBe(landed);
+      expect(await whereIs(id)).toEqual(landed);
     });
 
     it('rejects unknown instances and operations with a non-retryable DriverError', async () => {
@@ -235,27 +254,32 @@ export function describeDriverContract(name: string, makeEnv: () => Promise<Driv
     });
 
     itWatch('reports a finished move (the instance and both hosts) and a scheduling change', async () => {
-      const [src] = env.hosts as [string];
+      const [src, , other] = env.hosts as [string, string, string];
       const id = await env.placeInstance(src, 1);
+      await drain(src);
       const m = new Mirror();
       await m.look();
       const ref = await driver.startMove(id, env.moveKind ?? 'MIGRATE', `contract-watch-move-${id}`);
       const st = await env.settle(ref);
       expect(st.status, st.error).toBe('done');
-      const dst = (await hostOf(id))!;
+      const at = (await whereIs(id))!;
+      const dst = at.host!;
       const ch = await m.look();
       expect(ch.full).toBe(false);
-      expect(ch.instances.find((i) => i.id === id)?.host).toBe(dst);
+      expect(ch.instances.find((i) => i.id === at.id)?.host).toBe(dst);
+      if (at.id !== id) expect(ch.removed).toContain(id);
       expect(ch.hosts.find((h) => h.name === src)).toEqual(await hostInfo(src));
       expect(ch.hosts.find((h) => h.name === dst)).toEqual(await hostInfo(dst));
 
-      await disable(src);
+      // (the source of a replacing infrastructure is disabled already: another host then)
+      const flip = env.successor ? other : src;
+      await disable(flip);
       const off = await m.look();
       expect(off.full).toBe(false);
-      expect(off.hosts.find((h) => h.name === src)?.enabled).toBe(false);
-      await driver.setHostScheduling(src, true, 'contract test');
-      disabled.delete(src);
-      expect((await m.look()).hosts.find((h) => h.name === src)?.enabled).toBe(true);
+      expect(off.hosts.find((h) => h.name === flip)?.enabled).toBe(false);
+      await driver.setHostScheduling(flip, true, 'contract test');
+      disabled.delete(flip);
+      expect((await m.look()).hosts.find((h) => h.name === flip)?.enabled).toBe(true);
     });
 
     itWatch('reports deleted instances as removed', async () => {
@@ -291,17 +315,24 @@ export function describeDriverContract(name: string, makeEnv: () => Promise<Driv
       const a = await env.placeInstance(h0, 1);
       const b = await env.placeInstance(h1, 2);
       await m.look();
+      await drain(h0);
       const r1 = await driver.startMove(a, env.moveKind ?? 'MIGRATE', `contract-watch-a-${a}`);
       await disable(h2);
+      await drain(h1);
       const r2 = await driver.startMove(b, env.moveKind ?? 'MIGRATE', `contract-watch-b-${b}`);
       await env.settle(r1);
       await env.settle(r2);
-      if (env.deleteInstance) await env.deleteInstance(a);
+      const watched = [a, b];
+      for (const id of [a, b]) {
+        const next = env.successor ? await env.successor(id) : id;
+        if (next !== undefined && next !== id) watched.push(next);
+      }
+      if (env.deleteInstance) await env.deleteInstance((await whereIs(a))?.id ?? a);
       await m.look();
       const hosts = await driver.listHosts();
       const instances = await driver.listInstances();
       expect(new Map([...m.hosts].filter(([n]) => env.hosts.includes(n)))).toEqual(new Map(hosts.filter((h) => env.hosts.includes(h.name)).map((h) => [h.name, h])));
-      for (const id of [a, b]) expect(m.instances.get(id)).toEqual(instances.find((i) => i.id === id));
+      for (const id of watched) expect(m.instances.get(id)).toEqual(instances.find((i) => i.id === id));
     });
   });
 }
