@@ -46,6 +46,12 @@ export interface Config {
   novaNotifications: string | null;
   /** Projects with an AODH event alarm on maintenance.scheduled are interacting (needs --notify-amqp). */
   aodh: boolean;
+  /** --driver kubernetes: the kubeconfig file (default $KUBECONFIG, the in-cluster service account, ~/.kube/config). */
+  kubeconfig: string | null;
+  /** --driver kubernetes: evict pods no controller re-creates (kubectl drain --force). */
+  drainForce: boolean;
+  /** --driver kubernetes: evict pods with emptyDir volumes, losing that data (kubectl drain --delete-emptydir-data). */
+  drainDeleteEmptydirData: boolean;
   /** Webhook / download targets allowed even if built-in forbidden (comma-separated CIDRs). */
   webhookAllow: string | null;
   /** Webhook / download targets always refused (comma-separated CIDRs). */
@@ -106,7 +112,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'host', flag: 'host', description: 'address to bind', default: '127.0.0.1', parse: str },
   { key: 'publicUrl', flag: 'public-url', description: 'base of URLs sent in notifications (default http://<host>:<port>)', default: null, parse: str },
   { key: 'db', flag: 'db', description: 'SQLite file path, :memory:, or a postgres:// URL', default: 'fenix.db', parse: str },
-  { key: 'driver', flag: 'driver', description: 'infrastructure driver', default: 'simulated', parse: oneOf('--driver', ['simulated', 'openstack'] as const) },
+  { key: 'driver', flag: 'driver', description: 'infrastructure driver', default: 'simulated', parse: oneOf('--driver', ['simulated', 'openstack', 'kubernetes'] as const) },
   { key: 'scenario', flag: 'scenario', description: 'simulated cloud (JSON file); default: the built-in demo cloud', default: null, parse: str },
   { key: 'simulatorState', flag: 'simulator-state', description: 'keep the in-process simulated cloud in this JSON file (rewritten whole on each change) instead of the database', default: null, parse: str },
   { key: 'simulatorUrl', flag: 'simulator-url', description: 'use a shared simulator service (fenix simulator) at this URL instead of an in-process one', default: null, parse: httpUrl('--simulator-url') },
@@ -144,6 +150,9 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'maxMovesPerSource', flag: 'max-moves-per-source', description: "moves in flight at once off one host (default: the driver's, openstack 2)", default: null, parse: int('--max-moves-per-source') },
   { key: 'maxMovesPerTarget', flag: 'max-moves-per-target', description: "moves in flight at once into one planned target host (default: the driver's, openstack 2)", default: null, parse: int('--max-moves-per-target') },
   { key: 'novaNotifications', flag: 'nova-notifications', description: "--driver openstack: consume Nova's versioned notifications from this broker (an oslo transport_url, rabbit://user:pass@host:5672/) instead of polling Nova", default: null, parse: str },
+  { key: 'kubeconfig', flag: 'kubeconfig', description: '--driver kubernetes: kubeconfig file (default $KUBECONFIG, then the in-cluster service account, then ~/.kube/config)', default: null, parse: str },
+  { key: 'drainForce', flag: 'drain-force', description: '--driver kubernetes: also evict pods no controller re-creates (they are deleted for good), like kubectl drain --force', default: false, parse: bool },
+  { key: 'drainDeleteEmptydirData', flag: 'drain-delete-emptydir-data', description: '--driver kubernetes: also evict pods with emptyDir volumes (their data is lost), like kubectl drain --delete-emptydir-data', default: false, parse: bool },
   { key: 'aodh', flag: 'aodh', description: 'subscriptions from AODH: a project with an event alarm on maintenance.scheduled is interacting (needs --notify-amqp)', default: false, parse: bool },
 ];
 

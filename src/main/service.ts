@@ -124,7 +124,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
   const store = o.store ?? (await openStore(config.db));
   // --simulator-url: a shared simulator service (fenix simulator) owns the cloud, its scenario and state.
   const simulator =
-    config.driver === 'openstack'
+    config.driver === 'openstack' || config.driver === 'kubernetes'
       ? undefined
       : (o.simulator ??
         (config.simulatorUrl
@@ -140,7 +140,12 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
         })
       : null;
   await novaEvents?.start().catch((err: Error) => log.warn({ err: err.message }, 'nova notifications: not connected; polling Nova until they are'));
-  const infra: InfraDriver = o.driver ?? simulator ?? new (await openstack()).OpenStackDriver(keystone!, novaEvents ? { events: novaEvents } : {});
+  const infra: InfraDriver =
+    o.driver ??
+    simulator ??
+    (config.driver === 'kubernetes'
+      ? await kubernetesDriver(config)
+      : new (await openstack()).OpenStackDriver(keystone!, novaEvents ? { events: novaEvents } : {}));
   // What the planner assumes a move or a host maintenance takes: the simulated cloud's own timings
   // (unreachable shared simulator: the planner's defaults).
   const estimates = simulator ? await simulatorEstimates(simulator).catch(() => undefined) : undefined;
@@ -275,6 +280,13 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
  * the engine thread of `fenix serve` needs neither the API nor OpenStack on a simulated cloud).
  */
 const openstack = () => import('../drivers/openstack/index.js');
+
+/** --driver kubernetes (loaded only then): the cluster of --kubeconfig / KUBECONFIG / the pod's service account. */
+async function kubernetesDriver(config: Config): Promise<InfraDriver> {
+  const k8s = await import('../drivers/kubernetes/index.js');
+  const { kc } = k8s.loadKubeConfig(config.kubeconfig);
+  return new k8s.KubernetesDriver(kc, { drain: { force: config.drainForce, deleteEmptyDirData: config.drainDeleteEmptydirData } });
+}
 
 /** --max-moves* over the driver's own caps (a flag of 0 lifts that cap). */
 function moveLimitsOf(config: Config, driver: InfraDriver): Partial<EngineOptions> {
