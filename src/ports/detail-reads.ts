@@ -90,8 +90,11 @@ export interface WaitingFacts {
   silentProjects: Waiting<{ projectId: string; awaiting: string }>;
   /** vnf / k8s: per-instance asks not answered, instances not gone, by instance id. */
   silentInstances: Waiting<{ projectId: string; instanceId: string; askState: string }>;
-  /** Ops pending or started, by id. */
-  inFlight: Waiting<{ kind: string; subject: string }>;
+  /**
+   * Ops pending or started: those whose start is being retried after an error first (a
+   * PodDisruptionBudget refusing an eviction says which and why), then by id.
+   */
+  inFlight: Waiting<{ kind: string; subject: string; status: string; error: string | null }>;
 }
 
 export interface SessionDetail {

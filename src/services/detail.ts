@@ -68,7 +68,8 @@ export function waitingFor(s: SessionRow, w: WaitingFacts, now: number): { what:
   }
   const running = w.inFlight;
   if (running.count > 0 && running.first.length) {
-    const names = running.first.slice(0, NAMED.ops).map((o) => `${o.kind} ${o.subject}`);
+    // An op not started yet with an error is being retried: say why (e.g. the PDB that refuses an eviction).
+    const names = running.first.slice(0, NAMED.ops).map((o) => `${o.kind} ${o.subject}${o.status === 'pending' && o.error ? ` (retrying: ${o.error})` : ''}`);
     return { what: `${names.join(', ')}${andMore(running.count, names.length)} to finish`, until: null };
   }
   if (now < s.maintenanceAt) return { what: 'maintenance_at', until: iso(s.maintenanceAt) };

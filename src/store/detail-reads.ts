@@ -197,7 +197,12 @@ async function waitingFacts(trx: Trx, id: string): Promise<WaitingFacts> {
   const iAgg = await instances.select((eb) => [eb.fn.countAll().as('n'), eb.fn.min('reply_at').as('until')]).executeTakeFirstOrThrow();
 
   const ops = trx.selectFrom('ops').where('session_id', '=', id).where('status', 'in', ['started', 'pending']);
-  const oFirst = await ops.select(['kind', 'subject']).orderBy(sql`${sql.ref('id')} + 0`).limit(n).execute();
+  const oFirst = await ops
+    .select(['kind', 'subject', 'status', 'error'])
+    .orderBy(sql`case when ${sql.ref('status')} = 'pending' and ${sql.ref('error')} is not null then 0 else 1 end`)
+    .orderBy(sql`${sql.ref('id')} + 0`)
+    .limit(n)
+    .execute();
   const oCount = await count(ops.select((eb) => eb.fn.countAll().as('n')));
 
   return {
@@ -207,6 +212,6 @@ async function waitingFacts(trx: Trx, id: string): Promise<WaitingFacts> {
       count: Number(iAgg.n),
       until: until(iAgg.until),
     },
-    inFlight: { first: oFirst.map((o) => ({ kind: o.kind, subject: o.subject })), count: oCount },
+    inFlight: { first: oFirst.map((o) => ({ kind: o.kind, subject: o.subject, status: o.status, error: o.error })), count: oCount },
   };
 }

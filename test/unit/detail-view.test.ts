@@ -81,7 +81,12 @@ describe('waitingFor', () => {
     expect(waitingFor(session, { ...none, silentInstances: { first: inst, count: 40, until: null } }, 1).what).toBe(
       'replies to PREPARE_MAINTENANCE for p/i0, p/i1, p/i2, p/i3, p/i4 and 35 more',
     );
-    expect(waitingFor(session, { ...none, inFlight: { first: [{ kind: 'move', subject: 'i1' }], count: 1 } }, 1).what).toBe('move i1 to finish');
+    expect(waitingFor(session, { ...none, inFlight: { first: [{ kind: 'move', subject: 'i1', status: 'started', error: null }], count: 1 } }, 1).what).toBe('move i1 to finish');
+    // a start retried after an error says why (the error of a started op is history: not shown)
+    const blocked = { kind: 'move', subject: 'i2', status: 'pending', error: 'eviction of pod ns/web-1 refused by PDB web: minAvailable 2, currently healthy 2, disruptions allowed 0' };
+    expect(waitingFor(session, { ...none, inFlight: { first: [blocked, { kind: 'move', subject: 'i3', status: 'started', error: 'old' }], count: 2 } }, 1).what).toBe(
+      'move i2 (retrying: eviction of pod ns/web-1 refused by PDB web: minAvailable 2, currently healthy 2, disruptions allowed 0), move i3 to finish',
+    );
     expect(waitingFor({ ...session, maintenanceAt: 10 }, none, 1)).toEqual({ what: 'maintenance_at', until: '1970-01-01T00:00:00.010Z' });
     expect(waitingFor(session, none, 1).what).toBe('the engine (working)');
   });
