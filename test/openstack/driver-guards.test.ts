@@ -6,7 +6,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMoveRef, encodeMoveRef, OpenStackDriver } from '../../src/drivers/openstack/index.js';
 import { keyHash, MOVE_METADATA_KEY } from '../../src/drivers/openstack/nova-driver.js';
-import { DriverError, type OpStatus } from '../../src/ports/infra-driver.js';
+import { NovaNotifications } from '../../src/drivers/openstack/nova-events.js';
+import { DriverError, TARGET_REFUSED, type OpStatus } from '../../src/ports/infra-driver.js';
 import { LANE, openCloud, resetCloud, type Cloud } from './cloud.js';
 
 describe.skipIf(!LANE)('OpenStack driver guards (real Nova)', () => {
@@ -131,5 +132,58 @@ describe.skipIf(!LANE)('OpenStack driver guards (real Nova)', () => {
     const tooNew = new OpenStackDriver(cloud.keystone, { microversion: '2.999' });
     expect(await tooNew.microversion()).toMatch(/^2\.\d+$/);
     expect((await tooNew.listHosts()).find((x) => x.name === hosts[0])!.vcpus).toBe(h.vcpus);
+  });
+
+  it('a planned target goes to Nova and holds; a target the scheduler refuses fails the move with TARGET_REFUSED', async () => {
+    const id = await place(hosts[0]!);
+    const d = fresh();
+    // The fullest-first scheduler would not pick hosts[2] on its own every time: ask for it.
+    const ref = await d.startMove(id, 'MIGRATE', 'session-t:move-planned', { target: hosts[2]! });
+    expect(decodeMoveRef(ref)).toMatchObject({ src: hosts[0], target: hosts[2] });
+    const st = await settle(d, ref);
+    expect(st, st.error).toEqual({ status: 'done', host: hosts[2] });
+    expect(await cloud.serverHost(id)).toBe(hosts[2]);
+    // A disabled target: Nova's scheduler refuses it (202, then NoValidHost); nothing moved.
+    disabled.push(hosts[1]!);
+    await cloud.driver.setHostScheduling(hosts[1]!, false, 'test: refused target');
+    const r2 = await d.startMove(id, 'MIGRATE', 'session-t:move-refused', { target: hosts[1]! });
+    const st2 = await settle(d, r2);
+    expect(st2.status).toBe('failed');
+    expect(st2.error).toMatch(new RegExp(`^${TARGET_REFUSED}: Nova refused ${hosts[1]}: No valid host was found`));
+    expect(await cloud.serverHost(id)).toBe(hosts[2]);
+  });
+
+  it("with Nova's notifications: the move is followed by its events, with few reads, and the inventory follows without a listing", async () => {
+    const url = process.env.FENIX_NOVA_NOTIFICATIONS;
+    expect(url, 'the lane exports FENIX_NOVA_NOTIFICATIONS').toBeTruthy();
+    const events = new NovaNotifications({ url: url! });
+    await events.start();
+    try {
+      const id = await place(hosts[0]!);
+      const reads: string[] = [];
+      const counted = new Proxy(cloud.keystone, {
+        get(t, k) {
+          if (k === 'request') return (svc: string, path: string, o?: object) => (svc === 'compute' && reads.push(path), t.request(svc, path, o));
+          const v = Reflect.get(t, k) as unknown;
+          return typeof v === 'function' ? v.bind(t) : v;
+        },
+      });
+      const d = new OpenStackDriver(counted, { events });
+      const first = await d.watch(null);
+      const ref = await d.startMove(id, 'MIGRATE', 'session-e:move');
+      const st = await settle(d, ref);
+      expect(st.status, st.error).toBe('done');
+      const ch = await d.watch(first.cursor);
+      expect(ch.full).toBe(false);
+      expect(ch.instances.find((i) => i.id === id)?.host).toBe(st.host);
+      // Asked of Nova for the whole move: the read before it, then one read per step-ending event
+      // (finish → confirm, confirmed → done) and the safety read if an event was slow; one listing.
+      const serverReads = reads.filter((p) => p === `/servers/${id}`).length;
+      expect(serverReads).toBeLessThanOrEqual(4);
+      expect(reads.filter((p) => p.startsWith('/servers/detail')).length).toBe(1);
+      expect(reads.filter((p) => p.endsWith('/action')).length).toBe(2); // migrate, and one confirmResize
+    } finally {
+      await events.close();
+    }
   });
 });

@@ -170,6 +170,8 @@ const DEFAULT_POLL_MAX_MS = 3_000;
 const DEFAULT_EVENT_SAFETY_MS = 10_000;
 /** With live events the driver repeats its last answer this soon: cheap, and an event is acted on within it. */
 const EVENT_ANSWER_MS = 300;
+/** Outcomes of finished moves kept in memory (a restarted engine asks Nova again). */
+const FINISHED_KEPT = 10_000;
 /** Change log entries kept for watch(); an older cursor is answered with the whole world. */
 const CHANGE_LOG_LIMIT = 100_000;
 
@@ -208,6 +210,8 @@ export class OpenStackDriver implements InfraDriver {
   private readonly now: () => number;
   /** Moves being watched (by ref), and their refs by server. */
   private readonly moves = new Map<string, MoveWatch>();
+  /** How recent moves ended (by ref, oldest first, at most FINISHED_KEPT): a repeated poll costs Nova nothing. */
+  private readonly finished = new Map<string, OpStatus>();
   private readonly movesOf = new Map<string, Set<string>>();
 
   // The inventory as last seen, and what changed in it since (watch()).
@@ -509,7 +513,9 @@ export class OpenStackDriver implements InfraDriver {
       this.setHostEnabled(e.host, !e.disabled);
       return;
     }
-    if (e.eventType === 'instance.delete.end') this.forgetServer(e.uuid);
+    // Gone: deleted (nova-compute re-announces servers deleted long ago, `state: deleted`, every 300 s
+    // from its periodic task: never bring them back) or soft-deleted.
+    if (e.eventType === 'instance.delete.end' || e.state === 'deleted' || e.state === 'soft-delete') this.forgetServer(e.uuid);
     else
       this.placeServer(e.uuid, e.host, {
         ...(e.tenantId !== null && { projectId: e.tenantId }),
@@ -612,7 +618,9 @@ export class OpenStackDriver implements InfraDriver {
     let w = this.moves.get(ref);
     if (w) return w;
     const first = this.opts.pollHintMs ?? DEFAULT_POLL_MS;
-    w = { nextAt: this.now() + first, interval: first, dirty: false, confirmed: false, last: null };
+    // With live events the first look waits for the event that ends a step (or the safety interval).
+    const wait = this.eventsLive ? (this.opts.eventSafetyMs ?? DEFAULT_EVENT_SAFETY_MS) : first;
+    w = { nextAt: this.now() + wait, interval: first, dirty: false, confirmed: false, last: null };
     this.moves.set(ref, w);
     let refs = this.movesOf.get(instanceId);
     if (!refs) this.movesOf.set(instanceId, (refs = new Set()));
@@ -694,6 +702,8 @@ export class OpenStackDriver implements InfraDriver {
     if (ref.startsWith('nova-host:')) return { status: 'done' };
     const r = decodeMoveRef(ref);
     if (!r) throw new DriverError(`operation not found: ${ref}`, false, 'NOT_FOUND');
+    const ended = this.finished.get(ref);
+    if (ended) return { ...ended };
     const w = this.watchMove(ref, r.instanceId);
     const now = this.now();
     // No reason to ask Nova yet: the last answer again (free), and when to come back.
@@ -705,7 +715,9 @@ export class OpenStackDriver implements InfraDriver {
     const { st, soon } = await this.look(r, ref, w);
     if (st.status !== 'running') {
       this.unwatchMove(ref, r.instanceId);
-      return st;
+      this.finished.set(ref, st);
+      if (this.finished.size > FINISHED_KEPT) this.finished.delete(this.finished.keys().next().value!);
+      return { ...st };
     }
     const first = this.opts.pollHintMs ?? DEFAULT_POLL_MS;
     // Near the end (finish, verify, confirm) look again soon; otherwise back off. With events, the

@@ -69,6 +69,12 @@ export function parseNovaNotification(body: string): NovaEvent | null {
       vcpus: typeof flavor?.vcpus === 'number' ? flavor.vcpus : null,
     };
   }
+  if (eventType.startsWith('compute_task.')) {
+    // The conductor's failures (e.g. compute_task.migrate_server.error: NoValidHost) name the server.
+    const uuid = str(p.instance_uuid);
+    if (!uuid) return null;
+    return { kind: 'instance', eventType, uuid, host: null, state: str(p.state), taskState: null, tenantId: null, name: null, vcpus: null };
+  }
   if (eventType === 'service.update') {
     const host = str(p.host);
     const binary = str(p.binary);
