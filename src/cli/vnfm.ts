@@ -344,14 +344,16 @@ export async function startSampleVnfm(opts: SampleVnfmOptions): Promise<SampleVn
       }
       case 'PREPARE_MAINTENANCE':
       case 'PLANNED_MAINTENANCE': {
-        if (!ev.allowedActions.includes('MIGRATE')) {
-          log(`MIGRATE not in allowed_actions [${ev.allowedActions.join(', ')}]`);
+        // MIGRATE, as the Doctor sample; where instances cannot migrate (k8s: pods) EVICTION.
+        const action = ev.allowedActions.includes('MIGRATE') ? 'MIGRATE' : ev.allowedActions.includes('EVICTION') ? 'EVICTION' : null;
+        if (!action) {
+          log(`neither MIGRATE nor EVICTION in allowed_actions [${ev.allowedActions.join(', ')}]`);
           await reply(ev, { session_id: sessionId, state: `NACK_${state}` });
           return;
         }
         const ids = await instanceIdsOf(ev);
         const instanceActions: Record<string, string> = {};
-        for (const id of ids) instanceActions[id] = 'MIGRATE';
+        for (const id of ids) instanceActions[id] = action;
         await reply(ev, { instance_actions: instanceActions, session_id: sessionId, state: `ACK_${state}` });
         return;
       }

@@ -292,7 +292,19 @@ describe('sample VNFM (Doctor app manager)', () => {
     expect(vnfm.received[0]!.instanceIds).toEqual(['i-7']);
   });
 
-  it('NACKs PREPARE_MAINTENANCE / PLANNED_MAINTENANCE without MIGRATE', async () => {
+  it('answers EVICTION where MIGRATE is not offered (k8s sessions: pods)', async () => {
+    await notify({
+      state: 'PLANNED_MAINTENANCE',
+      allowed_actions: "['EVICTION', 'OWN_ACTION']",
+      instance_ids: "['pod-1']",
+      reply_url: `${api.url}/v1/maintenance/s1/p1/pod-1`,
+    });
+    expect(api.calls().map((r) => [r.method, r.url, r.body])).toEqual([
+      ['PUT', '/v1/maintenance/s1/p1/pod-1', { instance_actions: { 'pod-1': 'EVICTION' }, session_id: 's1', state: 'ACK_PLANNED_MAINTENANCE' }],
+    ]);
+  });
+
+  it('NACKs PREPARE_MAINTENANCE / PLANNED_MAINTENANCE without MIGRATE or EVICTION', async () => {
     await notify({ state: 'PREPARE_MAINTENANCE', allowed_actions: "['OWN_ACTION']" });
     await notify({ state: 'PLANNED_MAINTENANCE', allowed_actions: '[]' });
     expect(api.calls().map((r) => [r.method, r.url, r.body])).toEqual([
