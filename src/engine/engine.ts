@@ -342,6 +342,9 @@ export class Engine {
     for (const o of ls.index.active()) {
       if (o.status === 'started' && o.pollAt !== null) w = minWake(w, o.pollAt);
       if (o.status === 'pending') w = minWake(w, o.pollAt ?? this.deps.clock.now());
+      // A plug-in run ends with a nudge; the session stays due anyway, so that if this engine dies,
+      // the next one (a sweep only finds due sessions) picks the run up within a lease's time.
+      if (o.status === 'started' && o.kind === 'plugin') w = minWake(w, this.deps.clock.now() + this.opts.leaseTtlMs / 3);
     }
     return w;
   }
