@@ -344,7 +344,7 @@ export class Engine {
       if (o.status === 'pending') w = minWake(w, o.pollAt ?? this.deps.clock.now());
       // A plug-in run ends with a nudge; the session stays due anyway, so that if this engine dies,
       // the next one (a sweep only finds due sessions) picks the run up within a lease's time.
-      if (o.status === 'started' && o.kind === 'plugin') w = minWake(w, this.deps.clock.now() + this.opts.leaseTtlMs / 3);
+      if (o.status === 'started' && o.kind === 'plugin') w = minWake(w, this.deps.clock.now() + Math.ceil(this.opts.leaseTtlMs / 3));
     }
     return w;
   }
