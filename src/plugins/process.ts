@@ -1,9 +1,10 @@
 // Running a plug-in's program: argv only (never a shell string), in a process group of its own so
 // a timeout or an aborted session ends the program and everything it started, output captured
-// within bounds. After an engine crash the group of the interrupted attempt is found again (saved
-// with the run) and killed before the next attempt starts, so a run completes once.
+// within bounds. When the engine dies the program dies with it (a parent-death signal, set by
+// util-linux's setpriv where there is one), and the next attempt first kills what is left of the
+// interrupted attempt's group (saved with the run): a run completes once.
 import { spawn } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** Output kept per run: its beginning and, mostly, its end (where errors are). */
 const HEAD_BYTES = 8 * 1024;
@@ -86,12 +87,20 @@ export interface ProcessOutcome {
   startError?: string;
 }
 
+/**
+ * setpriv --pdeathsig KILL: the program gets SIGKILL when the thread that started it ends (the
+ * engine's, with its process). Without it, a program would finish its work after an engine crash
+ * while the next engine runs it again.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
+
 /** Run a program to its end, or until `signal` aborts it (then its whole group is killed). */
 export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   const out = spec.output ?? new BoundedOutput();
   return new Promise((resolve) => {
     if (spec.signal.aborted) return resolve({ code: null, signal: null, output: '', aborted: true });
-    const child = spawn(spec.command, spec.args, {
+    const [command, args] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', spec.command, ...spec.args]] : [spec.command, spec.args];
+    const child = spawn(command, args, {
       env: spec.env,
       ...(spec.cwd && { cwd: spec.cwd }),
       detached: true, // its own process group: kill(-pid) reaches everything it starts
@@ -167,20 +176,36 @@ export async function killStaleGroup(saved: unknown): Promise<string | null> {
     return `note: the previous attempt ran on another machine or before a reboot (process group ${id.pgid}); it was not checked`;
   const ticks = startTicksOf(id.pgid);
   if (ticks !== null && ticks !== id.startTicks) return null; // the pid is someone else's now: ours is gone
+  const left = liveMembers(id.pgid);
+  if (left.length === 0) return null; // nothing left but zombies waiting to be reaped
   try {
     process.kill(-id.pgid, 'SIGKILL');
   } catch {
     return null; // no such group
   }
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(-id.pgid, 0);
-    } catch {
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && liveMembers(id.pgid).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  return `killed ${left.length} process(es) of the previous attempt still running after its engine stopped (process group ${id.pgid})`;
+}
+
+/** Processes of group `pgid` that are not zombies (one read of /proc per process). */
+function liveMembers(pgid: number): number[] {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [pgid]; // no /proc: assume the group may still be there
   }
-  return `killed process group ${id.pgid} of the previous attempt (still running after the engine stopped)`;
+  const out: number[] = [];
+  for (const p of pids) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z') out.push(Number(p));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
 }
 
 function asIdentity(v: unknown): GroupIdentity | null {
