@@ -17,6 +17,13 @@ export const done = (decision: Decision = {}): StepResult => ({ status: 'done', 
 export const waiting = (decision: Decision = {}): StepResult => ({ status: 'waiting', decision });
 export const failed = (reason: string, decision: Decision = {}): StepResult => ({ status: 'failed', reason, decision });
 
+/**
+ * While applications move instances themselves (OWN_ACTION), the session looks at the world again
+ * this often: a real cloud's changes nudge no session, and waiting for the deadline would make every
+ * OWN_ACTION take the whole --own-action-timeout.
+ */
+export const OWN_ACTION_LOOK_MS = 2_000;
+
 export const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** Continue-attempt prefix of intent keys: a continued session issues fresh intents. */

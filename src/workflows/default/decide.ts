@@ -30,6 +30,7 @@ import {
   maintenanceRound,
   errorBudget,
   windowGate,
+  OWN_ACTION_LOOK_MS,
 } from '../common.js';
 
 const MOVE_ACTIONS: InstanceAction[] = ['MIGRATE', 'LIVE_MIGRATE', 'OWN_ACTION'];
@@ -169,7 +170,7 @@ function emptyHost(s: Snapshot, now: number): Decision {
     const deadline = since + s.session.options.ownActionTimeoutS * 1000;
     if (now >= deadline)
       return fail(s, now, `${host} still holds ${left.map((i) => i.id).join(', ')} ${s.session.options.ownActionTimeoutS}s after the actions began`);
-    return merge(d, { wakeAt: deadline });
+    return merge(d, { wakeAt: Math.min(deadline, now + OWN_ACTION_LOOK_MS) });
   }
   return merge(d, hostEmptied(s, now, host));
 }

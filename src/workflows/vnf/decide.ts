@@ -46,6 +46,7 @@ import {
   ox,
   errorBudget,
   windowGate,
+  OWN_ACTION_LOOK_MS,
 } from '../common.js';
 import { agendaFor, dropAgenda, noteChanges } from './agenda.js';
 import { TARGET_REFUSED } from '../../domain/infra.js';
@@ -724,8 +725,10 @@ function examine(c: Ctx, rec: SessionInstance): Verdict {
   if (action === 'OWN_ACTION') {
     const deadline = (rec.repliedAt ?? now) + s.session.options.ownActionTimeoutS * 1000;
     if (now >= deadline) return { kind: 'fail', reason: `${rec.instanceId} is still on ${from} ${s.session.options.ownActionTimeoutS}s after its OWN_ACTION was acknowledged` };
-    wakeAt(c, deadline);
-    return { kind: 'wait', until: deadline };
+    // Looked at again shortly (is it gone?), not only at its deadline.
+    const next = Math.min(deadline, now + OWN_ACTION_LOOK_MS);
+    wakeAt(c, next);
+    return { kind: 'wait', until: next };
   }
   const candidate = { rec, from, action, rules, group: groupOf(c, rules), rank: c.rank.get(from) ?? Number.MAX_SAFE_INTEGER };
   return { kind: 'ready', candidate };
