@@ -9,6 +9,8 @@
 //    no pod was evicted twice.
 // 2. A PDB that allows no disruption blocks a session: /detail names it and its numbers; relaxed,
 //    the session goes on to MAINTENANCE_DONE.
+// 3. OWN_ACTION: the application removes its pods itself, a few seconds after it said so; the
+//    session notices within a few looks (not at --own-action-timeout) and evicts nothing.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +20,7 @@ import { startSampleVnfm, type SampleVnfm } from '../../src/cli/vnfm.js';
 import { CORDON_ANNOTATION, KubernetesDriver, loadKubeConfig } from '../../src/drivers/kubernetes/index.js';
 import type { Service } from '../../src/main/service.js';
 import type { InfraDriver } from '../../src/ports/infra-driver.js';
-import { api, startTestService, waitForSession } from '../helpers/harness.js';
+import { api, startReceiver, startTestService, waitForSession } from '../helpers/harness.js';
 import { wholeDetail } from '../helpers/detail.js';
 import { FakeKubelet } from './fake-kubelet.js';
 import {
@@ -112,7 +114,7 @@ describe.skipIf(!LANE)('k8s sessions over a real kube-apiserver', () => {
   afterAll(async () => {
     for (const v of vnfms) await v.close();
     for (const s of services) await s.stop();
-    await Promise.all([...Object.keys(APPS), INFRA, 'vault'].map((ns) => dropNamespace(c, ns)));
+    await Promise.all([...Object.keys(APPS), INFRA, 'vault', 'own'].map((ns) => dropNamespace(c, ns)));
     await kubelet?.stop({ remove: true });
   });
 
@@ -253,5 +255,48 @@ describe.skipIf(!LANE)('k8s sessions over a real kube-apiserver', () => {
       `[k8s] blocked session ${sid}: /detail named the PDB ${(blockedAfter / 1000).toFixed(1)} s after creation ("${blocked}"); ` +
         `MAINTENANCE_DONE ${((Date.now() - relaxed) / 1000).toFixed(1)} s after the PDB was relaxed`,
     );
+  });
+  it('OWN_ACTION: the application takes its pods off the node itself, and the session sees them go', async () => {
+    const ns = 'own';
+    await namespace(c, ns);
+    await createDeployment(c, ns, 'self', 2);
+    const mine = await deploymentReady(c, ns, 'self', 2);
+    const node = mine[0]!.spec!.nodeName!;
+    const svc = await startTestService({ config: { driver: 'kubernetes', kubeconfig, ownActionTimeout: 120 } });
+    services.push(svc);
+    // The application manager: OWN_ACTION for each of its pods, then, 3 s later, it deletes the pod itself.
+    const hook = await startReceiver();
+    await api(svc.url, 'POST', '/v1/subscriptions', { project_id: ns, url: hook.url, event_types: ['maintenance.scheduled'], format: 'json' });
+    const created = await api(svc.url, 'POST', '/v1/maintenance', { hosts: [node], workflow: 'k8s', metadata: {} });
+    const sid = created.body.session_id as string;
+    let seen = 0;
+    const removedAt: number[] = [];
+    const later: { uid: string; at: number }[] = [];
+    const end = await until(async () => {
+      for (; seen < hook.received.length; seen++) {
+        const p = hook.received[seen]!.body.payload as { state: string; instance_ids: unknown; reply_url: string };
+        if (p.state === 'MAINTENANCE' || p.state === 'MAINTENANCE_COMPLETE') await api(p.reply_url, 'PUT', '', { state: `ACK_${p.state}` });
+        if ((p.state === 'PREPARE_MAINTENANCE' || p.state === 'PLANNED_MAINTENANCE') && Array.isArray(p.instance_ids)) {
+          await api(p.reply_url, 'PUT', '', { state: `ACK_${p.state}`, instance_action: 'OWN_ACTION' });
+          for (const uid of p.instance_ids as string[]) later.push({ uid, at: Date.now() + 3000 });
+        }
+      }
+      for (const due of later.filter((l) => l.at <= Date.now())) {
+        later.splice(later.indexOf(due), 1);
+        const pod = (await pods(c, ns)).find((x) => x.metadata!.uid === due.uid);
+        if (pod) await c.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: ns });
+        removedAt.push(Date.now());
+      }
+      const st = (await api(svc.url, 'GET', `/v1/maintenance/${sid}`)).body;
+      return st.state === 'MAINTENANCE_DONE' || st.state === 'MAINTENANCE_FAILED' ? st : undefined;
+    }, 'the OWN_ACTION session to end', 180_000);
+    await hook.close();
+    expect(end.state, String(end.reason)).toBe('MAINTENANCE_DONE');
+    expect(removedAt.length).toBeGreaterThan(0);
+    // Seen within a few looks, not at the 120 s deadline.
+    expect(Date.now() - Math.max(...removedAt)).toBeLessThan(15_000);
+    const evictions = (await c.core.listEventForAllNamespaces({ fieldSelector: 'reason=FenixEviction' })).items.filter((e) => e.involvedObject.namespace === ns);
+    expect(evictions).toEqual([]); // the application moved them, not the engine
+    console.log(`[k8s] OWN_ACTION session ${sid}: MAINTENANCE_DONE ${((Date.now() - Math.max(...removedAt)) / 1000).toFixed(1)} s after the application removed its last pod`);
   });
 });
