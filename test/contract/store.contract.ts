@@ -813,6 +813,54 @@ export function describeStoreContract(
       });
     });
 
+    describe('plug-in callbacks', () => {
+      it('a report goes to the running run of that plug-in on that host; the first one counts; gone with the session', async () => {
+        const fence = await started('s1');
+        await store.applyDecision(
+          's1',
+          fence,
+          {
+            ops: [
+              { key: 'plugin:a0:pre:http', kind: 'plugin', subject: 'http', args: { type: 'pre', action: 0 } },
+              { key: 'plugin:a0:host:http:compute-0', kind: 'plugin', subject: 'http', args: { type: 'host', action: 1, host: 'compute-0' } },
+              { key: 'plugin:a0:host:http:compute-1', kind: 'plugin', subject: 'http', args: { type: 'host', action: 1, host: 'compute-1' } },
+            ],
+          },
+          T0,
+        );
+        const ops = new Map((await store.loadSnapshot('s1'))!.ops.map((o) => [o.key, o.id]));
+        const run = ops.get('plugin:a0:host:http:compute-0')!;
+        const report = (host: string | null, state: 'DONE' | 'FAILED' = 'DONE', at = T0 + 1) =>
+          store.recordPluginCallback({ sessionId: 's1', host, plugin: 'http', state, output: `job on ${host}`, at });
+        // Nothing started yet: no run waits.
+        expect(await report('compute-0')).toEqual({ result: 'no_run' });
+        expect(await store.updateOp(run, fence, { status: 'started', startedAt: T0, attempts: 1 })).toBe(true);
+        expect(await report('compute-0')).toEqual({ result: 'accepted', opId: run });
+        expect(await store.pluginCallback(run)).toEqual({ state: 'DONE', output: 'job on compute-0', at: T0 + 1 });
+        expect(await report('compute-0', 'DONE', T0 + 2)).toEqual({ result: 'duplicate', opId: run });
+        expect(await report('compute-0', 'FAILED', T0 + 3)).toEqual({ result: 'conflict', opId: run, state: 'DONE' });
+        expect((await store.pluginCallback(run))?.at).toBe(T0 + 1);
+        // Other hosts, pre/post (no host), other plug-ins and sessions are told apart.
+        expect(await report('compute-1')).toEqual({ result: 'no_run' });
+        expect(await report(null)).toEqual({ result: 'no_run' });
+        const pre = ops.get('plugin:a0:pre:http')!;
+        await store.updateOp(pre, fence, { status: 'started', attempts: 1 });
+        expect(await report(null, 'FAILED')).toEqual({ result: 'accepted', opId: pre });
+        expect(await store.recordPluginCallback({ sessionId: 's1', host: 'compute-0', plugin: 'shell', state: 'DONE', output: null, at: T0 })).toEqual({ result: 'no_run' });
+        expect(await store.recordPluginCallback({ sessionId: 'nope', host: 'compute-0', plugin: 'http', state: 'DONE', output: null, at: T0 })).toEqual({ result: 'no_session' });
+        // Once the run is over, the same report is still answered as before, another is refused.
+        await store.updateOp(run, fence, { status: 'done', finishedAt: T0 + 5 });
+        expect(await report('compute-0', 'DONE', T0 + 6)).toEqual({ result: 'duplicate', opId: run });
+        expect(await report('compute-0', 'FAILED', T0 + 6)).toEqual({ result: 'conflict', opId: run, state: 'DONE' });
+        expect(await store.pluginCallback(ops.get('plugin:a0:host:http:compute-1')!)).toBeUndefined();
+
+        await store.setSessionFlags('s1', { deleting: true }, T0 + 7);
+        expect(await report('compute-0')).toEqual({ result: 'no_session' });
+        await store.purgeSession('s1');
+        expect(await store.pluginCallback(run)).toBeUndefined();
+      });
+    });
+
     describe('purgeSession', () => {
       it('removes everything of the session but keeps its outbox rows', async () => {
         await store.createSubscription(sub('admin', null, ['maintenance.session']));
