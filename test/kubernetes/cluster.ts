@@ -168,7 +168,7 @@ export async function pdbStatus(c: Clients, ns: string, name: string): Promise<{
 
 const container = (cpu: string) => ({ name: 'app', image: 'registry.invalid/app:1', resources: { requests: { cpu } } });
 
-export async function createDeployment(c: Clients, ns: string, name: string, replicas: number, cpu = '100m'): Promise<void> {
+export async function createDeployment(c: Clients, ns: string, name: string, replicas: number, cpu = '100m', annotations?: Record<string, string>): Promise<void> {
   await c.apps.createNamespacedDeployment({
     namespace: ns,
     body: {
@@ -176,7 +176,7 @@ export async function createDeployment(c: Clients, ns: string, name: string, rep
       spec: {
         replicas,
         selector: { matchLabels: { app: name } },
-        template: { metadata: { labels: { app: name } }, spec: { containers: [container(cpu)] } },
+        template: { metadata: { labels: { app: name }, ...(annotations && { annotations }) }, spec: { containers: [container(cpu)] } },
       },
     },
   });

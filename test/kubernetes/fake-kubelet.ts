@@ -11,6 +11,9 @@ export interface FakeNode {
   taints?: V1Taint[];
 }
 
+/** Pod annotation: the fake kubelet marks the pod Ready only this many ms after its creation. */
+export const READY_DELAY = 'fake-kubelet/ready-delay-ms';
+
 const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 const status = (e: unknown): number => (e as { code?: number }).code ?? 0;
 
@@ -114,6 +117,12 @@ export class FakeKubelet {
         await this.core.deleteNamespacedPod({ name, namespace, body: { gracePeriodSeconds: 0, preconditions: { uid } } });
         this.counts.deleted++;
       } else if (p.status?.phase !== 'Running' || !p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
+        // A slow application: Ready only this long after its pod was created.
+        const wait = Number(p.metadata?.annotations?.[READY_DELAY] ?? 0) - (Date.now() - new Date(p.metadata!.creationTimestamp ?? Date.now()).getTime());
+        if (wait > 0) {
+          setTimeout(() => void (this.stopped ? undefined : this.handle(p)), wait);
+          return;
+        }
         const now = new Date();
         const cond = (type: string) => ({ type, status: 'True', lastTransitionTime: now });
         await this.core.patchNamespacedPodStatus(

@@ -11,6 +11,8 @@
 //    the session goes on to MAINTENANCE_DONE.
 // 3. OWN_ACTION: the application removes its pods itself, a few seconds after it said so; the
 //    session notices within a few looks (not at --own-action-timeout) and evicts nothing.
+// 4. A group with max_impacted_members 1 and recovery_time 1 s, whose pods take 1.5 s to be Ready:
+//    the next member is evicted only recovery_time after the previous one's replacement is Ready.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +24,7 @@ import type { Service } from '../../src/main/service.js';
 import type { InfraDriver } from '../../src/ports/infra-driver.js';
 import { api, startReceiver, startTestService, waitForSession } from '../helpers/harness.js';
 import { wholeDetail } from '../helpers/detail.js';
-import { FakeKubelet } from './fake-kubelet.js';
+import { FakeKubelet, READY_DELAY } from './fake-kubelet.js';
 import {
   LANE,
   clients,
@@ -114,7 +116,7 @@ describe.skipIf(!LANE)('k8s sessions over a real kube-apiserver', () => {
   afterAll(async () => {
     for (const v of vnfms) await v.close();
     for (const s of services) await s.stop();
-    await Promise.all([...Object.keys(APPS), INFRA, 'vault', 'own'].map((ns) => dropNamespace(c, ns)));
+    await Promise.all([...Object.keys(APPS), INFRA, 'vault', 'own', 'grp'].map((ns) => dropNamespace(c, ns)));
     await kubelet?.stop({ remove: true });
   });
 
@@ -298,5 +300,44 @@ describe.skipIf(!LANE)('k8s sessions over a real kube-apiserver', () => {
     const evictions = (await c.core.listEventForAllNamespaces({ fieldSelector: 'reason=FenixEviction' })).items.filter((e) => e.involvedObject.namespace === ns);
     expect(evictions).toEqual([]); // the application moved them, not the engine
     console.log(`[k8s] OWN_ACTION session ${sid}: MAINTENANCE_DONE ${((Date.now() - Math.max(...removedAt)) / 1000).toFixed(1)} s after the application removed its last pod`);
+  });
+  it("counts a group's recovery_time from its evicted member's replacement being Ready", async () => {
+    const ns = 'grp';
+    await namespace(c, ns);
+    await createDeployment(c, ns, 'ha', 3, '100m', { [READY_DELAY]: '1500' });
+    const members = await deploymentReady(c, ns, 'ha', 3);
+    const svc = await startTestService({ config: { driver: 'kubernetes', kubeconfig } });
+    services.push(svc);
+    const group = 'ha-group';
+    await api(svc.url, 'PUT', `/v1/instance_group/${group}`, {
+      group_id: group, project_id: ns, group_name: 'ha', anti_affinity_group: false, max_instances_per_host: 0, max_impacted_members: 1, recovery_time: 1, resource_mitigation: false,
+    });
+    for (const p of members)
+      await api(svc.url, 'PUT', `/v1/instance/${p.metadata!.uid}`, {
+        instance_id: p.metadata!.uid, project_id: ns, group_id: group, instance_name: p.metadata!.name, max_interruption_time: 120, migration_type: 'EVICTION', resource_mitigation: false, lead_time: 0,
+      });
+    // When each member left (deletion began) and when the workload was whole (3 Ready) again.
+    const original = new Set(members.map((p) => p.metadata!.uid!));
+    const left: number[] = [];
+    const whole: number[] = [];
+    const state = new Map<string, V1Pod>(members.map((p) => [p.metadata!.uid!, p]));
+    const list = await c.core.listNamespacedPod({ namespace: ns });
+    const ac = await new Watch(c.kc).watch(`/api/v1/namespaces/${ns}/pods`, { resourceVersion: list.metadata!.resourceVersion! }, (type, p: V1Pod) => {
+      const uid = p.metadata!.uid!;
+      if (original.has(uid) && (type === 'DELETED' || p.metadata?.deletionTimestamp) && !state.get(uid)?.metadata?.deletionTimestamp) left.push(Date.now());
+      if (type === 'DELETED') state.delete(uid);
+      else state.set(uid, p);
+      const ready = [...state.values()].filter(isReady).length;
+      if (ready === 3 && left.length > whole.length) whole.push(Date.now());
+    }, () => undefined);
+    const created = await api(svc.url, 'POST', '/v1/maintenance', { hosts: NODES, workflow: 'k8s', metadata: {} });
+    const sid = created.body.session_id as string;
+    const end = await waitForSession(svc.url, sid, (s) => s.state === 'MAINTENANCE_DONE' || s.state === 'MAINTENANCE_FAILED', 180_000);
+    ac.abort();
+    expect(end.state, String(end.reason)).toBe('MAINTENANCE_DONE');
+    expect(left).toHaveLength(3);
+    // One member at a time, each only after the previous replacement was Ready plus recovery_time.
+    for (let i = 1; i < left.length; i++) expect(left[i]! - whole[i - 1]!, `member ${i + 1} left ${left[i]! - whole[i - 1]!} ms after the workload was whole`).toBeGreaterThanOrEqual(900);
+    console.log(`[k8s] group session ${sid}: members left at +${left.map((t) => ((t - left[0]!) / 1000).toFixed(1)).join(', +')} s; whole again at +${whole.map((t) => ((t - left[0]!) / 1000).toFixed(1)).join(', +')} s`);
   });
 });
