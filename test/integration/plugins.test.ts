@@ -14,6 +14,7 @@ import { DEFAULT_CONFIG } from '../../src/config/config.js';
 import { api, quietLogger, startTestService, waitFor, waitForSession } from '../helpers/harness.js';
 import { wholeDetail } from '../helpers/detail.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
+import { freePort, startFenix, type FenixProcess } from '../helpers/process.js';
 
 const fast = { migrate_s: 0.05, live_migrate_s: 0.05, host_maintenance_s: 0.05 };
 /** The demo cloud (a controller, four computes, two projects), with quick moves. */
@@ -236,6 +237,28 @@ describe('action plug-ins, for real', () => {
     await waitFor(async () => Object.values(await enabled()).every(Boolean), 'every host enabled');
   });
 
+  it('vnf: hosts maintained in parallel pass their health gates; one that fails under the budget is skipped and left disabled', { timeout: 60_000 }, async () => {
+    const out = mkdtempSync(join(tmpdir(), 'fenix-vnf-verify-'));
+    await start({ ...small, hosts: [0, 1, 2, 3].map((i) => ({ name: `c${i}`, type: 'compute', vcpus: 4 })) });
+    const check = script(out, 'check.sh', 'echo "$FENIX_HOST" >> "$OUT/checked"\n[ "$FENIX_HOST" != c2 ] || { echo "c2: kernel did not come back"; exit 1; }');
+    const id = (
+      await api(svc!.url, 'POST', '/v1/maintenance', {
+        workflow: 'vnf',
+        max_parallel_hosts: 2,
+        max_failed_hosts: 1,
+        actions: [{ plugin: 'shell', type: 'verify', metadata: { command: [check], env: { OUT: out } } }],
+      })
+    ).body.session_id;
+    const end = await waitForSession(svc!.url, id, done, 45_000);
+    expect(end.state, String(end.reason)).toBe('MAINTENANCE_DONE');
+    expect(end.reason).toBe('1 host(s) failed their verify actions and stay disabled: c2');
+    expect(readFileSync(join(out, 'checked'), 'utf8').trim().split('\n').sort()).toEqual(['c0', 'c1', 'c2', 'c3']);
+    await waitFor(async () => {
+      const hosts = (await api(svc!.url, 'GET', '/v1/simulator/hosts')).body.hosts as { name: string; enabled: boolean }[];
+      return hosts.every((h) => h.enabled === (h.name !== 'c2'));
+    }, 'c2 alone disabled');
+  });
+
   it('a failed plug-in fails the session with its output in the reason and the detail; PUT MAINTENANCE continues it after a fix', { timeout: 60_000 }, async () => {
     const out = mkdtempSync(join(tmpdir(), 'fenix-fail-'));
     await start(small);
@@ -436,5 +459,54 @@ describe('the plug-in callback with --auth token', () => {
       server.closeAllConnections();
       server.close();
     }
+  });
+});
+
+describe('the http plug-in across an engine crash', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c().catch(() => {});
+  });
+
+  it('the next engine follows the job the crashed one started (attempt 2), and starts no second one', { timeout: 90_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fenix-http-crash-'));
+    let posts = 0;
+    let gets = 0;
+    let status = 'running';
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'POST') {
+          posts++;
+          return res.writeHead(201, { location: '/job/1' }).end();
+        }
+        gets++;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ job: { state: status } }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => (server.closeAllConnections(), server.close(r))));
+    writeFileSync(join(dir, 'scenario.json'), JSON.stringify({ ...small, hosts: [{ name: 'c0', type: 'compute', vcpus: 4 }], instances: [] }));
+    const port = await freePort();
+    const args = ['--db', join(dir, 'fenix.db'), '--scenario', join(dir, 'scenario.json'), '--simulator-state', join(dir, 'sim.json'), '--work-dir', join(dir, 'work')];
+    let fenix: FenixProcess = await startFenix(args, port);
+    cleanup.push(() => fenix.kill());
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/launch`;
+    const id = (
+      await api(fenix.url, 'POST', '/v1/maintenance', {
+        actions: [{ plugin: 'http', type: 'host', metadata: { url, wait: 'poll', poll_interval_s: 1, status_field: 'job.state', success: ['ok'] } }],
+      })
+    ).body.session_id;
+    // Polled: the run saved where its job is before it went on to follow it.
+    await waitFor(() => posts === 1 && gets >= 1, 'the job started and followed', 30_000);
+    await fenix.kill('SIGKILL');
+    fenix = await startFenix(args, port);
+    status = 'ok';
+    const end = await waitForSession(fenix.url, id, done, 60_000);
+    expect(end.state, String(end.reason)).toBe('MAINTENANCE_DONE');
+    expect(posts).toBe(1);
+    const run = (await wholeDetail(fenix.url, id)).plugin_runs[0];
+    expect(run).toMatchObject({ status: 'done', attempts: 2 });
+    expect(run.output).toMatch(/^attempt 2: following the job an earlier attempt started \(http:\/\/127\.0\.0\.1:\d+\/job\/1\)\nGET .*: job\.state ok/);
   });
 });
