@@ -419,6 +419,7 @@ export class KubernetesDriver implements InfraDriver {
     }
     const ref = await p;
     this.refs.set(key, ref);
+    if (this.refs.size > FINISHED_KEPT * 10) this.refs.delete(this.refs.keys().next().value!); // the oldest: a restarted engine finds it by its Event
     return ref;
   }
 
@@ -605,6 +606,7 @@ export class KubernetesDriver implements InfraDriver {
 
   private finish(ref: string, st: OpStatus): OpStatus {
     this.goneAt.delete(ref);
+    this.issued.delete(ref);
     this.finished.set(ref, st);
     if (this.finished.size > FINISHED_KEPT) this.finished.delete(this.finished.keys().next().value!);
     return { ...st };
