@@ -65,8 +65,10 @@ export function httpPlugin(o: HttpPluginOptions = {}): ActionPlugin {
         objectError(Array.isArray(m.body) ? {} : m.body, 'body'),
       );
       if (e) return e;
-      // The policy checks where the URL goes; placeholders are in the path or query, never the address.
-      for (const k of ['url', 'status_url', 'cancel_url'] as const) if (typeof m[k] === 'string') await o.checkUrl?.(fill(m[k], {}, true), `http plug-in ${k}`);
+      // The policy checks where the URL goes; placeholders are in the path or query, never the
+      // address. One made from the job's status URL is checked when it is known (at run time).
+      for (const k of ['url', 'status_url', 'cancel_url'] as const)
+        if (typeof m[k] === 'string' && !m[k].startsWith('{')) await o.checkUrl?.(fill(m[k], {}, true), `http plug-in ${k}`);
       return null;
     },
 
@@ -193,7 +195,10 @@ const defaultBody = (ctx: PluginContext) => ({
 
 /** `{name}` placeholders replaced (URL-encoded in URLs); unknown names stay as written. */
 function fill(s: string, vars: Record<string, string>, url = false): string {
-  return s.replace(/\{([a-z_]+)\}/g, (all, name: string) => (Object.hasOwn(vars, name) ? (url && name !== 'callback_url' && name !== 'status_url' ? encodeURIComponent(vars[name]!) : vars[name]!) : url ? 'x' : all));
+  const whole = (name: string) => name === 'callback_url' || name === 'status_url';
+  return s.replace(/\{([a-z_]+)\}/g, (all, name: string) =>
+    Object.hasOwn(vars, name) ? (url && !whole(name) ? encodeURIComponent(vars[name]!) : vars[name]!) : url ? (whole(name) ? 'http://placeholder/' : 'x') : all,
+  );
 }
 
 function fillDeep(v: unknown, vars: Record<string, string>): unknown {

@@ -465,6 +465,30 @@ describe('default workflow: decide(snapshot, now)', () => {
       expect: (d) => expect(d.ops?.map((o) => `${o.subject}:${String(o.args?.enabled)}`)).toEqual(['c1:true']),
     },
     {
+      name: 'windows: a host already emptied is maintained outside them (it was taken down in one)',
+      s: snap({
+        session: session({
+          state: 'START_MAINTENANCE',
+          phase: { inventoried: true, computesDisabled: true },
+          options: {
+            replyWindowS: 40,
+            scaleInReplyWindowS: 60,
+            noSubscription: 'act',
+            ownActionTimeoutS: 600,
+            maxParallelHosts: 0,
+            windows: { timeZone: 'UTC', weekly: [{ days: ['sat'], start: '01:00', end: '05:00' }], exclude: [] },
+          },
+        }),
+        hosts: [host('c0', { status: 'emptying', disabledByUs: true, originalEnabled: true }), host('c1', { disabledByUs: true, originalEnabled: true })],
+        instances: [inst('i0', 'c1'), inst('i1', 'c1')],
+        observed: { hosts: [obsHost('c0', 4, 0, false), obsHost('c1', 4, 4, false)], instances: [obsInst('i0', 'c1'), obsInst('i1', 'c1')] },
+      }),
+      expect: (d) => {
+        expect(d.hosts).toEqual([{ name: 'c0', status: 'maintaining' }]);
+        expect(d.events?.[0]?.payload).toMatchObject({ host: 'c0', state: 'IN_MAINTENANCE' });
+      },
+    },
+    {
       name: 'windows: outside them no host is emptied; the session waits for the next one and says so once',
       // T0 is a Thursday 10:00 UTC; the window is Saturday 01:00-05:00 in Helsinki (UTC+2): Friday 23:00 UTC.
       s: snap({

@@ -271,7 +271,8 @@ function startMaintenance(s: Snapshot, now: number): Decision {
   const target =
     current ?? s.hosts.find((h) => h.status !== 'maintained' && h.status !== 'failed' && (h.type !== 'compute' || observedOn(s, h.name).length === 0));
   if (!target) return next(s, now);
-  if (!current) {
+  if (!current && target.status === 'pending') {
+    // A host not touched yet is taken down only in a window; one already emptied goes on.
     const gate = windowGate(s, now);
     if (gate) return gate;
   }
