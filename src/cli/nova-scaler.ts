@@ -30,9 +30,11 @@ export interface NovaScalerOptions {
   flavors?: Record<number, string>;
   /** Server create timeout, ms (default 120000). */
   timeoutMs?: number;
+  /** Tenant network (name or id) new servers get a port on, like real VNFs; absent: no network. */
+  network?: string;
 }
 
-/** NovaScalerOptions from an openrc's OS_* variables. */
+/** NovaScalerOptions from an openrc's OS_* variables (and FENIX_VNFM_NETWORK: the servers' tenant network). */
 export function novaScalerFromEnv(env: NodeJS.ProcessEnv = process.env): NovaScalerOptions {
   const need = ['OS_AUTH_URL', 'OS_USERNAME', 'OS_PASSWORD', 'OS_PROJECT_NAME'].filter((k) => !env[k]);
   if (need.length) throw new Error(`--nova needs ${need.join(', ')} (source the project's openrc)`);
@@ -45,6 +47,7 @@ export function novaScalerFromEnv(env: NodeJS.ProcessEnv = process.env): NovaSca
     ...(env.OS_PROJECT_DOMAIN_NAME && { projectDomainName: env.OS_PROJECT_DOMAIN_NAME }),
     ...(env.OS_REGION_NAME && { regionName: env.OS_REGION_NAME }),
     ...(env.OS_INTERFACE && { interface: env.OS_INTERFACE }),
+    ...(env.FENIX_VNFM_NETWORK && { network: env.FENIX_VNFM_NETWORK }),
   };
 }
 
@@ -54,7 +57,7 @@ interface Catalog {
 }
 
 export function novaScaler(o: NovaScalerOptions): InstanceScaler & { projectId(): Promise<string> } {
-  type Auth = { token: string; expires: number; project: string; compute: string; image: string };
+  type Auth = { token: string; expires: number; project: string; compute: string; image: string; network: string | null };
   let auth: Promise<Auth> | null = null;
   const login = (): Promise<Auth> => {
     auth ??= (async () => {
@@ -85,6 +88,7 @@ export function novaScaler(o: NovaScalerOptions): InstanceScaler & { projectId()
         project: body.token.project.id,
         compute: ep('compute'),
         image: ep('image'),
+        network: o.network === undefined ? null : ep('network'),
       };
     })().catch((e: unknown) => {
       auth = null;
@@ -98,9 +102,9 @@ export function novaScaler(o: NovaScalerOptions): InstanceScaler & { projectId()
       return a;
     });
   };
-  const call = async <T>(service: 'compute' | 'image', method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; body: T }> => {
+  const call = async <T>(service: 'compute' | 'image' | 'network', method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; body: T }> => {
     const a = await login();
-    const res = await request(`${a[service]}${path}`, {
+    const res = await request(`${a[service]!}${path}`, {
       method,
       headers: {
         'x-auth-token': a.token,
@@ -123,6 +127,15 @@ export function novaScaler(o: NovaScalerOptions): InstanceScaler & { projectId()
     return f.id;
   };
   const timeoutMs = o.timeoutMs ?? 120_000;
+  let networkId: string | null = null;
+  const networks = async (signal?: AbortSignal): Promise<'none' | { uuid: string }[]> => {
+    if (o.network === undefined) return 'none';
+    if (!networkId) {
+      const byName = await call<{ networks: { id: string }[] }>('network', 'GET', `/v2.0/networks?name=${encodeURIComponent(o.network)}`, undefined, signal);
+      networkId = byName.body?.networks?.[0]?.id ?? o.network; // not a name: an id
+    }
+    return [{ uuid: networkId }];
+  };
   return {
     async projectId() {
       return (await login()).project;
@@ -150,7 +163,7 @@ export function novaScaler(o: NovaScalerOptions): InstanceScaler & { projectId()
         'compute',
         'POST',
         '/servers',
-        { server: { name: spec.name, flavorRef: await flavorFor(spec.vcpus), imageRef: imageId, networks: 'none' } },
+        { server: { name: spec.name, flavorRef: await flavorFor(spec.vcpus), imageRef: imageId, networks: await networks(signal) } },
         signal,
       );
       if (r.status !== 202 || !r.body.server) throw new Error(`create server ${spec.name}: HTTP ${r.status} ${JSON.stringify(r.body)}`);

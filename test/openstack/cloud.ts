@@ -149,6 +149,7 @@ export const demoScaler = () =>
     password: process.env.OS_DEMO_PASSWORD ?? process.env.OS_PASSWORD!,
     projectName: process.env.OS_DEMO_PROJECT_NAME ?? 'demo',
     flavors: { 1: 'm1.tiny', 2: 'm1.small', 4: 'm1.medium' },
+    network: TENANT_NETWORK, // servers get a port, like real VNFs
   });
 
 export async function computeServices(cloud: Cloud) {
