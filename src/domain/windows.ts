@@ -56,9 +56,6 @@ export function parseWindows(raw: unknown): MaintenanceWindows | string {
   return { timeZone, weekly, exclude: [...new Set(exclude as string[])].sort() };
 }
 
-/** The wire form (what the session detail shows). */
-export const windowsView = (w: MaintenanceWindows) => ({ time_zone: w.timeZone, weekly: w.weekly, exclude: w.exclude });
-
 export const inWindow = (w: MaintenanceWindows, t: number): boolean => nextOpen(w, t) === t;
 
 /**
