@@ -462,12 +462,12 @@ export class Engine {
           return true;
         case 'move': {
           const ref = await driver.startMove(op.subject, op.args.kind as MoveKind, key, typeof op.args.target === 'string' ? { target: op.args.target } : {});
-          this.note(ls, op, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
+          this.note(ls, op, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1, ...(op.error !== null && { error: null }) });
           return false;
         }
         case 'host_maintenance': {
           const ref = await driver.startHostMaintenance(op.subject, key);
-          this.note(ls, op, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1 });
+          this.note(ls, op, { status: 'started', ref, startedAt: now, pollAt: now, attempts: op.attempts + 1, ...(op.error !== null && { error: null }) });
           return false;
         }
         case 'plugin':
@@ -512,7 +512,7 @@ export class Engine {
         if (st.status === 'running') {
           const hint = st.expectedAt ?? now + this.opts.pollMs;
           const pollAt = Math.max(now + this.opts.minPollMs, Math.min(hint, now + this.opts.pollMs));
-          this.note(ls, op, { pollAt });
+          this.note(ls, op, { pollAt, ...(op.error !== null && { error: null }) }); // a retried poll that worked: the old error is no longer true
         } else {
           this.note(ls, op, {
             status: st.status,
