@@ -44,6 +44,8 @@ export interface ReplyOutcome {
   accepted: boolean;
   /** The same reply was stored before: only its count went up. */
   duplicate?: boolean;
+  /** False: nothing the engine acts on changed (a repeat of what is recorded): no need to wake it. */
+  changed?: boolean;
 }
 
 /** What a committed decision produced, for the engine's in-memory copy of the session. */

@@ -103,7 +103,7 @@ export class ProjectService {
       at: this.deps.clock.now(),
       ...(instanceId !== undefined && { instanceId }),
     });
-    if (out.accepted) this.deps.nudge(sessionId);
+    if (out.accepted && out.changed !== false) this.deps.nudge(sessionId);
     return { accepted: out.accepted };
   }
 }

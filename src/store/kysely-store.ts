@@ -580,7 +580,18 @@ export class KyselyStore implements Store {
       if (!duplicate)
         await trx.insertInto('session_replies').values({ ...key, instance_actions: actionsJson, count: 1, first_at: r.at, last_at: r.at }).execute();
       // A repeat that answers nothing changes nothing more.
-      if (duplicate && !accepted) return { accepted, duplicate };
+      if (duplicate && !accepted) return { accepted, duplicate, changed: false };
+      // A repeat of the project's recorded answer (an application manager retrying): its count and
+      // the project's last reply time, nothing the engine acts on, no change for it to read.
+      if (duplicate && perInstance.length === 0 && projectAccepted && p.reply === r.reply) {
+        await trx
+          .updateTable('session_projects')
+          .set({ last_reply: r.reply, last_reply_at: r.at })
+          .where('session_id', '=', r.sessionId)
+          .where('project_id', '=', r.projectId)
+          .execute();
+        return { accepted, duplicate, changed: false };
+      }
 
       const touched: string[] = [];
       for (const iid of perInstance) {

@@ -617,9 +617,25 @@ export function describeStoreContract(
         expect(await store.recordReply(r)).toEqual({ accepted: false, duplicate: false });
         const before = (await store.timeline('s1')).length;
         const seq = (await store.loadSnapshot('s1'))!.changeSeq;
-        for (let i = 0; i < 50; i++) expect(await store.recordReply({ ...r, at: T0 + 6 + i })).toEqual({ accepted: false, duplicate: true });
+        for (let i = 0; i < 50; i++) expect(await store.recordReply({ ...r, at: T0 + 6 + i })).toEqual({ accepted: false, duplicate: true, changed: false });
         expect((await store.timeline('s1')).length).toBe(before);
         expect((await store.loadSnapshot('s1'))!.changeSeq).toBe(seq);
+      });
+
+      it('a repeat of the recorded answer (a manager retrying) moves only its count and the last reply time: no change for the engine', async () => {
+        await ask();
+        const r = { sessionId: 's1', projectId: 'p1', reply: 'ACK_PLANNED_MAINTENANCE', answers: 'PLANNED_MAINTENANCE', instanceActions: new Map(), at: T0 + 5 };
+        expect(await store.recordReply(r)).toEqual({ accepted: true, duplicate: false });
+        const seq = (await store.loadSnapshot('s1'))!.changeSeq;
+        const before = (await store.timeline('s1')).length;
+        for (let i = 0; i < 20; i++) expect(await store.recordReply({ ...r, at: T0 + 6 + i })).toEqual({ accepted: true, duplicate: true, changed: false });
+        const snap = (await store.loadSnapshot('s1'))!;
+        expect(snap.changeSeq).toBe(seq);
+        expect((await store.timeline('s1')).length).toBe(before);
+        expect(snap.projects.find((p) => p.projectId === 'p1')).toMatchObject({ reply: 'ACK_PLANNED_MAINTENANCE', repliedAt: T0 + 5, lastReplyAt: T0 + 25 });
+        // A different answer is news again.
+        expect(await store.recordReply({ ...r, reply: 'NACK_PLANNED_MAINTENANCE', at: T0 + 30 })).toMatchObject({ accepted: true, duplicate: false });
+        expect((await store.loadSnapshot('s1'))!.changeSeq).toBeGreaterThan(seq);
       });
 
       it('tells the engine what others changed, by change number (O(changes))', async () => {
