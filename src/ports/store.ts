@@ -46,6 +46,8 @@ export interface ReplyOutcome {
   duplicate?: boolean;
   /** False: nothing the engine acts on changed (a repeat of what is recorded): no need to wake it. */
   changed?: boolean;
+  /** The project takes no part in the session: nothing was recorded. */
+  missing?: boolean;
 }
 
 /** What a committed decision produced, for the engine's in-memory copy of the session. */

@@ -21,20 +21,22 @@ export interface ProjectDeps {
   nudge: (sessionId: string) => void;
 }
 
+const notInSession = (sessionId: string, projectId: string) =>
+  new FenixError('PROJECT_NOT_IN_SESSION', `project ${projectId} has no instances in session ${sessionId}`);
+
 /** Most instance ids one reply may name (a reply body is at most 1 MiB anyway). */
 const MAX_REPLY_IDS = 100_000;
 
 export class ProjectService {
   constructor(private readonly deps: ProjectDeps) {}
 
-  /** The session, if the project takes part in it. */
-  private async session(who: Principal, sessionId: string, projectId: string): Promise<SessionRow> {
+  /** The session, if the project takes part in it (`checkProject` false: the caller's next read checks). */
+  private async session(who: Principal, sessionId: string, projectId: string, checkProject = true): Promise<SessionRow> {
     requireProject(who, projectId);
     const { store } = this.deps;
     const s = await store.getSession(sessionId);
     if (!s || s.deleting) throw new FenixError('SESSION_NOT_FOUND', `no maintenance session ${sessionId}`);
-    if (!(await store.sessionProject(sessionId, projectId)))
-      throw new FenixError('PROJECT_NOT_IN_SESSION', `project ${projectId} has no instances in session ${sessionId}`);
+    if (checkProject && !(await store.sessionProject(sessionId, projectId))) throw notInSession(sessionId, projectId);
     return s;
   }
 
@@ -77,7 +79,10 @@ export class ProjectService {
         throw new FenixError('UNKNOWN_INSTANCE_ACTION', `unknown instance_action ${JSON.stringify(body.instance_action)}`);
       one = body.instance_action;
     }
-    const s = await this.session(who, sessionId, projectId);
+    // A plain reply (no instance named): recordReply reads the project's row anyway, and says when
+    // there is none, so it is not read twice (the common request, an application manager's ACK).
+    const plain = instanceId === undefined && one === undefined && actions.size === 0;
+    const s = await this.session(who, sessionId, projectId, !plain);
     const { store } = this.deps;
     if (instanceId !== undefined && !(await store.projectInstances(sessionId, projectId, { ids: [instanceId] })).length)
       throw new FenixError('INSTANCE_NOT_FOUND', `instance ${instanceId} is not one of project ${projectId}'s in this session`);
@@ -103,6 +108,7 @@ export class ProjectService {
       at: this.deps.clock.now(),
       ...(instanceId !== undefined && { instanceId }),
     });
+    if (out.missing) throw notInSession(sessionId, projectId);
     if (out.accepted && out.changed !== false) this.deps.nudge(sessionId);
     return { accepted: out.accepted };
   }

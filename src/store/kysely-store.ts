@@ -533,7 +533,7 @@ export class KyselyStore implements Store {
         .where('project_id', '=', r.projectId)
         .$if(CAPABILITIES[this.dialect].rowLocks, (q) => q.forUpdate())
         .executeTakeFirst();
-      if (!p) return { accepted: false };
+      if (!p) return { accepted: false, missing: true };
       // Per-instance asks (vnf / k8s) this reply answers: the path's instance, else the listed ones,
       // else (no list, and no project-level ask of this state) every instance awaiting it.
       const awaitingIds = new Set(

@@ -681,10 +681,10 @@ export function describeStoreContract(
 
         expect(
           await store.recordReply({ sessionId: 's1', projectId: 'p9', reply: 'ACK_MAINTENANCE', answers: 'MAINTENANCE', instanceActions: new Map(), at: T0 }),
-        ).toEqual({ accepted: false });
+        ).toEqual({ accepted: false, missing: true });
         expect(
           await store.recordReply({ sessionId: 'nope', projectId: 'p1', reply: 'ACK_MAINTENANCE', answers: 'MAINTENANCE', instanceActions: new Map(), at: T0 }),
-        ).toEqual({ accepted: false });
+        ).toEqual({ accepted: false, missing: true });
       });
     });
 
