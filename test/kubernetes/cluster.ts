@@ -5,8 +5,8 @@
 // The driver under test does not run as the admin: it runs as a service account bound to the
 // ClusterRole printed in docs/kubernetes.md (read from the page itself), so the RBAC the docs ask
 // operators to grant is the RBAC the tests prove sufficient.
+import { waitFor } from '../helpers/harness.js';
 import { readFileSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -41,21 +41,8 @@ export function clients(kc = adminConfig()): Clients {
 
 export const code = (e: unknown): number => (e as { code?: number }).code ?? 0;
 
-/** Until `fn` answers something truthy (a fact), polling every 25 ms. */
-export async function until<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await delay(25);
-  }
-}
+/** Until `fn` answers something truthy (a fact): the harness's waitFor. */
+export const until = waitFor;
 
 /** The ClusterRole (+ binding) of docs/kubernetes.md: the yaml block after the `<!-- rbac -->` marker. */
 export function docsRbac(): { role: V1ClusterRole; binding: V1ClusterRoleBinding } {

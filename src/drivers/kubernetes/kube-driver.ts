@@ -19,7 +19,7 @@
 // - A pod counts as moved when it is gone from its node and its controller has as many Ready pods
 //   again as it had when it was evicted (its replacement is Ready), so that a group's recovery time
 //   starts then. A pod without a controller (--drain-force) is moved when it is gone.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   ApiException,
@@ -49,6 +49,7 @@ import {
   type NodeFacts,
   type PodFacts,
 } from './objects.js';
+import { ChangeFeed } from '../change-feed.js';
 import { Reflector } from './reflector.js';
 
 export interface KubernetesDriverOptions {
@@ -84,7 +85,6 @@ const EVENT_REASON = 'FenixEviction';
 const REF_ANNOTATION = 'fenix-engine/ref';
 /** A Kubernetes uid (and nothing that could change a field selector). */
 const UID = /^[0-9a-zA-Z-]{1,64}$/;
-const CHANGE_LOG_LIMIT = 100_000;
 const FINISHED_KEPT = 10_000;
 
 export const keyHash = (key: string): string => createHash('sha256').update(key).digest('hex').slice(0, 12);
@@ -166,10 +166,8 @@ export class KubernetesDriver implements InfraDriver {
   private readonly usedMilli = new Map<string, number>();
   private readonly fixtureMilli = new Map<string, number>();
 
-  // The change feed: entry k is change number logBase + k + 1, `h<node>` or `i<uid>`.
-  private readonly epoch = randomUUID().slice(0, 8);
-  private log: string[] = [];
-  private logBase = 0;
+  // The change feed (nodes by name, pods by uid).
+  private readonly feed = new ChangeFeed();
 
   // Moves.
   private readonly refs = new Map<string, string>();
@@ -237,15 +235,6 @@ export class KubernetesDriver implements InfraDriver {
 
   // ---------------------------------------------------------------- the caches, derived
 
-  private note(entry: string): void {
-    this.log.push(entry);
-    if (this.log.length > CHANGE_LOG_LIMIT) {
-      const drop = this.log.length - CHANGE_LOG_LIMIT / 2;
-      this.log = this.log.slice(drop);
-      this.logBase += drop;
-    }
-  }
-
   private static sameHost(a: HostInfo | undefined, b: HostInfo | undefined): boolean {
     return !!a && !!b && a.type === b.type && a.vcpus === b.vcpus && a.vcpusUsed === b.vcpusUsed && a.enabled === b.enabled;
   }
@@ -261,14 +250,14 @@ export class KubernetesDriver implements InfraDriver {
     if (!n) {
       if (before) {
         this.hostView.delete(name);
-        this.note(`h${name}`);
+        this.feed.noteHost(name);
       }
       return;
     }
     const next = hostInfo(n, this.usedMilli.get(name) ?? 0, this.fixtureMilli.get(name) ?? 0);
     if (KubernetesDriver.sameHost(before, next)) return;
     this.hostView.set(name, next);
-    this.note(`h${name}`);
+    this.feed.noteHost(name);
   }
 
   private static add(m: Map<string, Set<string>>, k: string, v: string): void {
@@ -306,10 +295,10 @@ export class KubernetesDriver implements InfraDriver {
     const after = next && podRole(next) === 'instance' ? instanceInfo(next) : undefined;
     if (after && !KubernetesDriver.sameInstance(before, after)) {
       this.instView.set(uid, after);
-      this.note(`i${uid}`);
+      this.feed.noteInstance(uid);
     } else if (!after && before) {
       this.instView.delete(uid);
-      this.note(`i${uid}`);
+      this.feed.noteInstance(uid);
     }
     if (old?.node) this.refreshHost(old.node);
     if (next?.node && next.node !== old?.node) this.refreshHost(next.node);
@@ -342,29 +331,12 @@ export class KubernetesDriver implements InfraDriver {
   /** What changed since `cursor`, from the cache: O(changes); an unknown or too old cursor gets everything. */
   async watch(cursor: string | null): Promise<WorldChanges> {
     await this.synced();
-    const seq = this.logBase + this.log.length;
-    const m = cursor ? /^([0-9a-f]{8}):(\d+)$/.exec(cursor) : null;
-    const since = m && m[1] === this.epoch ? Number(m[2]) : null;
-    const next = `${this.epoch}:${seq}`;
-    if (since === null || since < this.logBase || since > seq)
-      return { cursor: next, full: true, hosts: [...this.hostView.values()].map((h) => ({ ...h })), instances: [...this.instView.values()].map((i) => ({ ...i })), removed: [] };
-    const hosts = new Set<string>();
-    const ids = new Set<string>();
-    for (let k = since - this.logBase; k < this.log.length; k++) {
-      const e = this.log[k]!;
-      (e[0] === 'h' ? hosts : ids).add(e.slice(1));
-    }
-    const out: WorldChanges = { cursor: next, full: false, hosts: [], instances: [], removed: [] };
-    for (const h of hosts) {
-      const info = this.hostView.get(h);
-      if (info) out.hosts.push({ ...info });
-    }
-    for (const id of ids) {
-      const i = this.instView.get(id);
-      if (i) out.instances.push({ ...i });
-      else out.removed.push(id);
-    }
-    return out;
+    return this.feed.answer(cursor, {
+      host: (n) => this.hostView.get(n),
+      instance: (id) => this.instView.get(id),
+      hosts: () => this.hostView.values(),
+      instances: () => this.instView.values(),
+    });
   }
 
   // ---------------------------------------------------------------- scheduling: cordon / uncordon

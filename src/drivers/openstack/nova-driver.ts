@@ -26,7 +26,7 @@
 //   what it last saw, at no cost to Nova.
 // - A planned target is passed to Nova (`host` in migrate from 2.56, in os-migrateLive), so the
 //   scheduler validates it; where the server lands is checked against it.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   DriverError,
   type HostInfo,
@@ -40,6 +40,7 @@ import {
 } from '../../ports/infra-driver.js';
 import type { HostType } from '../../domain/states.js';
 import { HttpError, type HttpOptions, type HttpResponse } from './http.js';
+import { ChangeFeed } from '../change-feed.js';
 import type { KeystoneSession } from './keystone.js';
 import type { NovaEvent, NovaEventSource } from './nova-events.js';
 
@@ -172,8 +173,6 @@ const DEFAULT_EVENT_SAFETY_MS = 10_000;
 const EVENT_ANSWER_MS = 300;
 /** Outcomes of finished moves kept in memory (a restarted engine asks Nova again). */
 const FINISHED_KEPT = 10_000;
-/** Change log entries kept for watch(); an older cursor is answered with the whole world. */
-const CHANGE_LOG_LIMIT = 100_000;
 
 /** Nova timestamps have no zone and are UTC. */
 const novaTime = (s: string): number => Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`);
@@ -220,10 +219,7 @@ export class OpenStackDriver implements InfraDriver {
   private listing: Promise<void> | null = null;
   /** nova-compute service per host (id, status), from the last os-services answer or event. */
   private readonly services = new Map<string, NovaService>();
-  private readonly epoch = randomUUID().slice(0, 8);
-  /** Entry k is change number logBase + k + 1: `h<name>` or `i<id>`. */
-  private log: string[] = [];
-  private logBase = 0;
+  private readonly feed = new ChangeFeed();
   private readonly unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -403,31 +399,8 @@ export class OpenStackDriver implements InfraDriver {
   async watch(cursor: string | null): Promise<WorldChanges> {
     const refreshMs = this.opts.inventoryRefreshMs ?? (this.eventsLive ? 60_000 : 10_000);
     if (!this.world || this.now() - this.listedAt >= refreshMs) await this.relist();
-    const world = this.world!;
-    const seq = this.logBase + this.log.length;
-    const m = cursor ? /^([0-9a-f]{8}):(\d+)$/.exec(cursor) : null;
-    const since = m && m[1] === this.epoch ? Number(m[2]) : null;
-    const next = `${this.epoch}:${seq}`;
-    if (since === null || since < this.logBase || since > seq) {
-      return { cursor: next, full: true, hosts: [...world.hosts.values()], instances: [...world.instances.values()], removed: [] };
-    }
-    const hosts = new Set<string>();
-    const ids = new Set<string>();
-    for (let k = since - this.logBase; k < this.log.length; k++) {
-      const e = this.log[k]!;
-      (e[0] === 'h' ? hosts : ids).add(e.slice(1));
-    }
-    const out: WorldChanges = { cursor: next, full: false, hosts: [], instances: [], removed: [] };
-    for (const h of hosts) {
-      const info = world.hosts.get(h);
-      if (info) out.hosts.push({ ...info });
-    }
-    for (const id of ids) {
-      const i = world.instances.get(id);
-      if (i) out.instances.push({ ...i });
-      else out.removed.push(id);
-    }
-    return out;
+    const { hosts, instances } = this.world!;
+    return this.feed.answer(cursor, { host: (n) => hosts.get(n), instance: (id) => instances.get(id), hosts: () => hosts.values(), instances: () => instances.values() });
   }
 
   /** List services, capacity and every server; note what differs from what was known. Single-flight. */
@@ -440,34 +413,25 @@ export class OpenStackDriver implements InfraDriver {
       if (!old) return;
       for (const h of hosts) {
         const o = old.hosts.get(h.name);
-        if (!o || o.enabled !== h.enabled || o.vcpus !== h.vcpus || o.vcpusUsed !== h.vcpusUsed || o.type !== h.type) this.note(`h${h.name}`);
+        if (!o || o.enabled !== h.enabled || o.vcpus !== h.vcpus || o.vcpusUsed !== h.vcpusUsed || o.type !== h.type) this.feed.noteHost(h.name);
       }
       for (const i of instances) {
         const o = old.instances.get(i.id);
         if (!o || o.host !== i.host || o.vcpus !== i.vcpus || o.name !== i.name || o.floatingIp !== i.floatingIp || o.liveMigratable !== i.liveMigratable)
-          this.note(`i${i.id}`);
+          this.feed.noteInstance(i.id);
       }
-      for (const id of old.instances.keys()) if (!this.world.instances.has(id)) this.note(`i${id}`);
+      for (const id of old.instances.keys()) if (!this.world.instances.has(id)) this.feed.noteInstance(id);
     })().finally(() => {
       this.listing = null;
     });
     return this.listing;
   }
 
-  private note(entry: string): void {
-    this.log.push(entry);
-    if (this.log.length > CHANGE_LOG_LIMIT) {
-      const drop = this.log.length - CHANGE_LOG_LIMIT / 2;
-      this.log = this.log.slice(drop);
-      this.logBase += drop;
-    }
-  }
-
   private setHostEnabled(host: string, enabled: boolean): void {
     const h = this.world?.hosts.get(host);
     if (!h || h.enabled === enabled) return;
     this.world!.hosts.set(host, { ...h, enabled });
-    this.note(`h${host}`);
+    this.feed.noteHost(host);
   }
 
   /** A server seen somewhere (an answer or an event): move it in the inventory, its vCPUs with it. */
@@ -486,7 +450,7 @@ export class OpenStackDriver implements InfraDriver {
     if (cur && cur.host !== next.host) this.shiftUsage(cur.host, -cur.vcpus);
     if (!cur || cur.host !== next.host) this.shiftUsage(next.host, next.vcpus);
     instances.set(id, next);
-    this.note(`i${id}`);
+    this.feed.noteInstance(id);
   }
 
   private forgetServer(id: string): void {
@@ -494,7 +458,7 @@ export class OpenStackDriver implements InfraDriver {
     if (!cur) return;
     this.world!.instances.delete(id);
     this.shiftUsage(cur.host, -cur.vcpus);
-    this.note(`i${id}`);
+    this.feed.noteInstance(id);
   }
 
   /** Placement's usage moves with the server (until the next listing reads it again). */
@@ -502,7 +466,7 @@ export class OpenStackDriver implements InfraDriver {
     const h = this.world?.hosts.get(host);
     if (!h || h.type !== 'compute') return;
     this.world!.hosts.set(host, { ...h, vcpusUsed: Math.max(0, h.vcpusUsed + vcpus) });
-    this.note(`h${host}`);
+    this.feed.noteHost(host);
   }
 
   private onEvent(e: NovaEvent): void {
