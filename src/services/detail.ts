@@ -177,17 +177,22 @@ const VIEWS: Views = {
     // Its verify actions failed: it stays disabled on purpose until someone looks at it.
     ...(h.status === 'failed' && { left_disabled: true, failure: s.phase.failedHosts?.find((f) => f.host === h.name)?.reason ?? null }),
   }),
-  projects: (p) => ({
-    project_id: p.projectId,
-    interacting: p.interacting,
-    unreachable: p.unreachable,
-    awaiting: p.awaiting,
-    reply_at: iso(p.replyAt),
-    answered: p.awaiting ? p.reply !== null : null,
-    reply: p.reply,
-    last_reply: p.lastReply,
-    last_reply_at: iso(p.lastReplyAt),
-  }),
+  // An ended (or departing) session awaits nothing and has no open deadline, whatever its rows
+  // still say: a failed session keeps the ask it failed in until it is continued.
+  projects: (p, s) => {
+    const open = !isTerminal(s.state) && !s.deleting && p.awaiting !== null;
+    return {
+      project_id: p.projectId,
+      interacting: p.interacting,
+      unreachable: p.unreachable,
+      awaiting: open ? p.awaiting : null,
+      reply_at: open ? iso(p.replyAt) : null,
+      answered: open ? p.reply !== null : null,
+      reply: p.reply,
+      last_reply: p.lastReply,
+      last_reply_at: iso(p.lastReplyAt),
+    };
+  },
   instances: (i) => ({
     instance_id: i.instanceId,
     name: i.name,

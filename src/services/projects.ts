@@ -3,7 +3,7 @@
 // costs what it reads, whatever the size of the session.
 import { FenixError } from '../domain/errors.js';
 import type { SessionInstance, SessionRow } from '../domain/model.js';
-import { isInstanceAction, parseReplyState, type InstanceAction } from '../domain/states.js';
+import { isInstanceAction, isTerminal, parseReplyState, REPLY_STATES, type InstanceAction } from '../domain/states.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 import { requireProject, type Principal } from './principal.js';
@@ -19,6 +19,27 @@ export interface ProjectDeps {
   store: Store;
   clock: Clock;
   nudge: (sessionId: string) => void;
+}
+
+/**
+ * Why a well-formed reply had no effect (`reason_code` is stable, `reason` is for people):
+ * - `UNKNOWN_STATE`: it answers a state no project is ever asked (`ACK_FOO`);
+ * - `NO_REPLY_EXPECTED`: it answers INSTANCE_ACTION_DONE, which is informational;
+ * - `NOT_AWAITED`: the project (or the instance of the URL) is asked another state, named in `expected`;
+ * - `NOTHING_AWAITED`: nothing is asked of it now (an ask already answered and closed, or none yet);
+ * - `SESSION_ENDED`: the session is over: nothing is asked any more (until an admin continues it).
+ * The spec (§4) wants 200 for any well-formed ACK_/NACK_ (a client retries anything else and then
+ * gives up), so these are answers, not errors.
+ */
+export const NOT_ACCEPTED_CODES = ['UNKNOWN_STATE', 'NO_REPLY_EXPECTED', 'NOT_AWAITED', 'NOTHING_AWAITED', 'SESSION_ENDED'] as const;
+export type NotAcceptedCode = (typeof NOT_ACCEPTED_CODES)[number];
+
+export interface ReplyAnswer {
+  accepted: boolean;
+  /** Only when not accepted: why, and the reply awaited now (`ACK_<STATE>`; null: none). */
+  reason_code?: NotAcceptedCode;
+  reason?: string;
+  expected?: string | null;
 }
 
 const notInSession = (sessionId: string, projectId: string) =>
@@ -56,7 +77,7 @@ export class ProjectService {
     return (await this.concerned(s, projectId)).map((i) => i.instanceId);
   }
 
-  async reply(who: Principal, sessionId: string, projectId: string, body: ReplyBody, instanceId?: string): Promise<{ accepted: boolean }> {
+  async reply(who: Principal, sessionId: string, projectId: string, body: ReplyBody, instanceId?: string): Promise<ReplyAnswer> {
     if (typeof body.state !== 'string') throw new FenixError('INVALID_REPLY_STATE', 'state is required: "ACK_<STATE>" or "NACK_<STATE>"');
     const parsed = parseReplyState(body.state);
     if (!parsed) throw new FenixError('INVALID_REPLY_STATE', `state ${JSON.stringify(body.state)} is not ACK_<STATE> or NACK_<STATE>`);
@@ -99,17 +120,52 @@ export class ProjectService {
     // Only the project's own instances are kept: an id of another project's is dropped, not stored.
     const own = actions.size ? new Set((await store.projectInstances(sessionId, projectId, { ids: [...actions.keys()] })).map((i) => i.instanceId)) : new Set<string>();
     const mine = new Map([...actions].filter(([id]) => own.has(id)));
+    // An ended session awaits nothing, whatever its rows say (a failed one keeps the ask it failed
+    // in until it is continued): the reply is recorded as answering no state, so it has no effect.
+    const ended = isTerminal(s.state);
     const out = await store.recordReply({
       sessionId,
       projectId,
       reply: body.state,
-      answers: parsed.state,
+      answers: ended ? '' : parsed.state,
       instanceActions: mine,
       at: this.deps.clock.now(),
       ...(instanceId !== undefined && { instanceId }),
     });
     if (out.missing) throw notInSession(sessionId, projectId);
     if (out.accepted && out.changed !== false) this.deps.nudge(sessionId);
-    return { accepted: out.accepted };
+    if (out.accepted) return { accepted: true };
+    return { accepted: false, ...(await this.whyNot(s, projectId, parsed.state, instanceId)) };
+  }
+
+  /**
+   * Why a recorded reply had no effect and what is awaited now. Only a reply that had no effect pays
+   * for it, one or two reads by index (the instance of the URL, the project's row), never a list:
+   * Tacker sends ACK_INSTANCE_ACTION_DONE after every move it is told of.
+   */
+  private async whyNot(s: SessionRow, projectId: string, answered: string, instanceId?: string): Promise<Required<Omit<ReplyAnswer, 'accepted'>>> {
+    const { store } = this.deps;
+    const known = (REPLY_STATES as readonly string[]).includes(answered);
+    const about =
+      answered === 'INSTANCE_ACTION_DONE'
+        ? { code: 'NO_REPLY_EXPECTED' as const, text: 'INSTANCE_ACTION_DONE is informational: it expects no reply' }
+        : known
+          ? null
+          : { code: 'UNKNOWN_STATE' as const, text: `${answered} is not a state a project is asked to answer (${REPLY_STATES.join(', ')})` };
+    if (isTerminal(s.state)) {
+      const ended = `the session is ${s.state}: nothing is awaited any more`;
+      return { reason_code: about?.code ?? 'SESSION_ENDED', reason: about ? `${about.text}; ${ended}` : ended, expected: null };
+    }
+    // The instance's own ask (vnf / k8s per-instance URL) comes first, as it does when the reply is recorded.
+    const instance = instanceId === undefined ? undefined : (await store.projectInstances(s.id, projectId, { ids: [instanceId] }))[0];
+    const awaited = instance?.askState ?? (await store.sessionProject(s.id, projectId))?.awaiting ?? null;
+    const who = instanceId === undefined ? `project ${projectId}` : `instance ${instanceId} of project ${projectId}`;
+    const expected = awaited === null ? null : `ACK_${awaited}`;
+    const now = awaited === null ? `nothing is awaited from ${who} now` : `${who} is asked ${awaited} now: reply ${expected} or NACK_${awaited}`;
+    if (about) return { reason_code: about.code, reason: `${about.text}; ${now}`, expected };
+    if (awaited === null) return { reason_code: 'NOTHING_AWAITED', reason: `${answered} is not awaited: ${now}`, expected };
+    // The ask came between the reply's write and this read: the same reply now counts.
+    if (awaited === answered) return { reason_code: 'NOT_AWAITED', reason: `${answered} was not awaited when this reply arrived, it is now: send it again`, expected };
+    return { reason_code: 'NOT_AWAITED', reason: `${answered} is not the state awaited: ${now}`, expected };
   }
 }

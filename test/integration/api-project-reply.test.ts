@@ -189,11 +189,13 @@ describe('project API while MAINTENANCE is awaited', () => {
   it('ACK_INSTANCE_ACTION_DONE unasked → 200, accepted false, no effect', async () => {
     const r = await api(svc.url, 'PUT', `/v1/maintenance/${sid}/p1`, { state: 'ACK_INSTANCE_ACTION_DONE', instance_ids: ['p1-a'] });
     expect(r.status).toBe(200);
-    expect(r.body.accepted).toBe(false);
-    // Another well-formed reply to a state that is not awaited: same.
+    expect(r.body).toMatchObject({ accepted: false, reason_code: 'NO_REPLY_EXPECTED', expected: 'ACK_MAINTENANCE' });
+    expect(r.body.reason).toMatch(/INSTANCE_ACTION_DONE is informational.*p1 is asked MAINTENANCE/);
+    // Another well-formed reply to a state that is not awaited: same, and it says what is.
     const other = await api(svc.url, 'PUT', `/v1/maintenance/${sid}/p1`, { state: 'NACK_PLANNED_MAINTENANCE' });
     expect(other.status).toBe(200);
-    expect(other.body.accepted).toBe(false);
+    expect(other.body).toMatchObject({ accepted: false, reason_code: 'NOT_AWAITED', expected: 'ACK_MAINTENANCE' });
+    expect(other.body.reason).toMatch(/PLANNED_MAINTENANCE is not the state awaited.*ACK_MAINTENANCE or NACK_MAINTENANCE/);
 
     const p = await projectDetail('p1');
     expect(p).toMatchObject({ awaiting: 'MAINTENANCE', reply: null, last_reply: 'NACK_PLANNED_MAINTENANCE' });
@@ -202,6 +204,24 @@ describe('project API while MAINTENANCE is awaited', () => {
     // The proper answer is still accepted afterwards.
     const ack = await api(svc.url, 'PUT', `/v1/maintenance/${sid}/p1`, { state: 'ACK_MAINTENANCE' });
     expect(ack.body.accepted).toBe(true);
+  });
+
+  it('a state no project is asked (ACK_FOO) → 200 (spec §4: any well-formed ACK_/NACK_), accepted false with the reason and the state expected', async () => {
+    for (const state of ['ACK_FOO', 'NACK_START_MAINTENANCE']) {
+      const r = await api(svc.url, 'PUT', `/v1/maintenance/${sid}/p1`, { state });
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ accepted: false, reason_code: 'UNKNOWN_STATE', expected: 'ACK_MAINTENANCE' });
+      expect(r.body.reason).toContain(`${state.replace(/^N?ACK_/, '')} is not a state a project is asked to answer`);
+    }
+    // Per-instance URL: the instance has no ask of its own, so the project's ask is the one expected.
+    const inst = await api(svc.url, 'PUT', `/v1/maintenance/${sid}/p1/p1-a`, { state: 'ACK_SCALE_IN', instance_action: 'MIGRATE' });
+    expect(inst.status).toBe(200);
+    expect(inst.body).toMatchObject({ accepted: false, reason_code: 'NOT_AWAITED', expected: 'ACK_MAINTENANCE' });
+    expect(inst.body.reason).toMatch(/instance p1-a of project p1 is asked MAINTENANCE/);
+    expect(await projectDetail('p1')).toMatchObject({ awaiting: 'MAINTENANCE', reply: null });
+    // An accepted reply carries no reason.
+    const ack = await api(svc.url, 'PUT', `/v1/maintenance/${sid}/p1`, { state: 'ACK_MAINTENANCE' });
+    expect(ack.body).toEqual({ accepted: true });
   });
 
   it('the same reply twice → 200 both, same outcome as once', async () => {
@@ -231,8 +251,17 @@ describe('project API while MAINTENANCE is awaited', () => {
       return g.body.state === 'MAINTENANCE_FAILED' ? g.body : undefined;
     }, 'session failed');
     expect(s.reason).toMatch(/p2/);
+    // p1 never answered the ask the session failed in: the ended session shows no open ask nor deadline.
+    expect(((await detail()).projects as (ProjectDetail & { reply_at: string | null })[]).map((p) => [p.project_id, p.awaiting, p.reply_at])).toEqual([
+      ['p1', null, null],
+      ['p2', null, null],
+    ]);
     const late = await api(svc.url, 'PUT', `/v1/maintenance/${sid}/p1`, { state: 'ACK_MAINTENANCE' });
     expect(late.status).toBe(200);
+    expect(late.body).toMatchObject({ accepted: false, reason_code: 'SESSION_ENDED', expected: null });
+    expect(late.body.reason).toMatch(/MAINTENANCE_FAILED: nothing is awaited/);
+    // Recorded, with no effect: it is not the project's answer to the ask the session failed in.
+    expect(await projectDetail('p1')).toMatchObject({ reply: null, last_reply: 'ACK_MAINTENANCE' });
   });
 
   it('per-instance replies: 404 INSTANCE_NOT_FOUND for another project\'s instance', async () => {

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { FenixError } from '../../src/domain/errors.js';
 import type { SessionRow } from '../../src/domain/model.js';
 import { DETAIL_LISTS, type WaitingFacts } from '../../src/ports/detail-reads.js';
-import { decodeCursor, detailQuery, encodeCursor, waitingFor } from '../../src/services/detail.js';
+import type { SessionProject } from '../../src/domain/model.js';
+import { decodeCursor, detailQuery, detailView, encodeCursor, waitingFor } from '../../src/services/detail.js';
 
 const code = (f: () => unknown): string | undefined => {
   try {
@@ -89,5 +90,45 @@ describe('waitingFor', () => {
     );
     expect(waitingFor({ ...session, maintenanceAt: 10 }, none, 1)).toEqual({ what: 'maintenance_at', until: '1970-01-01T00:00:00.010Z' });
     expect(waitingFor(session, none, 1).what).toBe('the engine (working)');
+  });
+});
+
+describe('projects in the detail', () => {
+  const asked: SessionProject = {
+    sessionId: 's',
+    projectId: 'p1',
+    interacting: true,
+    awaiting: 'MAINTENANCE',
+    askKey: 'MAINTENANCE',
+    notifiedAt: 0,
+    replyAt: 40_000,
+    reply: null,
+    repliedAt: null,
+    lastReply: 'ACK_FOO',
+    lastReplyAt: 1_000,
+    unreachable: false,
+  };
+  const none: WaitingFacts = { silentProjects: { first: [], count: 0, until: null }, silentInstances: { first: [], count: 0, until: null }, inFlight: { first: [], count: 0 } };
+  const view = (state: string, deleting = false) => {
+    const session = {
+      id: 's', state, workflow: 'default', deleting, paused: false, maintenanceAt: 0, createdAt: 0, updatedAt: 0, wakeAt: null, reason: null,
+      percentDone: 0, metadata: {}, options: {}, actions: [], phase: {},
+    } as unknown as SessionRow;
+    const d = detailView({ session, waiting: none, pages: { projects: { rows: [asked], total: 1, next: null } } }, 1_000);
+    return (d.projects as Record<string, unknown>[])[0];
+  };
+
+  it('a running session shows the ask and its deadline', () => {
+    expect(view('MAINTENANCE')).toMatchObject({ awaiting: 'MAINTENANCE', reply_at: '1970-01-01T00:00:40.000Z', answered: false });
+  });
+  it('an ended or departing session shows no open ask nor deadline (a failed one keeps its ask in its rows)', () => {
+    for (const [state, deleting] of [['MAINTENANCE_FAILED', false], ['MAINTENANCE_DONE', false], ['MAINTENANCE', true]] as const)
+      expect(view(state, deleting), `${state}${deleting ? ' deleting' : ''}`).toMatchObject({
+        awaiting: null,
+        reply_at: null,
+        answered: null,
+        last_reply: 'ACK_FOO',
+        last_reply_at: '1970-01-01T00:00:01.000Z',
+      });
   });
 });

@@ -2,6 +2,7 @@
 import { Type, type Static } from 'typebox';
 import { INSTANCE_ACTIONS, PLUGIN_TYPES } from '../../domain/states.js';
 import { DETAIL_LISTS, DETAIL_PAGE } from '../../ports/detail-reads.js';
+import { NOT_ACCEPTED_CODES } from '../../services/projects.js';
 
 const lit = <T extends string>(xs: readonly T[]) => Type.Union(xs.map((x) => Type.Literal(x)));
 
@@ -75,7 +76,16 @@ export const ReplyBody = Type.Object(
 );
 
 export const InstanceIdsView = Type.Object({ instance_ids: Type.Array(Type.String()) });
-export const ReplyAccepted = Type.Object({ accepted: Type.Boolean() }, { additionalProperties: true });
+/** 200 for any well-formed reply (spec §4); one without effect says why and what is awaited (services/projects.ts). */
+export const ReplyAccepted = Type.Object(
+  {
+    accepted: Type.Boolean(),
+    reason_code: Type.Optional(Type.Enum(NOT_ACCEPTED_CODES)),
+    reason: Type.Optional(Type.String()),
+    expected: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  },
+  { additionalProperties: true },
+);
 
 export const InstanceActionNames = lit(INSTANCE_ACTIONS);
 
