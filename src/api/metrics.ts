@@ -8,7 +8,9 @@ import type { Store } from '../ports/store.js';
 
 export function metricsRegistry(store: Pick<Store, 'listSessions'>): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'fenix_process_' });
+  // No prefix: process_* and nodejs_* as every Prometheus client names them (dashboards and alerts
+  // expect process_resident_memory_bytes); the scrape's job label says which service it is.
+  collectDefaultMetrics({ register: registry });
   new Gauge({
     name: 'fenix_sessions',
     help: 'Maintenance sessions by state (paused ones also counted as paused="true").',
