@@ -106,6 +106,7 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
       detached: true, // its own process group: kill(-pid) reaches everything it starts
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const saved = child.pid !== undefined && spec.onStart ? spec.onStart(groupIdentity(child.pid)).catch(() => {}) : Promise.resolve();
     let aborted = false;
     let settled = false;
     let killTimer: NodeJS.Timeout | undefined;
@@ -133,7 +134,10 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
         clearTimeout(killTimer);
         kill('SIGKILL');
       }
-      resolve({ ...o, output: out.text(), aborted });
+      const outcome = { ...o, output: out.text(), aborted };
+      // The group's identity is saved before the outcome is: a save landing after the run's result
+      // was recorded would overwrite it (a fast program ends before its start is written).
+      void saved.then(() => resolve(outcome));
     };
     child.once('error', (err: NodeJS.ErrnoException) => finish({ code: null, signal: null, startError: `${spec.command}: ${err.code ?? err.message}` }));
     child.once('exit', (code, sig) => {
@@ -151,7 +155,6 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
       });
     });
     spec.signal.addEventListener('abort', onAbort, { once: true });
-    if (child.pid !== undefined) void (spec.onStart?.(groupIdentity(child.pid)) ?? Promise.resolve()).catch(() => {});
   });
 }
 
