@@ -15,6 +15,7 @@ import { authorize, requireAccess, type Access } from './access.js';
 import { jsonBody } from './json-body.js';
 import { clientError, handleError, notFound, refuseConnect } from './errors.js';
 import { metricsRoutes } from './metrics.js';
+import { openapiRoutes } from './openapi.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
 import { simulatorRoutes, type SimulatorControl } from './routes/simulator.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
@@ -84,6 +85,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // by the router (a bad escape such as %ZZ, a path param over 100 characters).
     clientErrorHandler: clientError,
     frameworkErrors: (err, req, reply) => handleError(err, req, reply),
+    // Fastify's default coerceTypes 'array' wraps a scalar into a list: "hosts": "compute-0" passed
+    // as ["compute-0"]. Scalars are still coerced ("40" for an integer; query strings need it).
+    ajv: { customOptions: { coerceTypes: true } },
   });
   app.server.on('connect', refuseConnect);
   // Set by the onRequest hook below before any route runs.
@@ -108,6 +112,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (who) req.principal = who;
   });
 
+  // First: it collects every route registered after it.
+  await openapiRoutes(app as unknown as FastifyInstance);
   const open = { config: { access: 'public' as const } };
   app.get('/healthz', open, async () => ({ status: 'ok' }));
   app.get('/', open, async () => ({ versions: [{ id: 'v1', status: 'CURRENT', links: [{ rel: 'self', href: '/v1' }] }] }));

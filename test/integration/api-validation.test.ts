@@ -82,6 +82,11 @@ describe('POST /v1/maintenance refuses bad requests and leaves no session behind
     { name: 'bad plug-in type', body: { actions: [{ plugin: 'dummy', type: 'sideways' }] }, status: 400, code: 'VALIDATION_FAILED' },
     { name: 'plug-in without a name', body: { actions: [{ type: 'host' }] }, status: 400, code: 'VALIDATION_FAILED' },
     { name: 'hosts not a list of strings', body: { hosts: [1, { a: 2 }] }, status: 400, code: 'VALIDATION_FAILED' },
+    // Fastify's default coerceTypes 'array' turned these into one-element lists (issue 13).
+    { name: 'hosts a string, not a list', body: { hosts: 'c1' }, status: 400, code: 'VALIDATION_FAILED', message: /body\/hosts must be array/ },
+    { name: 'hosts a number, not a list', body: { hosts: 1 }, status: 400, code: 'VALIDATION_FAILED', message: /body\/hosts must be array/ },
+    { name: 'download a string, not a list', body: { download: 'https://example.com/a.tgz' }, status: 400, code: 'VALIDATION_FAILED', message: /body\/download must be array/ },
+    { name: 'actions one object, not a list', body: { actions: { plugin: 'dummy', type: 'host' } }, status: 400, code: 'VALIDATION_FAILED', message: /body\/actions must be array/ },
     { name: 'metadata not an object', body: { metadata: ['x'] }, status: 400, code: 'VALIDATION_FAILED' },
     { name: 'reply_window out of range', body: { reply_window: 0 }, status: 400, code: 'VALIDATION_FAILED' },
     { name: 'body is a list', body: [{ hosts: ['c1'] }], status: 400, code: 'VALIDATION_FAILED' },
@@ -98,6 +103,20 @@ describe('POST /v1/maintenance refuses bad requests and leaves no session behind
       expect(await sessions()).toEqual([]);
     });
   }
+
+  it('the other list fields refuse a bare string too: plan hosts, subscription event_types; nothing is created', async () => {
+    const plan = await api(svc.url, 'POST', '/v1/maintenance/plan', { hosts: 'c1', workflow: 'vnf' });
+    expectError(plan, 400, 'VALIDATION_FAILED');
+    expect(plan.body.error.message).toMatch(/body\/hosts must be array/);
+    const sub = await api(svc.url, 'POST', '/v1/subscriptions', { project_id: 'p1', url: 'https://example.com/hook', event_types: 'maintenance.scheduled' });
+    expectError(sub, 400, 'VALIDATION_FAILED');
+    expect(sub.body.error.message).toMatch(/body\/event_types must be array/);
+    expect((await api(svc.url, 'GET', '/v1/subscriptions')).body.subscriptions).toEqual([]);
+    // Scalars are still coerced where they were (an integer sent as text), and a list is a list.
+    const ok = await api(svc.url, 'POST', '/v1/maintenance', { hosts: ['c1'], reply_window: '30', maintenance_at: inOneHour() });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect((await api(svc.url, 'GET', `/v1/maintenance/${ok.body.session_id}/detail?lists=`)).body.session.options).toMatchObject({ replyWindowS: 30 });
+  });
 
   it('malformed JSON → 400', async () => {
     const r = await rawPost('{"hosts": ["c1",');

@@ -41,6 +41,9 @@ const MATRIX: Record<string, Case> = {
   'GET /healthz': { access: 'public', req: () => ({ path: '/healthz' }), owner: [200] },
   'GET /': { access: 'public', req: () => ({ path: '/' }), owner: [200] },
   'GET /metrics': { access: 'admin', req: () => ({ path: '/metrics' }), owner: [200] },
+  // The API's shape, no data (checked below): public, like docs/api.md.
+  'GET /v1/openapi.json': { access: 'public', req: () => ({ path: '/v1/openapi.json' }), owner: [200] },
+  'GET /v1/docs': { access: 'public', req: () => ({ path: '/v1/docs' }), owner: [200] },
 
   'POST /v1/maintenance': { access: 'admin', req: () => ({ path: '/v1/maintenance', body: { hosts: ['c6'], maintenance_at: farFuture() } }), owner: [200] },
   'GET /v1/maintenance': { access: 'admin', req: () => ({ path: '/v1/maintenance' }), owner: [200] },
@@ -213,6 +216,18 @@ describe('every route × every caller', () => {
       }
     });
   }
+});
+
+describe('/v1/openapi.json and /v1/docs', () => {
+  it('are public and hold no data: no session, project, instance or subscription of the running service', async () => {
+    for (const path of ['/v1/openapi.json', '/v1/docs']) {
+      const r = await call(base, 'GET', path);
+      expect(r.status, path).toBe(200);
+      expect(leaked(r.text, ''), path).toEqual([]);
+      for (const sid of [f.sid, f.sidPut, f.sidDel]) expect(r.text, path).not.toContain(sid);
+      for (const token of [ADMIN, P1, P2]) expect(r.text, path).not.toContain(token);
+    }
+  });
 });
 
 describe('/metrics', () => {

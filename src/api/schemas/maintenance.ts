@@ -66,11 +66,11 @@ export const UpdateSessionBody = Type.Object(
 /** Replies are validated by the service, so the codes are ours (INVALID_REPLY_STATE, ...), not AJV's. */
 export const ReplyBody = Type.Object(
   {
-    state: Type.Optional(Type.Unknown()),
-    instance_actions: Type.Optional(Type.Unknown()),
-    instance_action: Type.Optional(Type.Unknown()),
-    instance_ids: Type.Optional(Type.Unknown()),
-    session_id: Type.Optional(Type.Unknown()),
+    state: Type.Optional(Type.Unknown({ description: 'ACK_<STATE> or NACK_<STATE> (required; 400 INVALID_REPLY_STATE otherwise)' })),
+    instance_actions: Type.Optional(Type.Unknown({ description: 'instance id → MIGRATE | LIVE_MIGRATE | OWN_ACTION | EVICTION' })),
+    instance_action: Type.Optional(Type.Unknown({ description: 'one action for the instance of the URL, the instance_ids listed, or all concerned' })),
+    instance_ids: Type.Optional(Type.Unknown({ description: 'the instances instance_action is for' })),
+    session_id: Type.Optional(Type.Unknown({ description: 'ignored' })),
   },
   { additionalProperties: true },
 );
