@@ -24,6 +24,8 @@ import type { PlanService } from '../services/plan.js';
 import { constraintRoutes } from './routes/constraints.js';
 import { planRoutes } from './routes/plan.js';
 import { pluginRoutes } from './routes/plugins.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { eventRoutes } from './routes/events.js';
 import type { PluginService } from '../services/plugins.js';
 
 declare module 'fastify' {
@@ -116,7 +118,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await openapiRoutes(app as unknown as FastifyInstance);
   const open = { config: { access: 'public' as const } };
   app.get('/healthz', open, async () => ({ status: 'ok' }));
-  app.get('/', open, async () => ({ versions: [{ id: 'v1', status: 'CURRENT', links: [{ rel: 'self', href: '/v1' }] }] }));
+  // `/`: the version document for API clients, the dashboard for browsers (routes/dashboard.ts).
+  await app.register(dashboardRoutes);
+  await app.register(eventRoutes, { store: deps.store, clock: deps.clock });
 
   await app.register(maintenanceRoutes, deps);
   await app.register(subscriptionRoutes, deps);

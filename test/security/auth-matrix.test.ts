@@ -40,6 +40,11 @@ const hook = 'http://127.0.0.1:9/hook';
 const MATRIX: Record<string, Case> = {
   'GET /healthz': { access: 'public', req: () => ({ path: '/healthz' }), owner: [200] },
   'GET /': { access: 'public', req: () => ({ path: '/' }), owner: [200] },
+  // The dashboard's page (HTML for a browser, the version document for API clients) and its live views.
+  'GET /sessions/:session_id': { access: 'public', req: (f) => ({ path: `/sessions/${f.sid}` }), owner: [200] },
+  'GET /v1/events': { access: 'project', req: () => ({ path: '/v1/events' }), owner: [200], lists: true },
+  // p2 takes part in this session too: it gets its own part (no p1 names), as a listing does.
+  'GET /v1/maintenance/:session_id/events': { access: 'project', req: (f) => ({ path: `/v1/maintenance/${f.sid}/events` }), owner: [200], lists: true },
   'GET /metrics': { access: 'admin', req: () => ({ path: '/metrics' }), owner: [200] },
   // The API's shape, no data (checked below): public, like docs/api.md.
   'GET /v1/openapi.json': { access: 'public', req: () => ({ path: '/v1/openapi.json' }), owner: [200] },
