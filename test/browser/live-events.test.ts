@@ -5,7 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../../src/main/service.js';
 import { ADMIN, P1, P2, call, farFuture, startSecured, type SecuredService } from '../security/fixture.js';
+import pg from 'pg';
+import { startSimulatorServer } from '../../src/main/simulator.js';
 import { startTestService, waitFor } from '../helpers/harness.js';
+import { requirePostgres, TEST_PG_URL } from '../helpers/pg.js';
+import { freePort, startFenix } from '../helpers/process.js';
 
 type Row = { key: string } & Record<string, any>;
 
@@ -167,6 +171,66 @@ describe('live views (no auth)', () => {
     await waitFor(() => s.ended(), 'refused');
     expect(s.status()).toBe(404);
   });
+});
+
+it('a vnf session: the view carries its plan (waves of hosts) and each host\'s times', async () => {
+  const svc = await startTestService({
+    scenario: {
+      hosts: ['h1', 'h2', 'h3'].map((name) => ({ name, type: 'compute', vcpus: 8 })),
+      instances: [{ id: 'i1', name: 'i1', project_id: 'pa', host: 'h1', vcpus: 2 }],
+      timings: { migrate_s: 0.2, live_migrate_s: 0.2, host_maintenance_s: 0.2 },
+    },
+  });
+  try {
+    const id = (await call(svc.url, 'POST', '/v1/maintenance', { workflow: 'vnf' })).json.session_id as string;
+    const live = follow(`${svc.url}/v1/maintenance/${id}/events`);
+    await waitFor(() => live.model.head.session?.state === 'MAINTENANCE_DONE', 'done', 60_000);
+    const plan = live.model.head.plan;
+    expect(plan.batches.length).toBeGreaterThan(0);
+    expect(plan.batches.flatMap((b: { hosts: string[] }) => b.hosts).sort()).toEqual(['h1', 'h2', 'h3']);
+    expect(plan.expected_duration_s).toBeGreaterThan(0);
+    for (const h of live.model.rows('hosts')) expect(h.since.maintained, h.key).toBeTruthy();
+    await live.stop();
+  } finally {
+    await svc.stop();
+  }
+});
+
+it('the api role on PostgreSQL (the engine in another process): the stream follows the session to its end', { timeout: 120_000 }, async () => {
+  await requirePostgres();
+  const admin = async (text: string) => {
+    const c = new pg.Client({ connectionString: TEST_PG_URL });
+    await c.connect();
+    await c.query(text).finally(() => c.end());
+  };
+  const name = `fenix_live_${process.pid}`;
+  await admin(`drop database if exists ${name}`);
+  await admin(`create database ${name}`);
+  const db = TEST_PG_URL.replace(/\/[^/]*$/, `/${name}`);
+  const sim = await startSimulatorServer({
+    scenario: {
+      hosts: ['h1', 'h2'].map((n) => ({ name: n, type: 'compute', vcpus: 4 })),
+      instances: [{ id: 'v1', name: 'v1', project_id: 'pa', host: 'h1', vcpus: 1 }],
+      timings: { migrate_s: 0.3, live_migrate_s: 0.3, host_maintenance_s: 0.5 },
+    },
+  });
+  const common = ['--db', db, '--simulator-url', sim.url];
+  const apiPort = await freePort();
+  const apiProc = await startFenix(common, apiPort, {}, 'api');
+  const engine = await startFenix([...common, '--public-url', apiProc.url], await freePort(), {}, 'engine');
+  try {
+    const id = (await call(apiProc.url, 'POST', '/v1/maintenance', {})).json.session_id as string;
+    const live = follow(`${apiProc.url}/v1/maintenance/${id}/events`);
+    await waitFor(() => live.model.head.session?.state === 'MAINTENANCE_DONE', 'MAINTENANCE_DONE through the api process', 60_000);
+    expect(live.model.events.filter((e) => e === 'patch').length).toBeGreaterThan(1);
+    expect(live.model.rows('hosts').map((h) => h.status)).toEqual(['maintained', 'maintained']);
+    await live.stop();
+  } finally {
+    await engine.kill();
+    await apiProc.kill();
+    await sim.close();
+    await admin(`drop database if exists ${name} with (force)`);
+  }
 });
 
 it('an open stream does not hold up the service stopping: it is ended', async () => {
