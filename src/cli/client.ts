@@ -2,16 +2,22 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { FenixHttp, formatError, resolveApi, resolveToken } from './http.js';
+import { watchSession, type Screen } from './watch.js';
 
 /** Where the commands write; tests pass their own. */
 export interface CliIO {
   out(line: string): void;
   err(line: string): void;
+  /** A terminal to redraw `session watch` on; absent or null: a plain line per change. */
+  screen?: Screen | null;
 }
 
 const stdio: CliIO = {
   out: (line) => process.stdout.write(line + '\n'),
   err: (line) => process.stderr.write(line + '\n'),
+  get screen() {
+    return process.stdout.isTTY ? process.stdout : null;
+  },
 };
 
 interface ConnOpts {
@@ -308,7 +314,10 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
     .option('--download <urls>', 'comma-separated URLs to fetch before pre plug-ins', listArg)
     .option('--extra <json>', 'more body fields (project extensions), merged last', jsonArg('--extra'))
     .option('--wait', 'poll until MAINTENANCE_DONE / MAINTENANCE_FAILED, printing state changes')
-    .option('--interval <ms>', 'poll interval for --wait', intArg('--interval', 1), 2000)
+    .option('--watch', 'then watch it live, as `session watch` does (exit code 0 when done, 1 when failed)')
+    .option('--interval <ms>', 'poll interval for --wait and --watch (default 2000 for --wait, 1000 for --watch)', intArg('--interval', 1))
+    .option('--no-color', 'no colours in the --watch view (also env NO_COLOR)')
+    .option('--json', 'print the created session as JSON (with --watch: then each change of its detail, one JSON line each)')
     .action(
       run(
         async (o: ConnOpts & {
@@ -320,7 +329,10 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
           download?: string[];
           extra?: unknown;
           wait?: boolean;
-          interval: number;
+          watch?: boolean;
+          interval?: number;
+          color: boolean;
+          json?: boolean;
         }) => {
           const http = clientOf(o);
           const body: Obj = { state: 'MAINTENANCE', workflow: o.workflow };
@@ -333,45 +345,99 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
           const res = await http.post<{ session_id?: string }>('/v1/maintenance', body);
           const id = res?.session_id;
           if (!id) throw new Error(`no session_id in answer: ${JSON.stringify(res)}`);
-          io.out(id);
-          if (o.wait) await waitDone(http, id, o.interval, io);
+          if (o.json) io.out(o.watch ? JSON.stringify(res) : JSON.stringify(res, null, 2));
+          else io.out(id);
+          if (o.watch) await watch(http, id, { interval: o.interval ?? 1000, color: o.color, json: o.json });
+          else if (o.wait) await waitDone(http, id, o.interval ?? 2000, io);
         },
       ),
     );
 
-  withConn(session.command('list'))
-    .description('list session ids')
-    .option('--long', 'one line per session with state and progress')
+  /** `session watch` and `create --watch`: ends with the session (exit code 0 done, 1 failed, 130 Ctrl-C). */
+  const watch = async (http: FenixHttp, id: string, o: { interval: number; color: boolean; json?: boolean }): Promise<void> => {
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const screen = o.json ? null : (io.screen ?? null);
+      const code = await watchSession({
+        http,
+        id,
+        intervalMs: o.interval,
+        screen,
+        out: io.out,
+        err: io.err,
+        colour: o.color && Boolean(screen) && !process.env.NO_COLOR,
+        json: o.json === true,
+        signal: stop.signal,
+      });
+      if (code !== 0) process.exitCode = code;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  };
+
+  withConn(session.command('watch <id>'))
+    .description('follow a session live until it ends: host grid, progress, what it waits for, latest events (a plain line per change when stdout is not a terminal)')
+    .option('--interval <ms>', 'how often to read the session', intArg('--interval', 1), 1000)
+    .option('--no-color', 'no colours (also env NO_COLOR)')
+    .option('--json', 'each change of the detail answer as one JSON line')
     .action(
-      run(async (o: ConnOpts & { long?: boolean }) => {
+      run(async (id: string, o: ConnOpts & { interval: number; color: boolean; json?: boolean }) => {
+        await watch(clientOf(o), id, o);
+      }),
+    );
+
+  withConn(session.command('list'))
+    .description('list sessions: id, state, workflow, progress, created (oldest first)')
+    .option('-q, --quiet', 'only the session ids, one a line')
+    .option('--json', 'print the raw JSON of GET /v1/maintenance')
+    .addOption(new Option('--long').hideHelp()) // the table used to need it; now the default
+    .action(
+      run(async (o: ConnOpts & { quiet?: boolean; json?: boolean }) => {
         const http = clientOf(o);
         const res = await http.get<{ sessions?: unknown[] }>('/v1/maintenance');
+        if (o.json) return json(res);
         const ids = (res?.sessions ?? []).map((s) => (isObj(s) ? String(pick(s, 'session_id', 'id')) : String(s)));
-        if (!o.long) {
+        if (o.quiet) {
           for (const id of ids) io.out(id);
           return;
         }
-        const rows: Obj[] = [];
-        for (const id of ids) {
-          try {
-            rows.push(await http.get<Obj>(`/v1/maintenance/${enc(id)}`));
-          } catch (err) {
-            rows.push({ session_id: id, state: formatError(err) });
-          }
+        if (!ids.length) {
+          io.err(`no maintenance sessions at ${http.api}`);
+          return;
         }
-        for (const l of table(rows, [
+        // The list holds ids only (the Fenix API's shape): one GET a session, a few at a time.
+        const rows: Obj[] = new Array(ids.length);
+        let next = 0;
+        const worker = async () => {
+          for (let i = next++; i < ids.length; i = next++) {
+            try {
+              rows[i] = await http.get<Obj>(`/v1/maintenance/${enc(ids[i]!)}`);
+            } catch (err) {
+              rows[i] = { session_id: ids[i], state: formatError(err) };
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(8, ids.length) }, worker));
+        rows.sort((a, b) => String(pick(a, 'created_at') ?? '').localeCompare(String(pick(b, 'created_at') ?? '')));
+        const view = rows.map((r) => ({ ...r, progress: typeof r.percent_done === 'number' ? `${r.percent_done}%` : undefined, state: r.paused === true ? `${show(r.state)} (paused)` : r.state }));
+        for (const l of table(view, [
           { title: 'SESSION', keys: ['session_id'] },
           { title: 'STATE', keys: ['state'] },
           { title: 'WORKFLOW', keys: ['workflow'] },
-          { title: 'DONE%', keys: ['percent_done'] },
-          { title: 'MAINTENANCE_AT', keys: ['maintenance_at'] },
+          { title: 'PROGRESS', keys: ['progress'] },
+          { title: 'CREATED', keys: ['created_at'] },
         ]))
           io.out(l);
       }),
     );
 
   withConn(session.command('show <id>'))
-    .description('print a session (GET /v1/maintenance/{id})')
+    .description('print a session (GET /v1/maintenance/{id}) as JSON')
+    .option('--json', 'the same (every client command takes --json)')
     .action(
       run(async (id: string, o: ConnOpts) => {
         json(await clientOf(o).get(`/v1/maintenance/${enc(id)}`));
@@ -396,9 +462,11 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
 
   withConn(session.command('delete <id>'))
     .description('stop and remove a session (hosts are put back)')
+    .option('--json', "print the API's answer as JSON")
     .action(
-      run(async (id: string, o: ConnOpts) => {
-        await clientOf(o).delete(`/v1/maintenance/${enc(id)}`);
+      run(async (id: string, o: ConnOpts & { json?: boolean }) => {
+        const res = await clientOf(o).delete(`/v1/maintenance/${enc(id)}`);
+        if (o.json) return json(res ?? {});
         io.out(`deleted ${id}`);
       }),
     );
@@ -406,10 +474,12 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
   withConn(session.command('continue <id>'))
     .description('continue a MAINTENANCE_FAILED session (from --state, or where it failed)')
     .option('--state <state>', 'state to continue from')
+    .option('--json', 'print the session as the API answers it')
     .action(
-      run(async (id: string, o: ConnOpts & { state?: string }) => {
+      run(async (id: string, o: ConnOpts & { state?: string; json?: boolean }) => {
         const body = o.state ? { state: o.state } : { action: 'continue' };
         const res = await clientOf(o).put(`/v1/maintenance/${enc(id)}`, body);
+        if (o.json) return json(res);
         io.out(`${id} ${show(pick(res, 'state')) === '-' ? 'continued' : show(pick(res, 'state'))}`);
       }),
     );
@@ -417,9 +487,11 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
   for (const action of ['pause', 'resume', 'abort'] as const) {
     withConn(session.command(`${action} <id>`))
       .description(`${action} a session`)
+      .option('--json', 'print the session as the API answers it')
       .action(
-        run(async (id: string, o: ConnOpts) => {
+        run(async (id: string, o: ConnOpts & { json?: boolean }) => {
           const res = await clientOf(o).put(`/v1/maintenance/${enc(id)}`, { action });
+          if (o.json) return json(res);
           const state = pick(res, 'state');
           const paused = pick(res, 'paused');
           io.out(`${id} ${action}d${state ? ` (state ${show(state)}${paused === true ? ', paused' : ''})` : ''}`);
@@ -459,12 +531,14 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
     .option('--events <types>', 'comma-separated event types', listArg, ['maintenance.scheduled'])
     .addOption(new Option('--format <format>', 'notification format').choices(['aodh', 'json']).default('aodh'))
     .option('--secret <secret>', 'HMAC secret (JSON format)')
+    .option('--json', 'print the subscription as the API answers it')
     .action(
-      run(async (o: ConnOpts & { url: string; project?: string; events: string[]; format: string; secret?: string }) => {
+      run(async (o: ConnOpts & { url: string; project?: string; events: string[]; format: string; secret?: string; json?: boolean }) => {
         const body: Obj = { url: o.url, event_types: o.events, format: o.format };
         if (o.project) body.project_id = o.project;
         if (o.secret) body.secret = o.secret;
         const res = await clientOf(o).post<{ subscription_id?: string; id?: string }>('/v1/subscriptions', body);
+        if (o.json) return json(res);
         io.out(String(res?.subscription_id ?? res?.id ?? JSON.stringify(res)));
       }),
     );
@@ -490,13 +564,18 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
 
   withConn(sub.command('delete <id>'))
     .description('delete a subscription')
+    .option('--json', "print the API's answer as JSON")
     .action(
-      run(async (id: string, o: ConnOpts) => {
-        await clientOf(o).delete(`/v1/subscriptions/${enc(id)}`);
+      run(async (id: string, o: ConnOpts & { json?: boolean }) => {
+        const res = await clientOf(o).delete(`/v1/subscriptions/${enc(id)}`);
+        if (o.json) return json(res ?? {});
         io.out(`deleted ${id}`);
       }),
     );
 }
+
+/** "1 host", "3 hosts", "- hosts" (unknown). */
+export const count = (n: unknown, one: string, many = `${one}s`): string => `${show(n)} ${n === 1 ? one : many}`;
 
 /** A readable summary of POST /v1/maintenance/plan. */
 export function summarizePlan(plan: unknown, withMoves = false): string[] {
@@ -504,11 +583,16 @@ export function summarizePlan(plan: unknown, withMoves = false): string[] {
   const lb: Obj = isObj(p.lower_bound) ? p.lower_bound : {};
   const stats: Obj = isObj(p.stats) ? p.stats : {};
   const secs = (v: unknown) => (typeof v === 'number' ? `${Math.round(v)}s` : '-');
+  // Two different counts: the lower bound's is how many compute hosts today's free vCPUs could hold
+  // in maintenance at once (what the bound assumes); the plan's is how many hosts it has out of
+  // service at its peak, counting hosts still being emptied and non-compute hosts (controllers go
+  // one at a time, beside the computes), so it can be larger. The words say which is which.
   const lines = [
-    `${show(p.workflow)} plan over ${show(p.host_count)} hosts: ${p.feasible === true ? 'feasible' : 'NOT feasible'}` +
+    `${show(p.workflow)} plan over ${count(p.host_count, 'host')}: ${p.feasible === true ? 'feasible' : 'NOT feasible'}` +
       (p.feasible === true ? `, expected ${secs(p.expected_duration_s)} (ends ${show(p.expected_end)})` : ''),
-    `lower bound ${secs(lb.total_s)} (${show(lb.binding)}; ${show(lb.hosts_in_maintenance_at_once)} hosts fit in maintenance at once)`,
-    `${show(stats.batches)} batches, ${show(stats.moves)} moves (${show(stats.second_moves)} second moves), at most ${show(stats.max_hosts_out)} hosts out at once`,
+    `lower bound ${secs(lb.total_s)} (bound by ${show(lb.binding)}; the free capacity holds ${count(lb.hosts_in_maintenance_at_once, 'compute host')} in maintenance at a time)`,
+    `${count(stats.batches, 'batch', 'batches')}, ${count(stats.moves, 'move')} (${count(stats.second_moves, 'second move')}); ` +
+      `at its peak the plan has ${count(stats.max_hosts_out, 'host')} out of service at once (being emptied or in maintenance, non-compute hosts included)`,
   ];
   if (typeof p.missing_vcpus === 'number' && p.missing_vcpus > 0) lines.push(`missing capacity: about ${p.missing_vcpus} vCPUs (the session would ask for scale-in)`);
   const reasons = asArray(p.reasons);

@@ -1,6 +1,5 @@
 // A tiny HTTP client for the Fenix /v1 API (and the absolute URLs the engine hands out in
 // notifications). cli/ speaks HTTP only: nothing here knows about the engine.
-import { request } from 'undici';
 
 export const DEFAULT_API = 'http://127.0.0.1:12347';
 
@@ -73,6 +72,8 @@ export class FenixHttp {
       payload = JSON.stringify(body);
     }
     try {
+      // Loaded on the first request: `fenix --help` and `--version` need no HTTP client.
+      const { request } = await import('undici');
       const res = await request(url, {
         method,
         headers,

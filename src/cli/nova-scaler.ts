@@ -3,7 +3,6 @@
 // compute API. cli/ speaks HTTP only, so this is its own small client (the OpenStack driver is an
 // adapter the CLI may not import). Used by `startSampleVnfm({ scaler })` and `fenix vnfm --nova`.
 import { setTimeout as delay } from 'node:timers/promises';
-import { request } from 'undici';
 
 /** What the sample VNFM needs to scale its project in and out. */
 export interface InstanceScaler {
@@ -62,6 +61,7 @@ export function novaScaler(o: NovaScalerOptions): InstanceScaler & { projectId()
   const login = (): Promise<Auth> => {
     auth ??= (async () => {
       const base = o.authUrl.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3');
+      const { request } = await import('undici');
       const res = await request(`${base}/auth/tokens`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -104,6 +104,7 @@ export function novaScaler(o: NovaScalerOptions): InstanceScaler & { projectId()
   };
   const call = async <T>(service: 'compute' | 'image' | 'network', method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; body: T }> => {
     const a = await login();
+    const { request } = await import('undici');
     const res = await request(`${a[service]!}${path}`, {
       method,
       headers: {

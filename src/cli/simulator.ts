@@ -1,8 +1,8 @@
 // `fenix simulator`: run the shared simulated cloud (built by main/) until SIGINT / SIGTERM, so
 // `fenix serve` / API replicas / engines started with --simulator-url <url> share one cloud.
 import { InvalidArgumentError, type Command } from 'commander';
-import { isLoopback } from '../config/config.js';
-import { DEFAULT_SIMULATOR_PORT, startSimulatorService, type SimulatorServer } from '../main/simulator.js';
+import { DEFAULT_SIMULATOR_PORT, isLoopback } from '../config/config.js';
+import type { SimulatorServer } from '../main/simulator.js';
 
 interface SimulatorCliOptions {
   scenario?: string;
@@ -30,6 +30,8 @@ export function registerSimulatorCommand(program: Command): Command {
     .action(async (o: SimulatorCliOptions) => {
       let sim: SimulatorServer;
       try {
+        // The server (Fastify, the store) is loaded only by this command.
+        const { startSimulatorService } = await import('../main/simulator.js');
         sim = await startSimulatorService({
           ...(o.scenario && { scenarioFile: o.scenario }),
           ...(o.state && { statePath: o.state }),
@@ -38,8 +40,9 @@ export function registerSimulatorCommand(program: Command): Command {
           port: o.port,
         });
       } catch (err) {
-        process.stderr.write(`error: ${(err as Error).message}\n`);
-        process.exitCode = 1;
+        const code = (err as { code?: unknown }).code === 'CONFIG_INVALID' ? 'CONFIG_INVALID' : 'START_FAILED';
+        process.stderr.write(`error ${code}: ${(err as Error).message}\n`);
+        process.exitCode = code === 'CONFIG_INVALID' ? 2 : 1;
         return;
       }
       if (!isLoopback(o.host)) process.stderr.write(`warning: the simulator has no authentication and listens on ${o.host}\n`);

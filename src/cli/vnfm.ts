@@ -34,8 +34,8 @@ export interface SampleVnfmOptions {
   retryDelayMs?: number;
   /** Subscription secret (JSON format: the engine signs its POSTs with it). */
   secret?: string;
-  /** One line per step; default: stdout. */
-  log?: (line: string) => void;
+  /** One message per step, without the project (the caller's logger names it); default: stdout as `vnfm[<project>] message`. */
+  log?: (message: string) => void;
   /** Scale through this (e.g. a real Nova: novaScaler in nova-scaler.ts) instead of the simulator API. */
   scaler?: InstanceScaler;
 }
@@ -210,8 +210,7 @@ export async function startSampleVnfm(opts: SampleVnfmOptions): Promise<SampleVn
   const format = opts.format ?? 'aodh';
   const replyDelayMs = opts.replyDelayMs ?? 0;
   const retryDelayMs = opts.retryDelayMs ?? 1000;
-  const write = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
-  const log = (msg: string): void => write(`vnfm[${projectId}] ${msg}`);
+  const log = opts.log ?? ((msg: string) => void process.stdout.write(`vnfm[${projectId}] ${msg}\n`));
 
   const received: ReceivedEvent[] = [];
   const replies: SentReply[] = [];

@@ -20,6 +20,8 @@ export interface Config {
   auth: 'none' | 'token' | 'keystone';
   tokens: string | null;
   logLevel: string;
+  /** Log lines as JSON (one object a line) or pretty text; auto: pretty on a terminal, JSON otherwise. */
+  logFormat: 'auto' | 'json' | 'pretty';
   workDir: string;
   leaseTtl: number;
   engineThread: 'on' | 'off';
@@ -64,6 +66,18 @@ export interface Config {
   sshKnownHosts: string | null;
 }
 
+/** A flag, variable or file named by one that cannot be used: `error CONFIG_INVALID: …`, exit 2, no stack. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The shared simulator service's port (`fenix simulator`), here so the CLI can show it without loading the server. */
+export const DEFAULT_SIMULATOR_PORT = 12348;
+
 export interface OptionSpec {
   key: keyof Config;
   flag: string;
@@ -74,13 +88,13 @@ export interface OptionSpec {
 
 const int = (name: string) => (raw: string) => {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
   return n;
 };
 const oneOf =
   <T extends string>(name: string, values: readonly T[]) =>
   (raw: string): T => {
-    if (!values.includes(raw as T)) throw new Error(`${name} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+    if (!values.includes(raw as T)) throw new ConfigError(`${name} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
     return raw as T;
   };
 const str = (raw: string) => raw;
@@ -91,7 +105,7 @@ const httpUrl = (name: string) => (raw: string) => {
   } catch {
     /* reported below */
   }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new Error(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
   return raw.replace(/\/+$/, '');
 };
 // A CIDR list is checked here so a typo stops the start; notifier/url-policy.ts builds the policy from it.
@@ -101,7 +115,7 @@ const cidrList = (name: string) => (raw: string) => {
     const [addr = '', len, extra] = c.split('/');
     const family = isIP(addr);
     const ok = family !== 0 && extra === undefined && (len === undefined || (/^\d{1,3}$/.test(len) && Number(len) <= (family === 4 ? 32 : 128)));
-    if (!ok) throw new Error(`${name}: ${JSON.stringify(c)} is not a CIDR (a.b.c.d/n, an IPv6 prefix like fd00::/8, or one address)`);
+    if (!ok) throw new ConfigError(`${name}: ${JSON.stringify(c)} is not a CIDR (a.b.c.d/n, an IPv6 prefix like fd00::/8, or one address)`);
   }
   return items.length ? items.join(',') : null;
 };
@@ -127,6 +141,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'leaseTtl', flag: 'lease-ttl', description: 'seconds an engine owns a session without renewing (takeover time after a crash)', default: 10, parse: int('--lease-ttl') },
   { key: 'workDir', flag: 'work-dir', description: "where sessions' download lists are fetched (one folder per session)", default: '.fenix/work', parse: str },
   { key: 'logLevel', flag: 'log-level', description: 'pino log level', default: 'info', parse: oneOf('--log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
+  { key: 'logFormat', flag: 'log-format', description: 'log lines: pretty (readable text), json (one JSON object a line), or auto (pretty when stdout is a terminal, else json)', default: 'auto', parse: oneOf('--log-format', ['auto', 'json', 'pretty'] as const) },
   { key: 'metricsPort', flag: 'metrics-port', description: 'also serve /metrics, without a token, on this port (keep it on a private network)', default: null, parse: int('--metrics-port') },
   { key: 'engineThread', flag: 'engine-thread', description: 'fenix serve: run the engine in its own thread (on), or on the API\'s thread (off); a :memory: database always uses one thread', default: 'on', parse: oneOf('--engine-thread', ['on', 'off'] as const) },
   { key: 'demo', flag: 'demo', description: 'attach a sample application manager to each demo project (simulated driver)', default: false, parse: bool },
@@ -172,12 +187,36 @@ export function loadConfig(flags: Partial<Record<keyof Config, string | boolean>
   }
   const c = cfg as unknown as Config;
   if (c.auth === 'none' && !isLoopback(c.host))
-    throw new Error(`--auth none is allowed only on a loopback address; use --auth token to bind ${c.host}`);
-  if (c.auth === 'token' && !c.tokens) throw new Error('--auth token needs --tokens <file.json>');
-  if (c.aodh && !c.notifyAmqp) throw new Error('--aodh needs --notify-amqp (AODH gets the events from the oslo.messaging bus)');
-  if (Boolean(c.sshKey) !== Boolean(c.sshKnownHosts)) throw new Error('--ssh-key and --ssh-known-hosts go together: the ssh plug-in accepts no host key it does not know');
+    throw new ConfigError(`--auth none is allowed only on a loopback address; use --auth token to bind ${c.host}`);
+  if (c.auth === 'token' && !c.tokens) throw new ConfigError('--auth token needs --tokens <file.json>');
+  if (c.aodh && !c.notifyAmqp) throw new ConfigError('--aodh needs --notify-amqp (AODH gets the events from the oslo.messaging bus)');
+  if (Boolean(c.sshKey) !== Boolean(c.sshKnownHosts)) throw new ConfigError('--ssh-key and --ssh-known-hosts go together: the ssh plug-in accepts no host key it does not know');
+  checkDbUrl(c.db, env);
   return c;
 }
+
+const POSTGRES_URL = /^postgres(ql)?:\/\//i;
+const DB_URL_FORM = 'postgres://USER:PASSWORD@HOST:5432/DATABASE';
+
+/**
+ * A postgres:// --db must name a user (in the URL, ?user=, or PGUSER / USER as node-postgres reads
+ * them): without one the server closes the connection with a bare protocol error
+ * ("no PostgreSQL user name specified in startup packet") after the service has started to boot.
+ */
+function checkDbUrl(db: string, env: NodeJS.ProcessEnv): void {
+  if (!POSTGRES_URL.test(db)) return;
+  let u: URL;
+  try {
+    u = new URL(db);
+  } catch {
+    throw new ConfigError(`--db ${redactDbUrl(db)} is not a URL; write ${DB_URL_FORM}`);
+  }
+  if (!u.username && !u.searchParams.get('user') && !env.PGUSER && !env.USER)
+    throw new ConfigError(`--db ${redactDbUrl(db)} names no user; write ${DB_URL_FORM} (or set PGUSER)`);
+}
+
+/** A database URL as it may be printed: without its password. */
+export const redactDbUrl = (db: string): string => db.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 
 export const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
 

@@ -15,11 +15,13 @@
 import { randomBytes } from 'node:crypto';
 import { isMainThread, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config/config.js';
+import { ConfigError, type Config } from '../config/config.js';
 import { RemoteSimulatorDriver, type SimulatedDriver } from '../drivers/simulated/index.js';
 import { SystemClock } from '../clock/system.js';
 import type { Nudges } from '../store/postgres/nudges.js';
 import { openStore } from '../store/index.js';
+import type { KyselyStore } from '../store/kysely-store.js';
+import { createLogger, colourDefault } from './logging.js';
 import { inProcessSimulator, scenarioOf, startService, type Service } from './service.js';
 import { startSimulatorServer, type SimulatorServer } from './simulator.js';
 
@@ -28,7 +30,7 @@ type FromWorker =
   | { type: 'ready'; simulatorUrl: string | null; secret: string }
   | { type: 'started' }
   | { type: 'stopped' }
-  | { type: 'failed'; message: string };
+  | { type: 'failed'; message: string; code?: string };
 
 interface Port {
   postMessage(m: ToWorker | FromWorker): void;
@@ -71,14 +73,14 @@ export interface ThreadedService {
  * dies: an API without its engine would accept sessions nobody runs.
  */
 export async function startThreadedService(config: Config): Promise<ThreadedService> {
-  const worker = new Worker(new URL('./engine-thread.js', import.meta.url), { workerData: { fenixEngineThread: config } });
+  const worker = new Worker(new URL('./engine-thread.js', import.meta.url), { workerData: { fenixEngineThread: config, logColour: colourDefault() } });
   let stopping = false;
   const next = (want: FromWorker['type']) =>
     new Promise<FromWorker>((resolve, reject) => {
       const onMessage = (m: FromWorker) => {
         if (m.type !== want && m.type !== 'failed') return;
         cleanup();
-        if (m.type === 'failed') reject(new Error(m.message));
+        if (m.type === 'failed') reject(m.code === 'CONFIG_INVALID' ? new ConfigError(m.message) : new Error(m.message));
         else resolve(m);
       };
       const onExit = (code: number) => {
@@ -128,15 +130,17 @@ export async function startThreadedService(config: Config): Promise<ThreadedServ
 }
 
 /** The worker: phase 1 at load, phase 2 on 'start', then runs until 'stop'. */
-async function runEngineThread(port: MessagePort, config: Config): Promise<void> {
+async function runEngineThread(port: MessagePort, config: Config, logColour: boolean): Promise<void> {
   const post = (m: FromWorker) => port.postMessage(m);
   const secret = randomBytes(24).toString('base64url');
   const clock = new SystemClock();
-  const store = await openStore(config.db);
+  let store: KyselyStore | undefined;
   let simulator: SimulatedDriver | undefined;
   let simServer: SimulatorServer | undefined;
   let svc: Service | undefined;
   try {
+    // In the try: a database that refuses the connection is reported as 'failed', not a thread crash.
+    store = await openStore(config.db);
     if (config.driver === 'simulated' && !config.simulatorUrl) {
       const scenario = scenarioOf(config);
       simulator = await inProcessSimulator(scenario, clock, config, store, 'all');
@@ -152,7 +156,10 @@ async function runEngineThread(port: MessagePort, config: Config): Promise<void>
       port.on('message', f);
     });
     if (start.type === 'start') {
-      svc = await startService({ ...config, publicUrl: start.publicUrl }, { role: 'engine', clock, store, nudges: new PortNudges(port), ...(simulator && { simulator }) });
+      svc = await startService(
+        { ...config, publicUrl: start.publicUrl },
+        { role: 'engine', clock, store, logger: createLogger(config, logColour), nudges: new PortNudges(port), ...(simulator && { simulator }) },
+      );
       post({ type: 'started' });
       await new Promise<void>((resolve) => {
         const f = (m: ToWorker) => m.type === 'stop' && (port.off('message', f), resolve());
@@ -160,18 +167,18 @@ async function runEngineThread(port: MessagePort, config: Config): Promise<void>
       });
     }
   } catch (e) {
-    post({ type: 'failed', message: (e as Error).message });
+    post({ type: 'failed', message: (e as Error).message, ...(e instanceof ConfigError && { code: e.code }) });
   } finally {
     await simServer?.close().catch(() => {});
     if (svc) await svc.stop(); // closes the cloud (it writes what it still queues) and the store
     else {
       await simulator?.close();
-      await store.close();
+      await store?.close().catch(() => {});
     }
     post({ type: 'stopped' });
     port.close();
   }
 }
 
-const threadConfig = isMainThread ? undefined : (workerData as { fenixEngineThread?: Config } | null)?.fenixEngineThread;
-if (parentPort && threadConfig) void runEngineThread(parentPort, threadConfig);
+const data = isMainThread ? undefined : (workerData as { fenixEngineThread?: Config; logColour?: boolean } | null);
+if (parentPort && data?.fenixEngineThread) void runEngineThread(parentPort, data.fenixEngineThread, data.logColour === true);

@@ -1,14 +1,15 @@
 // The composition root: the only place that builds concrete objects and wires them together.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { noAuth, parseTokenTable, tokenAuth } from '../api/auth.js';
 import type { InfraDriver } from '../ports/infra-driver.js';
 import type { PlanEstimates } from '../domain/constraints.js';
 import { PlanService } from '../services/plan.js';
 import { httpDownloader, sessionWorkDir } from './download.js';
+import { createLogger } from './logging.js';
+import { readFlagFile, readScenarioFile } from './flag-files.js';
 import { SystemClock } from '../clock/system.js';
 import { publicUrlOf, type Config } from '../config/config.js';
 import { demoScenario, parseScenario, RemoteSimulatorDriver, SimulatedDriver, type ScenarioInput } from '../drivers/simulated/index.js';
@@ -98,7 +99,7 @@ export async function inProcessSimulator(
 /** The simulated cloud to start from: the override, --scenario's file, or the demo cloud. */
 export function scenarioOf(config: Pick<Config, 'scenario'>, override?: unknown): ScenarioInput {
   if (override !== undefined) return parseScenario(override);
-  return config.scenario ? parseScenario(JSON.parse(readFileSync(config.scenario, 'utf8'))) : demoScenario();
+  return config.scenario ? readScenarioFile(config.scenario) : demoScenario();
 }
 
 async function simulatorEstimates(sim: SimulatedDriver | RemoteSimulatorDriver): Promise<Partial<PlanEstimates>> {
@@ -108,7 +109,7 @@ async function simulatorEstimates(sim: SimulatedDriver | RemoteSimulatorDriver):
 
 export async function startService(config: Config, o: ServiceOverrides = {}): Promise<Service> {
   const clock = o.clock ?? new SystemClock();
-  const log = o.logger ?? pino({ level: config.logLevel, base: { svc: 'fenix' } });
+  const log = o.logger ?? createLogger(config);
   // OpenStack: one Keystone session (the service user of OS_* / --os-*) for Nova, AODH and token validation.
   const keystone =
     config.driver === 'openstack' || config.auth === 'keystone' || config.aodh
@@ -116,7 +117,7 @@ export async function startService(config: Config, o: ServiceOverrides = {}): Pr
       : null;
   const authenticate =
     config.auth === 'token'
-      ? tokenAuth(parseTokenTable(JSON.parse(readFileSync(config.tokens!, 'utf8'))))
+      ? tokenAuth(readFlagFile(config.tokens!, '--tokens', parseTokenTable))
       : config.auth === 'keystone'
         ? (await import('../api/keystone-auth.js')).keystoneAuth({ validate: (t) => keystone!.validateToken(t) })
         : noAuth;

@@ -3,7 +3,6 @@
 // Composition only: the driver's routes and error mapping are drivers/simulated/server.ts, the
 // `/v1/simulator/*` control routes are the API's own (same shapes as in `fenix serve`).
 import { timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { jsonBody } from '../api/json-body.js';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
@@ -12,7 +11,6 @@ import { SystemClock } from '../clock/system.js';
 import {
   SimulatedDriver,
   demoScenario,
-  parseScenario,
   simulatedDriverRoutes,
   simulatorErrorHandler,
   simulatorNotFound,
@@ -21,8 +19,10 @@ import {
 import type { Clock } from '../ports/clock.js';
 import { openStore } from '../store/index.js';
 import { KyselySimulatorState } from '../store/simulator-state.js';
+import { DEFAULT_SIMULATOR_PORT } from '../config/config.js';
+import { readScenarioFile } from './flag-files.js';
 
-export const DEFAULT_SIMULATOR_PORT = 12348;
+export { DEFAULT_SIMULATOR_PORT };
 
 export interface SimulatorServerOptions {
   /** The cloud to simulate (ignored when db or statePath holds a saved state). */
@@ -122,7 +122,7 @@ export async function startSimulatorService(opts: {
   port?: number;
   logger?: Logger;
 }): Promise<SimulatorServer> {
-  const scenario = opts.scenarioFile ? parseScenario(JSON.parse(readFileSync(opts.scenarioFile, 'utf8'))) : demoScenario();
+  const scenario = opts.scenarioFile ? readScenarioFile(opts.scenarioFile) : demoScenario();
   return startSimulatorServer({
     scenario,
     ...(opts.statePath && { statePath: opts.statePath }),

@@ -150,14 +150,14 @@ describe('fenix session', () => {
     const program = new Command('fenix').exitOverride().option('--api <url>').option('--token <t>');
     const out: string[] = [];
     registerClientCommands(program, { out: (l) => out.push(l), err: (l) => out.push(l) });
-    await program.parseAsync(['node', 'fenix', '--api', api, 'session', 'list', '--token', 'T']);
+    await program.parseAsync(['node', 'fenix', '--api', api, 'session', 'list', '-q', '--token', 'T']);
     expect(out).toEqual(['S9']);
     expect(requests.at(-1)!.token).toBe('T');
   });
 
   it('list, delete, continue, pause', async () => {
     routes['GET /v1/maintenance'] = [200, { sessions: ['S1', 'S2'] }];
-    expect((await run('session', 'list')).out).toEqual(['S1', 'S2']);
+    expect((await run('session', 'list', '-q')).out).toEqual(['S1', 'S2']);
     routes['DELETE /v1/maintenance/S1'] = [200, {}];
     expect((await run('session', 'delete', 'S1')).out).toEqual(['deleted S1']);
     routes['PUT /v1/maintenance/S1'] = [200, { session_id: 'S1', state: 'PLANNED_MAINTENANCE' }];
@@ -168,6 +168,105 @@ describe('fenix session', () => {
     routes['PUT /v1/maintenance/S1'] = [200, { session_id: 'S1', state: 'PLANNED_MAINTENANCE', paused: true }];
     expect((await run('session', 'pause', 'S1')).out).toEqual(['S1 paused (state PLANNED_MAINTENANCE, paused)']);
     expect(requests.at(-1)!.body).toEqual({ action: 'pause' });
+  });
+
+  it('list prints a table (oldest first), or says there are none; --json the raw answer', async () => {
+    routes['GET /v1/maintenance'] = [200, { sessions: ['S2', 'S1'] }];
+    routes['GET /v1/maintenance/S1'] = [200, { session_id: 'S1', state: 'MAINTENANCE_DONE', workflow: 'default', percent_done: 100, paused: false, created_at: '2026-01-01T10:00:00.000Z' }];
+    routes['GET /v1/maintenance/S2'] = [200, { session_id: 'S2', state: 'PREPARE_MAINTENANCE', workflow: 'vnf', percent_done: 40, paused: true, created_at: '2026-01-01T11:00:00.000Z' }];
+    const r = await run('session', 'list');
+    expect(r.out).toEqual([
+      'SESSION  STATE                         WORKFLOW  PROGRESS  CREATED',
+      'S1       MAINTENANCE_DONE              default   100%      2026-01-01T10:00:00.000Z',
+      'S2       PREPARE_MAINTENANCE (paused)  vnf       40%       2026-01-01T11:00:00.000Z',
+    ]);
+    expect(JSON.parse((await run('session', 'list', '--json')).out.join('\n'))).toEqual({ sessions: ['S2', 'S1'] });
+    routes['GET /v1/maintenance'] = [200, { sessions: [] }];
+    const none = await run('session', 'list');
+    expect(none.out).toEqual([]);
+    expect(none.err).toEqual([`no maintenance sessions at ${api}`]);
+    expect(none.code).toBe(0);
+  });
+
+  it('--json on the commands that act: the API answer as it is', async () => {
+    routes['POST /v1/maintenance'] = [200, { session_id: 'S1', state: 'MAINTENANCE' }];
+    expect(JSON.parse((await run('session', 'create', '--json')).out.join('\n'))).toEqual({ session_id: 'S1', state: 'MAINTENANCE' });
+    routes['PUT /v1/maintenance/S1'] = [200, { session_id: 'S1', state: 'MAINTENANCE', paused: true }];
+    expect(JSON.parse((await run('session', 'pause', 'S1', '--json')).out.join('\n'))).toEqual({ session_id: 'S1', state: 'MAINTENANCE', paused: true });
+    routes['DELETE /v1/maintenance/S1'] = [200, null];
+    expect(JSON.parse((await run('session', 'delete', 'S1', '--json')).out.join('\n'))).toEqual({});
+    routes['POST /v1/subscriptions'] = [200, { subscription_id: 'sub', url: 'http://x' }];
+    expect(JSON.parse((await run('subscription', 'add', '--url', 'http://x', '--json')).out.join('\n'))).toEqual({ subscription_id: 'sub', url: 'http://x' });
+  });
+
+  it('watch (not a terminal): a line per change, ends 0 when the session is done', async () => {
+    const detail = (state: string, pct: number, hosts: [string, string][], timeline: [string, string][], waiting = 'replies to MAINTENANCE from p1') => ({
+      session: { session_id: 'S1', state, workflow: 'default', paused: false, reason: null },
+      percent_done: pct,
+      waiting_for: { what: waiting, until: null },
+      hosts: hosts.map(([name, status]) => ({ name, status, current: status === 'emptying' })),
+      timeline: timeline.map(([at, message]) => ({ at, kind: 'state', message })),
+      page: { hosts: { total: hosts.length, next: null }, timeline: { total: timeline.length, next: null } },
+    });
+    const t1: [string, string] = ['2026-01-01T10:00:00.000Z', 'MAINTENANCE: asking projects'];
+    const t2: [string, string] = ['2026-01-01T10:00:01.000Z', 'PREPARE_MAINTENANCE: emptying a'];
+    routes['GET /v1/maintenance/S1/detail?lists=hosts,timeline'] = [
+      [200, detail('MAINTENANCE', 0, [['a', 'pending'], ['b', 'pending']], [t1])],
+      [200, detail('MAINTENANCE', 0, [['a', 'pending'], ['b', 'pending']], [t1])],
+      [200, detail('PREPARE_MAINTENANCE', 20, [['a', 'emptying'], ['b', 'pending']], [t1, t2], 'the engine (working)')],
+      [200, detail('MAINTENANCE_DONE', 100, [['a', 'maintained'], ['b', 'maintained']], [t1, t2], 'nothing: the session is done')],
+    ];
+    const r = await run('session', 'watch', 'S1', '--interval', '1');
+    const lines = r.out.map((l) => l.replace(/^\S+ /, '')); // each line starts with its time
+    expect(lines).toEqual([
+      'session S1 MAINTENANCE 0%',
+      'waiting for: replies to MAINTENANCE from p1',
+      'hosts: pending 2',
+      'event 2026-01-01T10:00:00.000Z state: MAINTENANCE: asking projects',
+      'session S1 PREPARE_MAINTENANCE 20%',
+      'waiting for: the engine (working)',
+      'host a: pending → emptying',
+      'event 2026-01-01T10:00:01.000Z state: PREPARE_MAINTENANCE: emptying a',
+      'session S1 MAINTENANCE_DONE 100%',
+      'waiting for: nothing: the session is done',
+      'host a: emptying → maintained',
+      'host b: pending → maintained',
+    ]);
+    expect(r.code).toBe(0);
+  });
+
+  it('watch: a failed session ends with exit code 1 and its reason; an unknown one is an error', async () => {
+    routes['GET /v1/maintenance/S1/detail?lists=hosts,timeline'] = [200, { session: { session_id: 'S1', state: 'MAINTENANCE_FAILED', reason: 'compute-1 did not come back' }, percent_done: 40, waiting_for: { what: 'the admin', until: null }, hosts: [], timeline: [] }];
+    const r = await run('session', 'watch', 'S1');
+    expect(r.out[0]).toMatch(/ session S1 MAINTENANCE_FAILED 40%: compute-1 did not come back$/);
+    expect(r.code).toBe(1);
+    const gone = await run('session', 'watch', 'nope');
+    expect(gone.err).toEqual(['error NOT_FOUND: no route GET /v1/maintenance/nope/detail?lists=hosts,timeline']);
+    expect(gone.code).toBe(1);
+  });
+
+  it('watch on a terminal: draws on the alternate screen and leaves the last frame on the normal one', async () => {
+    routes['GET /v1/maintenance/S1/detail?lists=hosts,timeline'] = [
+      [200, { session: { session_id: 'S1', state: 'START_MAINTENANCE', workflow: 'default' }, percent_done: 50, waiting_for: { what: 'the engine (working)', until: null }, hosts: [{ name: 'compute-0', status: 'maintaining' }, { name: 'compute-1', status: 'pending' }], timeline: [] }],
+      [200, { session: { session_id: 'S1', state: 'MAINTENANCE_DONE', workflow: 'default' }, percent_done: 100, waiting_for: { what: 'nothing', until: null }, hosts: [{ name: 'compute-0', status: 'maintained' }, { name: 'compute-1', status: 'maintained' }], timeline: [] }],
+    ];
+    let screen = '';
+    const out: string[] = [];
+    const program = new Command('fenix').exitOverride();
+    registerClientCommands(program, { out: (l) => out.push(l), err: (l) => out.push(l), screen: { write: (s) => void (screen += s), columns: 60, rows: 20 } });
+    process.exitCode = 0;
+    await program.parseAsync(['node', 'fenix', 'session', 'watch', 'S1', '--interval', '1', '--api', api]);
+    expect(process.exitCode ?? 0).toBe(0);
+    expect(out).toEqual([]);
+    expect(screen.startsWith('\x1b[?1049h\x1b[?25l\x1b[H')).toBe(true); // alternate screen, cursor hidden, home
+    const leave = '\x1b[?25h\x1b[?1049l';
+    expect(screen).toContain('\x1b[32m✓ compute-0'); // done hosts in green
+    const plain = (t: string) => t.split('\x1b[').map((part, i) => (i === 0 ? part : part.replace(/^[0-9;]*m/, ''))).join('');
+    const last = plain(screen.slice(screen.lastIndexOf(leave) + leave.length));
+    expect(last.startsWith('session S1  MAINTENANCE_DONE  workflow default\n')).toBe(true);
+    expect(last).toContain('✓ compute-0  ✓ compute-1');
+    expect(plain(screen)).toContain('● compute-0  ○ compute-1'); // the frame before: one in maintenance, one waiting
+    expect(screen.split('\x1b[?25h').length).toBe(2); // the cursor is given back once
   });
 
   it('detail prints a summary, --json the raw object', async () => {

@@ -14,10 +14,25 @@ describe('fenix plan: summary', () => {
     const view = { workflow: 'vnf', host_count: 3, ...planView(plan, Date.UTC(2026, 0, 1, 10)) };
     const lines = summarizePlan(view, true);
     expect(lines[0]).toMatch(/^vnf plan over 3 hosts: feasible, expected \d+s \(ends 2026-01-01T1/);
-    expect(lines[1]).toMatch(/^lower bound \d+s \(capacity; \d+ hosts fit in maintenance at once\)$/);
+    expect(lines[1]).toMatch(/^lower bound \d+s \(bound by \w+; the free capacity holds \d+ compute hosts? in maintenance at a time\)$/);
+    expect(lines[2]).toMatch(/^\d+ batch(es)?, \d+ moves? \(\d+ second moves?\); at its peak the plan has \d+ hosts? out of service at once \(being emptied or in maintenance, non-compute hosts included\)$/);
     expect(lines.some((l) => /^ {2}BATCH\s+START_S\s+DONE_S/.test(l))).toBe(true);
     expect(lines.some((l) => /^ {2}INSTANCE\s+FROM\s+TO\s+ACTION/.test(l))).toBe(true);
     expect(lines.some((l) => /^ {2}i1\s+b\s+/.test(l))).toBe(true);
+  });
+
+  it('counts in the singular when there is one, and says what each count means', () => {
+    const lines = summarizePlan({
+      workflow: 'vnf',
+      host_count: 1,
+      feasible: true,
+      expected_duration_s: 20,
+      lower_bound: { total_s: 14, binding: 'capacity', hosts_in_maintenance_at_once: 1 },
+      stats: { batches: 1, moves: 1, second_moves: 0, max_hosts_out: 3 },
+    });
+    expect(lines[0]).toMatch(/^vnf plan over 1 host: feasible/);
+    expect(lines[1]).toBe('lower bound 14s (bound by capacity; the free capacity holds 1 compute host in maintenance at a time)');
+    expect(lines[2]).toBe('1 batch, 1 move (0 second moves); at its peak the plan has 3 hosts out of service at once (being emptied or in maintenance, non-compute hosts included)');
   });
 
   it('an infeasible plan shows why and what is missing', () => {
