@@ -100,11 +100,17 @@ export async function openapiRoutes(app: FastifyInstance): Promise<void> {
   });
 
   const open = { access: 'public' as const };
-  app.get('/v1/openapi.json', { config: open, schema: { produces: ['application/json'] } }, async () => ({
-    ...app.swagger(),
-    // Routes left out on purpose (HTML pages and assets outside /v1); every /v1 route is in `paths`.
-    [HIDDEN_ROUTES_KEY]: [...hidden].sort(),
-  }));
+  // Built at the first request, when every route is known (none can be added once the app is
+  // ready), then served as the same text: a caller without a token costs no more than a copy.
+  let text: string | undefined;
+  app.get('/v1/openapi.json', { config: open, schema: { produces: ['application/json'] } }, async (_req, reply) => {
+    text ??= JSON.stringify({
+      ...app.swagger(),
+      // Routes left out on purpose (HTML pages and assets outside /v1); every /v1 route is in `paths`.
+      [HIDDEN_ROUTES_KEY]: [...hidden].sort(),
+    });
+    return reply.type('application/json; charset=utf-8').send(text);
+  });
   app.get('/v1/docs', { config: open, schema: { produces: ['text/html'] } }, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').header('content-security-policy', DOCS_PAGE_CSP).header('x-content-type-options', 'nosniff').send(DOCS_PAGE),
   );
