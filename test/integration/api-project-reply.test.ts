@@ -175,6 +175,15 @@ describe('project API while MAINTENANCE is awaited', () => {
     expect(actions['p2-b']).not.toBe('LIVE_MIGRATE');
   });
 
+  it('instance_ids that is not a list (the notification\'s project URL, echoed) is ignored, not refused (spec §4)', async () => {
+    // Unlike the session's lists (hosts: "c1" is 400), a reply's instance_ids is the client's echo.
+    const r = await api(svc.url, 'PUT', `/v1/maintenance/${sid}/p1`, { state: 'ACK_MAINTENANCE', instance_action: 'MIGRATE', instance_ids: `${svc.url}/v1/maintenance/${sid}/p1` });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ accepted: true });
+    const d = await detail();
+    expect(d.instances.filter((i) => i.instance_id.startsWith('p1-')).map((i) => i.action)).toEqual(['MIGRATE', 'MIGRATE']);
+  });
+
   it('a reply cannot set actions on another project\'s instances', async () => {
     const r = await api(svc.url, 'PUT', `/v1/maintenance/${sid}/p1`, {
       state: 'ACK_MAINTENANCE',
