@@ -55,6 +55,21 @@ const SUMMARIES = new Map<string, string>([
 /** Operations are grouped by the resource: the first path segment after /v1 (`service` outside /v1). */
 const tagOf = (url: string): string => (url === '/v1/docs' || url === '/v1/openapi.json' ? 'openapi' : url.startsWith('/v1/') ? (url.split('/')[2] ?? 'v1') : 'service');
 
+/**
+ * A stable operationId for client generators, from the method and path (unique as they are):
+ * GET /v1/maintenance/:session_id/detail → getMaintenanceBySessionIdDetail.
+ */
+export function operationId(method: string, url: string): string {
+  const words = url
+    .replace(/^\/v1(?=\/|$)/, '')
+    .split('/')
+    .filter(Boolean)
+    .flatMap((seg) => (seg.startsWith(':') ? ['by', ...seg.slice(1).split('_')] : seg.split(/[^A-Za-z0-9]+/)))
+    .filter(Boolean);
+  const cap = (w: string) => w[0]!.toUpperCase() + w.slice(1);
+  return method.toLowerCase() + (words.length ? words.map(cap).join('') : 'Root');
+}
+
 const SECURITY: Record<Access, unknown[]> = { public: [], admin: [{ token: [] }], project: [{ token: [] }] };
 
 /**
@@ -90,6 +105,7 @@ export async function openapiRoutes(app: FastifyInstance): Promise<void> {
         url,
         schema: {
           ...schema,
+          operationId: operationId(method, url),
           tags: [tagOf(url)],
           ...(summary !== undefined && { summary }),
           security: SECURITY[access],

@@ -100,10 +100,10 @@ describe('/v1/openapi.json', () => {
         for (const p of params.filter((x) => x.in === 'path')) expect(p.required, `${where} ${p.name}`).toBe(true);
         if (op.requestBody) for (const media of Object.values(op.requestBody.content as Json)) expect(typeof media.schema, `${where}: body`).toBe('object');
         for (const req of op.security ?? []) for (const name of Object.keys(req)) expect(schemes, `${where}: security ${name}`).toHaveProperty(name);
-        if (op.operationId !== undefined) {
-          expect(operationIds.has(op.operationId), `${where}: operationId`).toBe(false);
-          operationIds.add(op.operationId);
-        }
+        // Unique, and what a client generator can name a function after.
+        expect(op.operationId, `${where}: operationId`).toMatch(/^[a-z][A-Za-z0-9]*$/);
+        expect(operationIds.has(op.operationId), `${where}: operationId ${op.operationId} twice`).toBe(false);
+        operationIds.add(op.operationId);
         expect(Array.isArray(op.tags), where).toBe(true);
       }
     }
@@ -116,7 +116,11 @@ describe('/v1/openapi.json', () => {
     expect(create.responses['400'].content['application/json'].schema.properties.error.required).toEqual(['code', 'message']);
     const reply = doc.paths['/v1/maintenance/{session_id}/{project_id}'].put;
     expect(reply.responses['200'].content['application/json'].schema.properties.reason_code.enum).toContain('NOT_AWAITED');
+    expect(reply.operationId).toBe('putMaintenanceBySessionIdByProjectId');
     const detail = doc.paths['/v1/maintenance/{session_id}/detail'].get;
+    expect(detail.operationId).toBe('getMaintenanceBySessionIdDetail');
+    expect(doc.paths['/v1/openapi.json'].get.operationId).toBe('getOpenapiJson');
+    expect(doc.paths['/'].get.operationId).toBe('getRoot');
     expect(detail.parameters.map((p: Json) => `${p.in} ${p.name}`)).toEqual(expect.arrayContaining(['path session_id', 'query limit', 'query lists', 'query hosts_after']));
     // null is JSON Schema's type in 3.1 (not 3.0's nullable).
     expect(JSON.stringify(doc)).not.toContain('"nullable"');
