@@ -1,6 +1,6 @@
 // The Store port over Kysely: one implementation for every SQL dialect. Dialect-specific setup
 // (connections, pragmas, type parsers) lives in sqlite/ and postgres/.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import { ownedConstraints, type Constraints, type GroupConstraint, type InstanceConstraint, type PersistedPlan } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
@@ -38,6 +38,7 @@ import * as row from './rows.js';
 import { readDetail } from './detail-reads.js';
 import { pluginCallback, recordPluginCallback } from './plugin-callbacks.js';
 import { TableGrowth } from './table-stats.js';
+import { awaitingInstances, readRepeat, RepeatTally, replyEffect, replyKey, sortedActions } from './replies.js';
 import type { DetailQuery, SessionDetail } from '../ports/detail-reads.js';
 
 class FenceLost extends Error {}
@@ -75,7 +76,12 @@ export class KyselyStore implements Store {
     readonly dialect: 'sqlite' | 'postgres',
     /** PostgreSQL: the schema holding the tables (and the migrator's own). */
     readonly schema?: string,
-  ) {}
+  ) {
+    this.tally = new RepeatTally(db, (err) => console.error('writing counted reply repeats failed', err));
+  }
+
+  /** Repeated replies, counted and written once a second (replies.ts). */
+  private readonly tally: RepeatTally;
 
   async migrate(): Promise<void> {
     const { error, results } = await new Migrator({
@@ -90,6 +96,7 @@ export class KyselyStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.tally.flush().catch(() => {});
     await this.db.destroy();
   }
 
@@ -519,12 +526,17 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * A reply in one transaction, by index: the project row (locked on PostgreSQL: `awaiting` cannot
-   * change under us), the instances awaiting this state, the reply row. A reply seen before (same
-   * project, instance, state, outcome and actions) only counts up: replaying one costs no storage
-   * and changes nothing. Only a new reply gets a timeline entry.
+   * A reply: a repeat that changes nothing the engine reads is recognised by reads and counted
+   * (replies.ts, RepeatTally); anything else in one transaction, by index: the project row (locked on
+   * PostgreSQL: `awaiting` cannot change under us), the instances awaiting this state, the reply row.
+   * Only a new reply gets a timeline entry.
    */
   async recordReply(r: ReplyInput): Promise<ReplyOutcome> {
+    const repeat = await readRepeat(this.db, r);
+    if (repeat) {
+      this.tally.add(repeat.key, r.at, repeat.project);
+      return { accepted: repeat.accepted, duplicate: true, changed: false };
+    }
     return this.db.transaction().execute(async (trx) => {
       const p = await trx
         .selectFrom('session_projects')
@@ -534,38 +546,12 @@ export class KyselyStore implements Store {
         .$if(CAPABILITIES[this.dialect].rowLocks, (q) => q.forUpdate())
         .executeTakeFirst();
       if (!p) return { accepted: false, missing: true };
-      // Per-instance asks (vnf / k8s) this reply answers: the path's instance, else the listed ones,
-      // else (no list, and no project-level ask of this state) every instance awaiting it.
-      const awaitingIds = new Set(
-        (
-          await trx
-            .selectFrom('session_instances')
-            .select('instance_id')
-            .where('session_id', '=', r.sessionId)
-            .where('project_id', '=', r.projectId)
-            .where('ask_state', '=', r.answers)
-            .execute()
-        ).map((x) => x.instance_id),
-      );
-      const listed = [...r.instanceActions.keys()];
-      const perInstance =
-        r.instanceId !== undefined
-          ? awaitingIds.has(r.instanceId)
-            ? [r.instanceId]
-            : []
-          : listed.length
-            ? listed.filter((iid) => awaitingIds.has(iid))
-            : p.awaiting === r.answers
-              ? []
-              : [...awaitingIds].sort();
-      const projectAccepted = perInstance.length === 0 && p.awaiting !== null && p.awaiting === r.answers;
-      const accepted = projectAccepted || perInstance.length > 0;
+      const { perInstance, projectAccepted, accepted } = replyEffect(r, p.awaiting, await awaitingInstances(trx, r));
 
       // The reply row: stored once, counted when repeated.
-      const kept = [...r.instanceActions].sort(([a], [b]) => cmp(a, b));
+      const kept = sortedActions(r);
       const actionsJson = kept.length ? JSON.stringify(Object.fromEntries(kept.slice(0, STORAGE_LIMITS.replyActions))) : null;
-      const digest = createHash('sha256').update(JSON.stringify(kept)).digest('hex');
-      const key = { session_id: r.sessionId, project_id: r.projectId, instance_id: r.instanceId ?? '', reply: r.reply, accepted: accepted ? 1 : 0, digest };
+      const key = replyKey(r, accepted, kept);
       const seen = await trx
         .updateTable('session_replies')
         .set((eb) => ({ count: eb('count', '+', 1), last_at: r.at }))
@@ -579,10 +565,9 @@ export class KyselyStore implements Store {
       const duplicate = Number(seen.numUpdatedRows) > 0;
       if (!duplicate)
         await trx.insertInto('session_replies').values({ ...key, instance_actions: actionsJson, count: 1, first_at: r.at, last_at: r.at }).execute();
-      // A repeat that answers nothing changes nothing more.
+      // A repeat that answers nothing changes nothing more (one that raced readRepeat's snapshot).
       if (duplicate && !accepted) return { accepted, duplicate, changed: false };
-      // A repeat of the project's recorded answer (an application manager retrying): its count and
-      // the project's last reply time, nothing the engine acts on, no change for it to read.
+      // A repeat of the project's recorded answer: its count and the project's last reply time.
       if (duplicate && perInstance.length === 0 && projectAccepted && p.reply === r.reply) {
         await trx
           .updateTable('session_projects')
@@ -962,6 +947,7 @@ export class KyselyStore implements Store {
   // GET /v1/maintenance/{id}/detail a page at a time; the queries live in detail-reads.ts.
 
   async readDetail(id: string, q: DetailQuery): Promise<SessionDetail | undefined> {
+    if (q.lists.includes('replies') || q.lists.includes('projects')) await this.tally.flush(); // their counts and last reply times
     return readDetail(this.db, id, q);
   }
 

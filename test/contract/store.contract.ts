@@ -632,7 +632,12 @@ export function describeStoreContract(
         const snap = (await store.loadSnapshot('s1'))!;
         expect(snap.changeSeq).toBe(seq);
         expect((await store.timeline('s1')).length).toBe(before);
-        expect(snap.projects.find((p) => p.projectId === 'p1')).toMatchObject({ reply: 'ACK_PLANNED_MAINTENANCE', repliedAt: T0 + 5, lastReplyAt: T0 + 25 });
+        expect(snap.projects.find((p) => p.projectId === 'p1')).toMatchObject({ reply: 'ACK_PLANNED_MAINTENANCE', repliedAt: T0 + 5 });
+        // Repeats are counted in memory and written before a read that shows counts (or within a second).
+        const d = (await store.readDetail('s1', { lists: ['projects', 'replies'], limit: 50, after: {} }))!;
+        expect(d.pages.projects!.rows.find((p) => p.projectId === 'p1')).toMatchObject({ reply: 'ACK_PLANNED_MAINTENANCE', repliedAt: T0 + 5, lastReplyAt: T0 + 25 });
+        expect(d.pages.replies!.rows).toEqual([expect.objectContaining({ reply: 'ACK_PLANNED_MAINTENANCE', accepted: true, count: 21, firstAt: T0 + 5, lastAt: T0 + 25 })]);
+        expect((await store.loadSnapshot('s1'))!.changeSeq).toBe(seq);
         // A different answer is news again.
         expect(await store.recordReply({ ...r, reply: 'NACK_PLANNED_MAINTENANCE', at: T0 + 30 })).toMatchObject({ accepted: true, duplicate: false });
         expect((await store.loadSnapshot('s1'))!.changeSeq).toBeGreaterThan(seq);

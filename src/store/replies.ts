@@ -1,0 +1,171 @@
+// Project replies over Kysely: what a reply answers (pure), and the repeats of a recorded reply,
+// which are counted without a write transaction of their own.
+//
+// Application managers repeat replies: a retry after a timeout, Tacker's ACK after every move it is
+// told of, a load test. A repeat changes only its reply row's count and the project's last reply
+// time, nothing the engine acts on. Writing that per request put every repeat behind SQLite's one
+// writer (the engine's thread holds it during a step, and a waiting writer sleeps in whole
+// milliseconds with its event loop stopped). So a repeat is recognised by reads alone (WAL readers
+// never wait) and its count is added to a tally written once a second, and before any read that
+// shows counts. A crash loses at most that second of repeat counts, never a reply that changed
+// anything: those are written at once, in their own transaction.
+import { createHash } from 'node:crypto';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { ReplyInput } from '../ports/store.js';
+import type { DB } from './schema.js';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+/** What a reply answers, given the project's row and its instances awaiting the answered state. */
+export interface ReplyEffect {
+  /** Instances whose own ask (vnf / k8s) the reply answers. */
+  perInstance: string[];
+  /** The project's own ask is answered. */
+  projectAccepted: boolean;
+  accepted: boolean;
+}
+
+export function replyEffect(r: ReplyInput, awaiting: string | null, awaitingIds: ReadonlySet<string>): ReplyEffect {
+  // Per-instance asks this reply answers: the path's instance, else the listed ones, else (no list,
+  // and no project-level ask of this state) every instance awaiting it.
+  const listed = [...r.instanceActions.keys()];
+  const perInstance =
+    r.instanceId !== undefined
+      ? awaitingIds.has(r.instanceId)
+        ? [r.instanceId]
+        : []
+      : listed.length
+        ? listed.filter((iid) => awaitingIds.has(iid))
+        : awaiting === r.answers
+          ? []
+          : [...awaitingIds].sort();
+  const projectAccepted = perInstance.length === 0 && awaiting !== null && awaiting === r.answers;
+  return { perInstance, projectAccepted, accepted: projectAccepted || perInstance.length > 0 };
+}
+
+/** The reply row's key: one row per project, instance, reply, outcome and set of actions. */
+export function replyKey(r: ReplyInput, accepted: boolean, kept: readonly (readonly [string, string])[]) {
+  const digest = createHash('sha256').update(JSON.stringify(kept)).digest('hex');
+  return { session_id: r.sessionId, project_id: r.projectId, instance_id: r.instanceId ?? '', reply: r.reply, accepted: accepted ? 1 : 0, digest };
+}
+export type ReplyKey = ReturnType<typeof replyKey>;
+
+export const sortedActions = (r: ReplyInput): [string, string][] => [...r.instanceActions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/** The instances of a project awaiting `state` (by index: session, project, ask state). */
+export async function awaitingInstances(db: Db, r: ReplyInput): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('session_instances')
+    .select('instance_id')
+    .where('session_id', '=', r.sessionId)
+    .where('project_id', '=', r.projectId)
+    .where('ask_state', '=', r.answers)
+    .execute();
+  return new Set(rows.map((x) => x.instance_id));
+}
+
+/**
+ * A repeat the store has seen before and that changes nothing the engine reads: a repeat that
+ * answers nothing, or of the project's recorded answer. Three reads by index in one read snapshot.
+ * Null: not a repeat, or it changes something (the caller writes it in a transaction).
+ */
+export async function readRepeat(db: Kysely<DB>, r: ReplyInput): Promise<{ key: ReplyKey; accepted: boolean; project: boolean } | null> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      const p = await trx
+        .selectFrom('session_projects')
+        .select(['awaiting', 'reply'])
+        .where('session_id', '=', r.sessionId)
+        .where('project_id', '=', r.projectId)
+        .executeTakeFirst();
+      if (!p) return null;
+      const e = replyEffect(r, p.awaiting, await awaitingInstances(trx, r));
+      const recordedAnswer = e.perInstance.length === 0 && e.projectAccepted && p.reply === r.reply;
+      if (e.accepted && !recordedAnswer) return null;
+      const key = replyKey(r, e.accepted, sortedActions(r));
+      const seen = await trx
+        .selectFrom('session_replies')
+        .select('count')
+        .where('session_id', '=', key.session_id)
+        .where('project_id', '=', key.project_id)
+        .where('instance_id', '=', key.instance_id)
+        .where('reply', '=', key.reply)
+        .where('accepted', '=', key.accepted)
+        .where('digest', '=', key.digest)
+        .executeTakeFirst();
+      return seen ? { key, accepted: e.accepted, project: recordedAnswer } : null;
+    });
+}
+
+/** How often counted repeats are written (and at the latest when a read shows counts, or at close). */
+export const TALLY_FLUSH_MS = 1000;
+
+interface Counted {
+  key: ReplyKey;
+  n: number;
+  lastAt: number;
+  /** A repeat of the project's recorded answer: the project's last reply time moves too. */
+  project: boolean;
+}
+
+/** Repeats counted in memory, written in one transaction: O(distinct repeats) per flush. */
+export class RepeatTally {
+  private pending = new Map<string, Counted>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  add(key: ReplyKey, at: number, project: boolean): void {
+    const id = JSON.stringify([key.session_id, key.project_id, key.instance_id, key.reply, key.accepted, key.digest]);
+    const c = this.pending.get(id);
+    if (c) {
+      c.n++;
+      c.lastAt = Math.max(c.lastAt, at);
+      c.project ||= project;
+    } else this.pending.set(id, { key, n: 1, lastAt: at, project });
+    this.timer ??= setTimeout(() => void this.flush().catch(this.onError), TALLY_FLUSH_MS).unref();
+  }
+
+  /** Write what is counted (reads that show counts call this first). */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (!this.pending.size) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = [...this.pending.values()];
+    this.pending = new Map();
+    this.flushing = this.write(batch).finally(() => (this.flushing = null));
+    await this.flushing;
+  }
+
+  private async write(batch: Counted[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const { key, n, lastAt, project } of batch) {
+        await trx
+          .updateTable('session_replies')
+          .set((eb) => ({ count: eb('count', '+', n), last_at: sql<number>`case when last_at < ${lastAt} then ${lastAt} else last_at end` }))
+          .where('session_id', '=', key.session_id)
+          .where('project_id', '=', key.project_id)
+          .where('instance_id', '=', key.instance_id)
+          .where('reply', '=', key.reply)
+          .where('accepted', '=', key.accepted)
+          .where('digest', '=', key.digest)
+          .execute();
+        if (project)
+          await trx
+            .updateTable('session_projects')
+            .set({ last_reply: key.reply, last_reply_at: lastAt })
+            .where('session_id', '=', key.session_id)
+            .where('project_id', '=', key.project_id)
+            .where((eb) => eb.or([eb('last_reply_at', 'is', null), eb('last_reply_at', '<=', lastAt)]))
+            .execute();
+      }
+    });
+  }
+}
