@@ -39,9 +39,8 @@ function startFailed(e: unknown): never {
  * reparented: leave then too rather than keep the port. Not for a service started any other way:
  * `nohup fenix serve &` must outlive its shell.
  */
-function exitWithNpm(stop: () => void): void {
+function exitWithNpm(parent: number, stop: () => void): void {
   if (!process.env.npm_lifecycle_event) return;
-  const parent = process.ppid;
   setInterval(() => {
     if (process.ppid !== parent) stop();
   }, 500).unref();
@@ -55,6 +54,8 @@ function serviceCommand(program: Command, role: Role): void {
     cmd.addOption(new Option(flag, optionHelp(o)));
   }
   cmd.action(async (flags: Partial<Record<keyof Config, string | boolean>>) => {
+    // Taken before the start, which takes a while: npm may be gone by the time it is done.
+    const parent = process.ppid;
     let config: Config;
     try {
       config = loadConfig(flags);
@@ -105,7 +106,7 @@ function serviceCommand(program: Command, role: Role): void {
     };
     process.on('SIGINT', () => void shutdown('SIGINT'));
     process.on('SIGTERM', () => void shutdown('SIGTERM'));
-    exitWithNpm(() => void shutdown('SIGTERM'));
+    exitWithNpm(parent, () => void shutdown('SIGTERM'));
   });
 }
 
