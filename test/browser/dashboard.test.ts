@@ -37,8 +37,8 @@ const RECORDER = `
   new MutationObserver(look).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
 `;
 
-async function newPage(): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+async function newPage(colorScheme: 'light' | 'dark' = 'light'): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme });
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -103,8 +103,9 @@ describe('the demo cloud, no auth', () => {
     await page.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
     const id = page.url().split('/').pop()!;
 
-    // Mid-run: a host in maintenance, the "waiting for" line, projects and moves.
-    await page.locator('.host[data-status="maintaining"]').first().waitFor({ timeout: 60_000 });
+    // Mid-run (two hosts done, another on its way): the "waiting for" line, projects and moves.
+    await page.locator('.host[data-status="maintained"]').nth(1).waitFor({ timeout: 60_000 });
+    await page.locator('.host:is([data-status="emptying"], [data-status="maintaining"])').first().waitFor({ timeout: 60_000 });
     await page.screenshot({ path: shot('dashboard-session.png'), fullPage: true });
 
     await page.locator('#session-state[data-state="MAINTENANCE_DONE"]').waitFor({ timeout: 120_000 });
@@ -138,6 +139,28 @@ describe('the demo cloud, no auth', () => {
     expect(errors).toEqual([]);
     await ctx.close();
   }, 240_000);
+
+  it('a vnf session: its plan\'s waves drawn with the actual times as it runs', async () => {
+    const { ctx, page, errors } = await newPage();
+    await page.goto(`${svc.url}/`);
+    await page.locator('#new-session').click();
+    await page.locator('#c-workflow').selectOption('vnf');
+    await page.locator('#c-preview').click();
+    await page.locator('#c-create:not([disabled])').click();
+    await page.locator('#confirm-ok').click();
+    await page.waitForURL(/\/sessions\/[0-9a-f-]{36}$/);
+    // Mid-run: some waves done, one going on.
+    await page.locator('#chart svg rect[data-bar="maintained"]').nth(1).waitFor({ timeout: 60_000 });
+    await page.locator('#chart-panel').screenshot({ path: shot('dashboard-vnf-gantt.png') });
+    await page.locator('#session-state[data-state="MAINTENANCE_DONE"]').waitFor({ timeout: 120_000 });
+    const waves = await page.locator('#chart svg .wave').allTextContents();
+    expect(waves.length).toBeGreaterThan(1);
+    expect(waves[0]).toBe('wave 1');
+    // Every host has its time in maintenance drawn, in its wave.
+    expect(await page.locator('#chart svg rect[data-bar="maintaining"]').count()).toBe(5);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  }, 180_000);
 
   it('an action asks first: cancel sends nothing, confirm pauses; delete goes back to the list', async () => {
     const id = (await call(svc.url, 'POST', '/v1/maintenance', { hosts: ['compute-1'], maintenance_at: farFuture() })).json.session_id as string;
@@ -186,7 +209,8 @@ describe('--auth token', () => {
 
   it('the page asks for a token; a wrong one is asked again; a project token sees its own part only', async () => {
     const url = sec.svc.url;
-    const { ctx, page, errors } = await newPage();
+    // In the dark scheme, as a system set to dark asks for.
+    const { ctx, page, errors } = await newPage('dark');
     await page.goto(`${url}/`);
     await page.locator('#token[open]').waitFor();
     await page.locator('#token-input').fill(WRONG);
