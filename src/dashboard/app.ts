@@ -388,7 +388,7 @@ function listPage(): Page {
   const model = new Model();
   const conn = connBadge();
   const body = h('tbody', { id: 'sessions' });
-  const table = h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Session'), h('th', {}, 'State'), h('th', {}, 'Workflow'), h('th', {}, 'Progress'), h('th', {}, 'Started'), h('th', {}, 'Maintenance at'))), body);
+  const table = h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Session'), h('th', {}, 'State'), h('th', {}, 'Workflow'), h('th', {}, 'Progress'), h('th', {}, 'Created'), h('th', {}, 'Maintenance at'))), body);
   const empty = h('div', { class: 'empty', id: 'no-sessions' }, 'No maintenance sessions. Start one with “New session”.');
   const newBtn = h('button', { class: 'primary', id: 'new-session', hidden: true, onclick: () => (createPanel.hidden = !createPanel.hidden) }, 'New session');
   const createPanel = createForm();
