@@ -702,7 +702,12 @@ function sessionPage(id: string): Page {
           { 'data-project': p.key, class: flash('projects', p.key) },
           h('td', {}, h('b', {}, p.key), p.unreachable ? h('div', { class: 'error' }, 'unreachable') : null, p.interacting === false ? h('div', { class: 'muted' }, 'no subscription') : null),
           // The state asked now, else the one the last reply answered.
-          h('td', {}, str(p.awaiting) || (p.last_reply ? h('span', { class: 'muted' }, `${str(p.last_reply).replace(/^N?ACK_/, '')} (answered)`) : h('span', { class: 'muted' }, '–'))),
+          h(
+            'td',
+            {},
+            str(p.awaiting) || (p.last_reply ? h('span', { class: 'muted' }, `${str(p.last_reply).replace(/^N?ACK_/, '')} (answered)`) : h('span', { class: 'muted' }, '–')),
+            p.notified_at ? h('div', { class: 'muted' }, `sent ${clock(p.notified_at)}`) : null,
+          ),
           h('td', {}, str(p.reply) || (p.awaiting ? h('span', { class: 'muted' }, 'not yet') : str(p.last_reply) || '–'), p.last_reply_at ? h('div', { class: 'muted' }, clock(p.last_reply_at)) : null),
           h('td', {}, p.awaiting && !p.reply && p.reply_at ? h('span', { class: 'countdown', 'data-until': str(p.reply_at) }) : h('span', { class: 'muted' }, '–')),
         ),

@@ -104,6 +104,12 @@ describe('live views (no auth)', () => {
     expect(plain.json.lists.hosts.map((h: Row) => h.key)).toEqual(['h1', 'h2', 'h3']);
     expect(plain.json.waiting_for.what).toBe('maintenance_at');
 
+    // A HEAD asking for a stream gets the JSON answer's headers, not a stream left open.
+    const head = await fetch(`${svc.url}/v1/maintenance/${id}/events`, { method: 'HEAD', headers: { accept: 'text/event-stream' } });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(svc.app!.liveWatches()).toBe(0);
+
     const a = follow(`${svc.url}/v1/maintenance/${id}/events`);
     const b = follow(`${svc.url}/v1/maintenance/${id}/events`);
     await waitFor(() => a.model.events.includes('snapshot') && b.model.events.includes('snapshot'), 'both snapshots');
@@ -262,6 +268,8 @@ describe('live views with --auth token', () => {
     expect(new Set(p1.model.rows('instances').map((i) => i.project_id))).toEqual(new Set(['p1']));
     expect(p1.model.rows('hosts').map((h) => h.key).sort()).toEqual(['c1', 'c2', 'c3']);
     expect(admin.model.rows('projects').map((p) => p.key)).toEqual(['p1', 'p2']);
+    expect(Date.parse(p1.model.rows('projects')[0]!.notified_at)).toBeGreaterThan(0);
+    expect(admin.model.rows('projects').every((p) => Date.parse(p.notified_at) > 0)).toBe(true);
     const p2 = (await call(url, 'GET', `/v1/maintenance/${sid}/events`, undefined, P2)).json;
     expect(JSON.stringify(p2)).not.toMatch(/\bp1(-[a-z]+)?\b/);
     expect(p2.lists.hosts.map((h: Row) => h.key).sort()).toEqual(['c1', 'c3']);

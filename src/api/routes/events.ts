@@ -326,6 +326,7 @@ async function buildSession(
     };
   }
 
+  const notifiedAt = new Map((rest.pages.projects?.rows ?? []).map((p) => [p.projectId, p.notifiedAt]));
   const out = new Map<Scope, View>();
   for (const scope of scopes) {
     const pid = projectOfScope(scope);
@@ -344,7 +345,8 @@ async function buildSession(
         },
         lists: new Map([
           ['hosts', hosts],
-          ['projects', keyed('projects', (r) => r.project_id as string)],
+          // With when the project was last notified (the detail leaves it out).
+          ['projects', keyed('projects', (r) => r.project_id as string).map((r) => ({ ...r, notified_at: iso(notifiedAt.get(r.key)) }))],
           ['instances', keyed('instances', (r) => r.instance_id as string)],
           ['timeline', keyed('timeline', (r) => `${String(r.at)}|${String(r.kind)}|${String(r.message)}`)],
           ['plugin_runs', keyed('plugin_runs', (r) => `${String(r.plugin)}|${String(r.type)}|${String(r.host)}`)],
@@ -393,6 +395,7 @@ async function buildSession(
                   reply: own.reply,
                   last_reply: own.lastReply,
                   last_reply_at: iso(own.lastReplyAt),
+                  notified_at: iso(own.notifiedAt),
                 },
               ]
             : [],
@@ -437,7 +440,8 @@ async function buildList(store: Store, clock: Clock, sessions: SessionRow[], sco
 
 // ---- the routes -------------------------------------------------------------------------------
 
-const wantsStream = (req: FastifyRequest): boolean => /(^|[\s,])text\/event-stream\b/i.test(String(req.headers.accept ?? ''));
+/** A stream for a GET that accepts one (a HEAD gets the headers of the JSON answer, never an open stream). */
+const wantsStream = (req: FastifyRequest): boolean => req.method === 'GET' && /(^|[\s,])text\/event-stream\b/i.test(String(req.headers.accept ?? ''));
 
 /** Open an SSE stream on `reply` and return its viewer (the caller joins it to a watch). */
 function openStream(req: FastifyRequest, reply: FastifyReply, scope: Scope, hub: Hub, onClose: (v: Viewer) => void): Viewer {
