@@ -555,6 +555,7 @@ function sessionPage(id: string): Page {
     chart: h('div', { id: 'chart' }),
     projects: h('tbody', { id: 'projects' }),
     instances: h('tbody', { id: 'instances' }),
+    instancesNote: h('span', { class: 'muted' }),
     timeline: h('ul', { class: 'timeline', id: 'timeline' }),
     plugins: h('section', { class: 'panel', id: 'plugins', hidden: true }),
   };
@@ -572,7 +573,7 @@ function sessionPage(id: string): Page {
       h('section', { class: 'panel' }, h('h2', {}, 'Projects'), h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Project'), h('th', {}, 'Last notification'), h('th', {}, 'Reply'), h('th', {}, 'Deadline'))), el.projects))),
       h('section', { class: 'panel' }, h('h2', {}, 'Timeline'), h('div', { class: 'scroll' }, el.timeline)),
     ),
-    h('section', { class: 'panel' }, h('h2', {}, 'Instances and moves'), h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Instance'), h('th', {}, 'Project'), h('th', {}, 'From → on'), h('th', {}, 'Action'), h('th', {}, 'Status'), h('th', {}, 'Moves'))), el.instances))),
+    h('section', { class: 'panel' }, h('div', { class: 'row' }, h('h2', {}, 'Instances and moves'), h('span', { class: 'spacer' }), el.instancesNote), h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Instance'), h('th', {}, 'Project'), h('th', {}, 'From → on'), h('th', {}, 'Action'), h('th', {}, 'Status'), h('th', {}, 'Moves'))), el.instances))),
     el.plugins,
   );
 
@@ -648,6 +649,8 @@ function sessionPage(id: string): Page {
       if (st.textContent !== label) st.textContent = label;
       if (el.hosts.children[i] !== t) el.hosts.insertBefore(t, el.hosts.children[i] ?? null);
     });
+    // Many hosts: smaller tiles, so that the grid stays an overview.
+    el.hosts.classList.toggle('dense', rows.length > 60);
     const total = Number((model.head.totals as Json | undefined)?.hosts ?? rows.length);
     el.hostsNote.textContent = total > rows.length ? `showing ${rows.length} of ${total} hosts` : '';
   };
@@ -713,6 +716,9 @@ function sessionPage(id: string): Page {
         ),
       ),
     );
+    const shown = model.lists.get('instances')?.size ?? 0;
+    const all = Number((model.head.totals as Json | undefined)?.instances ?? shown);
+    el.instancesNote.textContent = all > shown ? `the first ${shown} of ${all}` : '';
     const rank = (r: Row) => (r.status === 'moving' ? 0 : Number(r.moves) > 0 ? 1 : 2);
     el.instances.replaceChildren(
       ...model.rows('instances').sort((a, b) => rank(a) - rank(b) || str(a.name).localeCompare(str(b.name))).map((i) =>
@@ -778,7 +784,8 @@ function sessionPage(id: string): Page {
   // Countdowns and the chart's "now" move every second without anything coming from the server.
   const timer = setInterval(() => {
     tickCountdowns();
-    if (!TERMINAL.has(str((model.head.session as Json | undefined)?.state)) && model.head.session) renderChart();
+    // The chart's "now" line moves too; a big chart (hundreds of hosts) only when data comes.
+    if (!TERMINAL.has(str((model.head.session as Json | undefined)?.state)) && model.head.session && tiles.size <= 200) renderChart();
   }, 1000);
   return {
     stop() {
