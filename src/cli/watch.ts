@@ -139,6 +139,12 @@ export function renderFrame(s: WatchSnapshot, o: FrameOptions): string[] {
     });
     grid.push(line(...segs));
   }
+  // A grid taller than the screen would push the events off it: keep room for a few of them.
+  const gridRoom = Number.isFinite(o.height) ? Math.max(1, o.height - top.length - 9) : grid.length;
+  if (grid.length > gridRoom) {
+    const hidden = s.hosts.length - (gridRoom - 1) * perRow;
+    grid.splice(gridRoom - 1, grid.length, line([`… ${hidden} more host${hidden === 1 ? '' : 's'} (a taller terminal shows them)`, '2']));
+  }
   const legend = Object.entries(HOST_MARKS).map(([k, m]): Seg => [`${m.mark} ${m.label} ${counts.get(k) ?? 0}  `, m.colour]);
   if (s.hosts.some((h) => h.current)) legend.push(['* current', '2']);
   const shown = s.hostTotal > s.hosts.length ? ` (first ${s.hosts.length} of ${s.hostTotal})` : '';

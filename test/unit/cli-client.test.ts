@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registerClientCommands, summarizeDetail } from '../../src/cli/client.js';
+import { renderFrame, type WatchSnapshot } from '../../src/cli/watch.js';
 
 interface Recorded {
   method: string;
@@ -361,5 +362,34 @@ describe('fenix subscription', () => {
     expect(l.out[1]).toMatch(/^sub-1 +p1 +json +maintenance\.scheduled +http:\/\/h\/hook$/);
     routes['DELETE /v1/subscriptions/sub-1'] = [204, null];
     expect((await run('subscription', 'delete', 'sub-1')).out).toEqual(['deleted sub-1']);
+  });
+});
+
+describe('the watch view', () => {
+  const snap = (hosts: number): WatchSnapshot => ({
+    id: 'S1',
+    state: 'PREPARE_MAINTENANCE',
+    workflow: 'vnf',
+    paused: false,
+    percent: 30,
+    reason: '',
+    waiting: 'replies to PREPARE_MAINTENANCE from p1',
+    waitingUntil: '2026-01-01T10:00:40.000Z',
+    hosts: Array.from({ length: hosts }, (_, i) => ({ name: `compute-${String(i).padStart(3, '0')}`, status: i < 10 ? 'maintained' : i === 10 ? 'emptying' : 'pending', current: i === 10 })),
+    hostTotal: hosts,
+    timeline: Array.from({ length: 30 }, (_, i) => ({ at: `2026-01-01T10:00:${String(i).padStart(2, '0')}.000Z`, kind: 'host', message: `event ${i}` })),
+  });
+
+  it('fits the terminal: no line wider, no more lines than it has; the grid leaves room for events', () => {
+    const frame = renderFrame(snap(400), { width: 80, height: 24, colour: false, now: Date.parse('2026-01-01T10:00:10.000Z') });
+    expect(frame.length).toBeLessThanOrEqual(24);
+    for (const l of frame) expect([...l].length).toBeLessThanOrEqual(80);
+    expect(frame[0]).toBe('session S1  PREPARE_MAINTENANCE  workflow vnf');
+    expect(frame[2]).toBe('waiting for: replies to PREPARE_MAINTENANCE from p1  (until 10:00:40 UTC, in 30…'); // cut at 80
+    const wide = renderFrame(snap(400), { width: 120, height: 24, colour: false, now: Date.parse('2026-01-01T10:00:10.000Z') });
+    expect(wide[2]).toBe('waiting for: replies to PREPARE_MAINTENANCE from p1  (until 10:00:40 UTC, in 30s)');
+    expect(frame.some((l) => /^… \d+ more hosts \(a taller terminal shows them\)$/.test(l))).toBe(true);
+    expect(frame.some((l) => l.includes('◐ compute-010*'))).toBe(true);
+    expect(frame.at(-2)).toMatch(/event 29$/); // the newest event, just above the footer
   });
 });
