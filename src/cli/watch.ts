@@ -268,7 +268,10 @@ export async function watchSession(o: WatchOptions): Promise<number> {
           return 1;
         }
         if (!snap) throw err; // nothing to show yet: report it as any command does
+        const was = problem;
         problem = err instanceof Error ? err.message : String(err);
+        // Off a terminal: one line when reading starts failing, not one a second while it does.
+        if (!o.screen && was === undefined) o.err(`${new Date(now()).toISOString()} cannot read session ${o.id} (${problem}); retrying`);
         draw();
         await delay(o.intervalMs, undefined, { signal: o.signal }).catch(() => undefined);
         continue;

@@ -213,6 +213,8 @@ describe('fenix session', () => {
     const t2: [string, string] = ['2026-01-01T10:00:01.000Z', 'PREPARE_MAINTENANCE: emptying a'];
     routes['GET /v1/maintenance/S1/detail?lists=hosts,timeline'] = [
       [200, detail('MAINTENANCE', 0, [['a', 'pending'], ['b', 'pending']], [t1])],
+      [503, { error: { code: 'INTERNAL', message: 'database is busy' } }],
+      [503, { error: { code: 'INTERNAL', message: 'database is busy' } }],
       [200, detail('MAINTENANCE', 0, [['a', 'pending'], ['b', 'pending']], [t1])],
       [200, detail('PREPARE_MAINTENANCE', 20, [['a', 'emptying'], ['b', 'pending']], [t1, t2], 'the engine (working)')],
       [200, detail('MAINTENANCE_DONE', 100, [['a', 'maintained'], ['b', 'maintained']], [t1, t2], 'nothing: the session is done')],
@@ -233,6 +235,8 @@ describe('fenix session', () => {
       'host a: emptying → maintained',
       'host b: pending → maintained',
     ]);
+    // A failing read is said once, not once a poll.
+    expect(r.err.map((l) => l.replace(/^\S+ /, ''))).toEqual(['cannot read session S1 (database is busy); retrying']);
     expect(r.code).toBe(0);
   });
 
