@@ -1,5 +1,7 @@
 // `fenix session watch <id>` (and `session create --watch`): a live view of one session from the
-// detail's first page (GET /v1/maintenance/{id}/detail?lists=hosts,timeline), read once a second.
+// detail's first page (GET /v1/maintenance/{id}/detail?lists=hosts,timeline), read when the
+// session's event stream (GET /v1/maintenance/{id}/events, Server-Sent Events) says something
+// changed, and once every --interval anyway (the only trigger when the stream is not there).
 // On a terminal it redraws one screen: the session's state and progress, what it waits for, a grid
 // of the hosts marked and coloured by state, and the latest events. Anywhere else (a pipe, a log)
 // it writes a plain line per change. It ends with the session: exit code 0 when it is done,
@@ -216,9 +218,40 @@ export interface WatchOptions {
   colour: boolean;
   /** --json: each changed detail answer as one JSON line, instead of either view. */
   json?: boolean;
+  /** Also read when the session's event stream says it changed (default true). */
+  events?: boolean;
   /** Stops watching (Ctrl-C): the view is restored and watchSession answers 130. */
   signal?: AbortSignal;
   now?: () => number;
+}
+
+/**
+ * Calls `wake` whenever the session's event stream sends an event (a `patch`: something changed;
+ * `gone`: it was deleted), until `signal` aborts or the stream ends. Best effort: a server without
+ * the stream, or a stream that breaks, leaves the polling alone to carry on.
+ */
+export async function wakeOnEvents(http: FenixHttp, id: string, signal: AbortSignal, wake: () => void): Promise<void> {
+  try {
+    const { request } = await import('undici');
+    const res = await request(http.url(`/v1/maintenance/${encodeURIComponent(id)}/events`), {
+      headers: { accept: 'text/event-stream', ...(http.token && { 'x-auth-token': http.token }) },
+      signal,
+      bodyTimeout: 0, // quiet for minutes while a host is in maintenance; the server pings
+    });
+    if (res.statusCode !== 200 || !String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+      res.body.destroy();
+      return;
+    }
+    let first = true;
+    for await (const chunk of res.body) {
+      // Comments (": ping") keep the connection; the first event is the snapshot we read anyway.
+      const events = String(chunk).match(/^event: *\S+/gm)?.length ?? 0;
+      if (events > (first ? 1 : 0)) wake();
+      if (events) first = false;
+    }
+  } catch {
+    /* polling goes on */
+  }
 }
 
 const ENTER = '\x1b[?1049h\x1b[?25l'; // the alternate screen, cursor hidden
@@ -248,6 +281,28 @@ export async function watchSession(o: WatchOptions): Promise<number> {
     drawn = false;
   };
   process.once('exit', restore); // whatever ends the process, the terminal gets its cursor back
+  // The next read comes after --interval, or sooner when the event stream says something changed.
+  const streaming = new AbortController();
+  const stopStream = () => streaming.abort();
+  o.signal?.addEventListener('abort', stopStream);
+  let woken: () => void = () => undefined;
+  let changed = false;
+  if (o.events !== false)
+    void wakeOnEvents(o.http, o.id, streaming.signal, () => {
+      changed = true;
+      woken();
+    });
+  const pause = async (): Promise<void> => {
+    if (changed) {
+      changed = false;
+      return;
+    }
+    const wait = new AbortController();
+    woken = () => wait.abort();
+    await delay(o.intervalMs, undefined, { signal: AbortSignal.any([wait.signal, ...(o.signal ? [o.signal] : [])]) }).catch(() => undefined);
+    woken = () => undefined;
+    changed = false;
+  };
   try {
     for (;;) {
       if (o.signal?.aborted) {
@@ -273,7 +328,7 @@ export async function watchSession(o: WatchOptions): Promise<number> {
         // Off a terminal: one line when reading starts failing, not one a second while it does.
         if (!o.screen && was === undefined) o.err(`${new Date(now()).toISOString()} cannot read session ${o.id} (${problem}); retrying`);
         draw();
-        await delay(o.intervalMs, undefined, { signal: o.signal }).catch(() => undefined);
+        await pause();
         continue;
       }
       snap = snapshotOf(detail, o.id);
@@ -293,9 +348,11 @@ export async function watchSession(o: WatchOptions): Promise<number> {
         for (const l of c.lines) o.out(`${at} ${l}`);
       }
       if (isFinal(snap.state)) return snap.state === 'MAINTENANCE_DONE' ? 0 : 1;
-      await delay(o.intervalMs, undefined, { signal: o.signal }).catch(() => undefined);
+      await pause();
     }
   } finally {
+    streaming.abort();
+    o.signal?.removeEventListener('abort', stopStream);
     restore();
     process.off('exit', restore);
   }

@@ -1,10 +1,11 @@
 // `fenix session …` / `fenix subscription …` against a scripted fake API.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registerClientCommands, summarizeDetail } from '../../src/cli/client.js';
 import { renderFrame, type WatchSnapshot } from '../../src/cli/watch.js';
+import { waitFor } from '../helpers/harness.js';
 
 interface Recorded {
   method: string;
@@ -46,8 +47,13 @@ beforeAll(async () => {
   api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
+/** Servers of single tests, closed at the end. */
+const servers: Server[] = [];
+
 afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
+  for (const s of servers) s.closeAllConnections();
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
 });
 
 afterEach(() => {
@@ -395,5 +401,44 @@ describe('the watch view', () => {
     expect(frame.some((l) => /^… \d+ more hosts \(a taller terminal shows them\)$/.test(l))).toBe(true);
     expect(frame.some((l) => l.includes('◐ compute-010*'))).toBe(true);
     expect(frame.at(-2)).toMatch(/event 29$/); // the newest event, just above the footer
+  });
+});
+
+describe('watch and the event stream', () => {
+  it('reads the session again as soon as its event stream says it changed, not only every --interval', async () => {
+    let reads = 0;
+    let stream: ServerResponse | undefined;
+    const streamOpen = new Promise<void>((resolve) => {
+      const srv = createServer((req, res) => {
+        if (req.url === '/v1/maintenance/S1/events') {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write('event: snapshot\ndata: {}\n\n');
+          stream = res;
+          resolve();
+          return;
+        }
+        reads++;
+        const state = reads >= 2 ? 'MAINTENANCE_DONE' : 'MAINTENANCE';
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ session: { session_id: 'S1', state }, percent_done: reads >= 2 ? 100 : 0, waiting_for: { what: 'x', until: null }, hosts: [], timeline: [] }));
+      });
+      servers.push(srv);
+      srv.listen(0, '127.0.0.1');
+    });
+    await new Promise<void>((r) => servers.at(-1)!.once('listening', () => r()));
+    const base = `http://127.0.0.1:${(servers.at(-1)!.address() as AddressInfo).port}`;
+    const out: string[] = [];
+    const program = new Command('fenix').exitOverride();
+    registerClientCommands(program, { out: (l) => out.push(l), err: (l) => out.push(l) });
+    process.exitCode = 0;
+    // An hour between reads: only the stream's patch can bring the second read.
+    const watching = program.parseAsync(['node', 'fenix', 'session', 'watch', 'S1', '--interval', '3600000', '--api', base]);
+    await streamOpen;
+    await waitFor(() => reads === 1);
+    stream!.write('event: patch\ndata: {"head": {}}\n\n');
+    await watching;
+    expect(reads).toBe(2);
+    expect(out.at(-1)).toMatch(/ session S1 MAINTENANCE_DONE 100%$/);
+    expect(process.exitCode ?? 0).toBe(0);
   });
 });
