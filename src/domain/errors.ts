@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   UNKNOWN_WORKFLOW: 422,
   NO_HOSTS: 422,
   INFRASTRUCTURE_UNAVAILABLE: 503,
+  TOO_MANY_STREAMS: 503,
   INTERNAL: 500,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

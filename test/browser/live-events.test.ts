@@ -7,6 +7,7 @@ import type { Service } from '../../src/main/service.js';
 import { ADMIN, P1, P2, call, farFuture, startSecured, type SecuredService } from '../security/fixture.js';
 import pg from 'pg';
 import { startSimulatorServer } from '../../src/main/simulator.js';
+import { MAX_STREAMS } from '../../src/api/routes/events.js';
 import { startTestService, waitFor } from '../helpers/harness.js';
 import { requirePostgres, TEST_PG_URL } from '../helpers/pg.js';
 import { freePort, startFenix } from '../helpers/process.js';
@@ -167,6 +168,28 @@ describe('live views (no auth)', () => {
     await call(svc.url, 'DELETE', `/v1/maintenance/${id}`);
     await waitFor(() => !list.model.rows('sessions').some((s) => s.key === id), 'the deleted session gone from the list');
     await list.stop();
+  });
+
+  it(`past ${MAX_STREAMS} open streams a new one is refused 503 TOO_MANY_STREAMS with retry-after; one closing lets the next in`, async () => {
+    const open = Array.from({ length: MAX_STREAMS }, () => follow(`${svc.url}/v1/events`));
+    await waitFor(() => open.every((s) => s.model.events.includes('snapshot')), 'every stream open');
+    const refused = await fetch(`${svc.url}/v1/events`, { headers: { accept: 'text/event-stream' } });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('10');
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('TOO_MANY_STREAMS');
+    // A plain JSON view is not a stream: still answered.
+    expect((await call(svc.url, 'GET', '/v1/events')).status).toBe(200);
+    await open.pop()!.stop();
+    // The service sees the close a moment later: a client retries, as retry-after says.
+    const next = await waitFor(async () => {
+      const s = follow(`${svc.url}/v1/events`);
+      await waitFor(() => s.model.events.includes('snapshot') || s.ended(), 'an answer');
+      if (s.status() === 200) return s;
+      await s.stop();
+      return undefined;
+    }, 'a stream again after one closed');
+    expect(next.model.events).toContain('snapshot');
+    await Promise.all([...open, next].map((s) => s.stop()));
   });
 
   it('unknown sessions are 404 SESSION_NOT_FOUND, as JSON and as a stream', async () => {

@@ -28,6 +28,8 @@ export interface EventRouteDeps {
   sessionTickMs?: number;
   /** How often the watched sessions list is looked at (ms). */
   listTickMs?: number;
+  /** Open streams this app serves at most (each holds a socket); more are refused 503 TOO_MANY_STREAMS. */
+  maxStreams?: number;
 }
 
 const SESSION_TICK_MS = 500;
@@ -40,6 +42,8 @@ const HOSTS_PAGE = 1_000;
 const LIST_PAGE = 100;
 /** A viewer that does not read its stream: past this much unsent data it is dropped (it reconnects and gets a snapshot). */
 const MAX_BUFFERED = 1024 * 1024;
+/** Open streams per process: a browser tab holds one or two; past this, callers are told to come back. */
+export const MAX_STREAMS = 512;
 
 /** A list row on the wire: `key` identifies it across patches. */
 type Row = { key: string } & Record<string, unknown>;
@@ -207,6 +211,11 @@ class Hub {
 
   track(v: Viewer): void {
     this.open.add(v);
+  }
+
+  /** Streams open now. */
+  get streams(): number {
+    return this.open.size;
   }
 
   untrack(v: Viewer): void {
@@ -443,6 +452,13 @@ async function buildList(store: Store, clock: Clock, sessions: SessionRow[], sco
 /** A stream for a GET that accepts one (a HEAD gets the headers of the JSON answer, never an open stream). */
 const wantsStream = (req: FastifyRequest): boolean => req.method === 'GET' && /(^|[\s,])text\/event-stream\b/i.test(String(req.headers.accept ?? ''));
 
+/** Before a watch is made for a new stream: past `max` open streams the caller is told to come back. */
+function admitStream(reply: FastifyReply, hub: Hub, max: number): void {
+  if (hub.streams < max) return;
+  reply.header('retry-after', '10');
+  throw new FenixError('TOO_MANY_STREAMS', `this service has ${max} live views open; try again later`);
+}
+
 /** Open an SSE stream on `reply` and return its viewer (the caller joins it to a watch). */
 function openStream(req: FastifyRequest, reply: FastifyReply, scope: Scope, hub: Hub, onClose: (v: Viewer) => void): Viewer {
   reply.hijack();
@@ -488,7 +504,7 @@ export async function eventRoutes(app: FastifyInstance, deps: EventRouteDeps): P
   app.decorate('liveWatches', () => hub.size);
   // Open streams would keep app.close() waiting for ever.
   app.addHook('preClose', async () => hub.closeAll());
-  const errors = { 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema };
+  const errors = { 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
 
   /** The session as `who` may see it: a project token only one it takes part in (else as if there were none). */
   async function visible(who: Principal, id: string): Promise<SessionRow> {
@@ -514,6 +530,7 @@ export async function eventRoutes(app: FastifyInstance, deps: EventRouteDeps): P
         if (!v) throw new FenixError('SESSION_NOT_FOUND', `no maintenance session ${id}`);
         return snapshotOf(v);
       }
+      admitStream(reply, hub, deps.maxStreams ?? MAX_STREAMS);
       const w = hub.watch(
         `session:${id}`,
         (onEmpty) =>
@@ -537,6 +554,7 @@ export async function eventRoutes(app: FastifyInstance, deps: EventRouteDeps): P
     const scope = scopeOf(req.principal);
     const live = async () => (await store.listSessions()).filter((s) => !s.deleting);
     if (!wantsStream(req)) return snapshotOf((await buildList(store, clock, await live(), new Set([scope]))).get(scope)!);
+    admitStream(reply, hub, deps.maxStreams ?? MAX_STREAMS);
     let latest: SessionRow[] = [];
     const w = hub.watch(
       'list',
