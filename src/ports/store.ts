@@ -30,7 +30,7 @@ export interface ReplyInput {
   projectId: string;
   /** Raw reply state, e.g. ACK_PLANNED_MAINTENANCE. */
   reply: string;
-  /** The state the reply answers (reply minus ACK_/NACK_). */
+  /** The state the reply answers (reply minus ACK_/NACK_); '' when the session has ended (it answers nothing). */
   answers: string;
   /** Actions for the replying project's OWN instances in the session (the caller filtered them). */
   instanceActions: ReadonlyMap<string, string>;

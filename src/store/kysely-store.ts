@@ -615,7 +615,7 @@ export class KyselyStore implements Store {
             kind: accepted ? 'reply' : 'reply_ignored',
             message: accepted
               ? `${r.projectId} replied ${r.reply}${what}`
-              : `${r.projectId} replied ${r.reply}${what} while ${p.awaiting ? `${p.awaiting} was awaited` : 'no reply was awaited'}; recorded, no effect`,
+              : `${r.projectId} replied ${r.reply}${what} while ${r.answers === '' ? 'the session had ended' : p.awaiting ? `${p.awaiting} was awaited` : 'no reply was awaited'}; recorded, no effect`,
             data: actionsJson ? { instance_actions: JSON.parse(actionsJson) as Record<string, string>, ...(kept.length > STORAGE_LIMITS.replyActions && { instance_actions_total: kept.length }) } : undefined,
           },
         ]);
