@@ -25,6 +25,13 @@ export interface NewSession {
   timeline: TimelineEntry[];
 }
 
+/** Which of a project's instances: all, those on `host`, those of `ids`; `present` leaves out the ones gone. */
+export interface InstanceFilter {
+  host?: string;
+  ids?: readonly string[];
+  present?: boolean;
+}
+
 export interface ReplyInput {
   sessionId: string;
   projectId: string;
@@ -177,7 +184,9 @@ export interface Store {
    * A project's instances in a session, by index: all of them, or those on `host`, or those of
    * `ids`; `present` leaves out the ones gone. Cost: the rows answered.
    */
-  projectInstances(sessionId: string, projectId: string, filter?: { host?: string; ids?: readonly string[]; present?: boolean }): Promise<SessionInstance[]>;
+  projectInstances(sessionId: string, projectId: string, filter?: InstanceFilter): Promise<SessionInstance[]>;
+  /** The same, ids only (sorted): what a project's GET and its replies need. */
+  projectInstanceIds(sessionId: string, projectId: string, filter?: InstanceFilter): Promise<string[]>;
   /** Sessions whose wake_at has come and that no other live engine holds. */
   dueSessions(now: number, limit: number, owner: string): Promise<string[]>;
   /** Earliest wake_at of any session, for the engine's sleep. */

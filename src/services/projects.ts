@@ -2,7 +2,7 @@
 // Every read is by index (the session row, the project's row, the project's instances): a request
 // costs what it reads, whatever the size of the session.
 import { FenixError } from '../domain/errors.js';
-import type { SessionInstance, SessionRow } from '../domain/model.js';
+import type { SessionRow } from '../domain/model.js';
 import { isInstanceAction, isTerminal, parseReplyState, REPLY_STATES, type InstanceAction } from '../domain/states.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
@@ -61,20 +61,20 @@ export class ProjectService {
     return s;
   }
 
-  /** For PREPARE/PLANNED: the project's instances on the host being emptied; otherwise all it has. */
-  private async concerned(s: SessionRow, projectId: string): Promise<SessionInstance[]> {
+  /** For PREPARE/PLANNED: the ids of the project's instances on the host being emptied; otherwise of all it has. */
+  private async concerned(s: SessionRow, projectId: string): Promise<string[]> {
     const host = s.phase.host;
     if (host && (s.state === 'PREPARE_MAINTENANCE' || s.state === 'PLANNED_MAINTENANCE')) {
-      const there = await this.deps.store.projectInstances(s.id, projectId, { host, present: true });
+      const there = await this.deps.store.projectInstanceIds(s.id, projectId, { host, present: true });
       if (there.length) return there;
     }
-    return this.deps.store.projectInstances(s.id, projectId, { present: true });
+    return this.deps.store.projectInstanceIds(s.id, projectId, { present: true });
   }
 
   /** The project's instances the current state concerns; never another project's. */
   async instances(who: Principal, sessionId: string, projectId: string): Promise<string[]> {
     const s = await this.session(who, sessionId, projectId);
-    return (await this.concerned(s, projectId)).map((i) => i.instanceId);
+    return this.concerned(s, projectId);
   }
 
   async reply(who: Principal, sessionId: string, projectId: string, body: ReplyBody, instanceId?: string): Promise<ReplyAnswer> {
@@ -105,7 +105,7 @@ export class ProjectService {
     const plain = instanceId === undefined && one === undefined && actions.size === 0;
     const s = await this.session(who, sessionId, projectId, !plain);
     const { store } = this.deps;
-    if (instanceId !== undefined && !(await store.projectInstances(sessionId, projectId, { ids: [instanceId] })).length)
+    if (instanceId !== undefined && !(await store.projectInstanceIds(sessionId, projectId, { ids: [instanceId] })).length)
       throw new FenixError('INSTANCE_NOT_FOUND', `instance ${instanceId} is not one of project ${projectId}'s in this session`);
     if (one !== undefined) {
       // One action for the listed instances: the path's instance, else the ids in the body, else the concerned ones.
@@ -114,11 +114,11 @@ export class ProjectService {
           ? [instanceId]
           : Array.isArray(body.instance_ids)
             ? body.instance_ids.filter((x): x is string => typeof x === 'string').slice(0, MAX_REPLY_IDS)
-            : (await this.concerned(s, projectId)).map((i) => i.instanceId);
+            : await this.concerned(s, projectId);
       for (const id of ids) if (!actions.has(id)) actions.set(id, one);
     }
     // Only the project's own instances are kept: an id of another project's is dropped, not stored.
-    const own = actions.size ? new Set((await store.projectInstances(sessionId, projectId, { ids: [...actions.keys()] })).map((i) => i.instanceId)) : new Set<string>();
+    const own = new Set(actions.size ? await store.projectInstanceIds(sessionId, projectId, { ids: [...actions.keys()] }) : []);
     const mine = new Map([...actions].filter(([id]) => own.has(id)));
     // An ended session awaits nothing, whatever its rows say (a failed one keeps the ask it failed
     // in until it is continued): the reply is recorded as answering no state, so it has no effect.

@@ -22,6 +22,7 @@ import {
   type OpPatch,
   type PluginCallbackInput,
   type PluginCallbackOutcome,
+  type InstanceFilter,
   type ReplyInput,
   type ReplyOutcome,
   type SessionChanges,
@@ -633,17 +634,28 @@ export class KyselyStore implements Store {
     return r && row.project(r);
   }
 
-  async projectInstances(sessionId: string, projectId: string, f: { host?: string; ids?: readonly string[]; present?: boolean } = {}) {
+  async projectInstances(sessionId: string, projectId: string, f: InstanceFilter = {}) {
+    const out = [];
+    for (const q of this.projectInstancesQueries(sessionId, projectId, f)) out.push(...(await q.selectAll().execute()).map(row.instance));
+    return f.ids === undefined ? out : out.sort((a, b) => cmp(a.instanceId, b.instanceId));
+  }
+
+  /** The ids alone: a project's GET and its replies need no more, and whole rows cost six times as much to read. */
+  async projectInstanceIds(sessionId: string, projectId: string, f: InstanceFilter = {}) {
+    const out: string[] = [];
+    for (const q of this.projectInstancesQueries(sessionId, projectId, f)) out.push(...(await q.select('instance_id').execute()).map((r) => r.instance_id));
+    return f.ids === undefined ? out : out.sort(cmp);
+  }
+
+  /** One query, or one per 500 `ids`: by the index on (session, project, instance). */
+  private projectInstancesQueries(sessionId: string, projectId: string, f: InstanceFilter) {
     const q = () => {
-      let q = this.db.selectFrom('session_instances').selectAll().where('session_id', '=', sessionId).where('project_id', '=', projectId);
+      let q = this.db.selectFrom('session_instances').where('session_id', '=', sessionId).where('project_id', '=', projectId);
       if (f.host !== undefined) q = q.where('host', '=', f.host);
       if (f.present) q = q.where('status', '!=', 'gone');
       return q.orderBy('instance_id');
     };
-    if (f.ids === undefined) return (await q().execute()).map(row.instance);
-    const out = [];
-    for (const chunk of chunks([...new Set(f.ids)], 500)) out.push(...(await q().where('instance_id', 'in', chunk).execute()).map(row.instance));
-    return out.sort((a, b) => cmp(a.instanceId, b.instanceId));
+    return f.ids === undefined ? [q()] : chunks([...new Set(f.ids)], 500).map((chunk) => q().where('instance_id', 'in', chunk));
   }
 
   async dueSessions(now: number, limit: number, owner: string): Promise<string[]> {

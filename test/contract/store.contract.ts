@@ -576,6 +576,20 @@ export function describeStoreContract(
         return fence;
       };
 
+      it('reads a project\'s instances by index, whole or ids only, with the same filters', async () => {
+        await ask();
+        const both = async (f: Parameters<Store['projectInstances']>[2]) => {
+          const ids = await store.projectInstanceIds('s1', 'p1', f);
+          expect((await store.projectInstances('s1', 'p1', f)).map((i) => i.instanceId)).toEqual(ids);
+          return ids;
+        };
+        expect(await both({})).toEqual(['i1', 'i3', 'i4']);
+        expect(await both({ present: true })).toEqual(['i1', 'i4']);
+        expect(await both({ host: 'compute-0', present: true })).toEqual(['i1']);
+        expect(await both({ ids: ['i4', 'i2', 'i1', 'i4', 'nope'] })).toEqual(['i1', 'i4']);
+        expect(await store.projectInstanceIds('s1', 'p2', { host: 'compute-1' })).toEqual([]);
+      });
+
       it('accepts a reply to the awaited state and records instance actions for own instances only', async () => {
         await ask();
         const out = await store.recordReply(

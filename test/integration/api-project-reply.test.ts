@@ -42,6 +42,7 @@ interface Detail {
   session: { state: string };
   projects: ProjectDetail[];
   instances: { instance_id: string; action: string | null }[];
+  timeline: { message: string }[];
 }
 
 async function detail(): Promise<Detail> {
@@ -271,7 +272,7 @@ describe('project API while MAINTENANCE is awaited', () => {
     expect(late.body.reason).toMatch(/MAINTENANCE_FAILED: nothing is awaited/);
     // Recorded, with no effect: it is not the project's answer to the ask the session failed in.
     expect(await projectDetail('p1')).toMatchObject({ reply: null, last_reply: 'ACK_MAINTENANCE' });
-    expect(((await detail()).timeline as { message: string }[]).map((t) => t.message)).toContain('p1 replied ACK_MAINTENANCE while the session had ended; recorded, no effect');
+    expect((await detail()).timeline.map((t) => t.message)).toContain('p1 replied ACK_MAINTENANCE while the session had ended; recorded, no effect');
   });
 
   it('per-instance replies: 404 INSTANCE_NOT_FOUND for another project\'s instance', async () => {
