@@ -39,7 +39,8 @@ import * as row from './rows.js';
 import { readDetail } from './detail-reads.js';
 import { pluginCallback, recordPluginCallback } from './plugin-callbacks.js';
 import { TableGrowth } from './table-stats.js';
-import { awaitingInstances, readRepeat, RepeatTally, replyEffect, replyKey, sortedActions } from './replies.js';
+import { RepeatTally, replyEffect, replyKey, replyReads, sortedActions } from './replies.js';
+import { compiledOnce } from './compiled.js';
 import type { DetailQuery, SessionDetail } from '../ports/detail-reads.js';
 
 class FenceLost extends Error {}
@@ -79,7 +80,13 @@ export class KyselyStore implements Store {
     readonly schema?: string,
   ) {
     this.tally = new RepeatTally(db, (err) => console.error('writing counted reply repeats failed', err));
+    this.replies = replyReads(db);
+    this.hot = hotReads(db);
   }
+
+  /** The API's hottest reads, compiled once (compiled.ts). */
+  private readonly hot: ReturnType<typeof hotReads>;
+  private readonly replies: ReturnType<typeof replyReads>;
 
   /** Repeated replies, counted and written once a second (replies.ts). */
   private readonly tally: RepeatTally;
@@ -170,7 +177,7 @@ export class KyselyStore implements Store {
   }
 
   async getSession(id: string): Promise<SessionRow | undefined> {
-    const r = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    const r = (await this.hot.session(this.db, id)).rows[0];
     return r && row.session(r);
   }
 
@@ -533,7 +540,7 @@ export class KyselyStore implements Store {
    * Only a new reply gets a timeline entry.
    */
   async recordReply(r: ReplyInput): Promise<ReplyOutcome> {
-    const repeat = await readRepeat(this.db, r);
+    const repeat = await this.replies.readRepeat(r);
     if (repeat) {
       this.tally.add(repeat.key, r.at, repeat.project);
       return { accepted: repeat.accepted, duplicate: true, changed: false };
@@ -547,7 +554,7 @@ export class KyselyStore implements Store {
         .$if(CAPABILITIES[this.dialect].rowLocks, (q) => q.forUpdate())
         .executeTakeFirst();
       if (!p) return { accepted: false, missing: true };
-      const { perInstance, projectAccepted, accepted } = replyEffect(r, p.awaiting, await awaitingInstances(trx, r));
+      const { perInstance, projectAccepted, accepted } = replyEffect(r, p.awaiting, await this.replies.awaitingInstances(trx, r));
 
       // The reply row: stored once, counted when repeated.
       const kept = sortedActions(r);
@@ -630,7 +637,7 @@ export class KyselyStore implements Store {
   }
 
   async sessionProject(sessionId: string, projectId: string) {
-    const r = await this.db.selectFrom('session_projects').selectAll().where('session_id', '=', sessionId).where('project_id', '=', projectId).executeTakeFirst();
+    const r = (await this.hot.project(this.db, sessionId, projectId)).rows[0];
     return r && row.project(r);
   }
 
@@ -642,6 +649,11 @@ export class KyselyStore implements Store {
 
   /** The ids alone: a project's GET and its replies need no more, and whole rows cost six times as much to read. */
   async projectInstanceIds(sessionId: string, projectId: string, f: InstanceFilter = {}) {
+    // A project's GET: its present instances, or those on the host being emptied.
+    if (f.ids === undefined && f.present)
+      return (await (f.host === undefined ? this.hot.presentIds(this.db, sessionId, projectId) : this.hot.presentIdsOn(this.db, sessionId, projectId, f.host))).rows.map(
+        (r) => r.instance_id,
+      );
     const out: string[] = [];
     for (const q of this.projectInstancesQueries(sessionId, projectId, f)) out.push(...(await q.select('instance_id').execute()).map((r) => r.instance_id));
     return f.ids === undefined ? out : out.sort(cmp);
@@ -1162,3 +1174,18 @@ async function subscriptionsFor(db: Kysely<DB> | Transaction<DB>, eventType: Eve
   return (await q.execute()).map(row.subscription).filter((s) => s.eventTypes.includes(eventType));
 }
 
+/** Reads every API request makes (the session, a project's row, its instance ids), compiled once. */
+function hotReads(db: Kysely<DB>) {
+  const presentIds = (d: Kysely<DB>, sessionId: string, projectId: string) =>
+    d.selectFrom('session_instances').select('instance_id').where('session_id', '=', sessionId).where('project_id', '=', projectId).where('status', '!=', 'gone');
+  return {
+    session: compiledOnce(db, 1, (d, id: string) => d.selectFrom('sessions').selectAll().where('id', '=', id)),
+    project: compiledOnce(db, 2, (d, sessionId: string, projectId: string) =>
+      d.selectFrom('session_projects').selectAll().where('session_id', '=', sessionId).where('project_id', '=', projectId),
+    ),
+    presentIds: compiledOnce(db, 2, (d, sessionId: string, projectId: string) => presentIds(d, sessionId, projectId).orderBy('instance_id')),
+    presentIdsOn: compiledOnce(db, 3, (d, sessionId: string, projectId: string, host: string) =>
+      presentIds(d, sessionId, projectId).where('host', '=', host).orderBy('instance_id'),
+    ),
+  };
+}

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ReplyInput } from '../ports/store.js';
+import { compiledOnce } from './compiled.js';
 import type { DB } from './schema.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
@@ -52,51 +53,51 @@ export type ReplyKey = ReturnType<typeof replyKey>;
 
 export const sortedActions = (r: ReplyInput): [string, string][] => [...r.instanceActions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-/** The instances of a project awaiting `state` (by index: session, project, ask state). */
-export async function awaitingInstances(db: Db, r: ReplyInput): Promise<Set<string>> {
-  const rows = await db
-    .selectFrom('session_instances')
-    .select('instance_id')
-    .where('session_id', '=', r.sessionId)
-    .where('project_id', '=', r.projectId)
-    .where('ask_state', '=', r.answers)
-    .execute();
-  return new Set(rows.map((x) => x.instance_id));
-}
+/** The hot reads of a reply, compiled once (compiled.ts). */
+export function replyReads(db: Kysely<DB>) {
+  const project = compiledOnce(db, 2, (d, sessionId: string, projectId: string) =>
+    d.selectFrom('session_projects').select(['awaiting', 'reply']).where('session_id', '=', sessionId).where('project_id', '=', projectId),
+  );
+  const awaiting = compiledOnce(db, 3, (d, sessionId: string, projectId: string, state: string) =>
+    d.selectFrom('session_instances').select('instance_id').where('session_id', '=', sessionId).where('project_id', '=', projectId).where('ask_state', '=', state),
+  );
+  const seen = compiledOnce(db, 6, (d, sessionId: string, projectId: string, instanceId: string, reply: string, accepted: number, digest: string) =>
+    d
+      .selectFrom('session_replies')
+      .select('count')
+      .where('session_id', '=', sessionId)
+      .where('project_id', '=', projectId)
+      .where('instance_id', '=', instanceId)
+      .where('reply', '=', reply)
+      .where('accepted', '=', accepted)
+      .where('digest', '=', digest),
+  );
 
-/**
- * A repeat the store has seen before and that changes nothing the engine reads: a repeat that
- * answers nothing, or of the project's recorded answer. Three reads by index in one read snapshot.
- * Null: not a repeat, or it changes something (the caller writes it in a transaction).
- */
-export async function readRepeat(db: Kysely<DB>, r: ReplyInput): Promise<{ key: ReplyKey; accepted: boolean; project: boolean } | null> {
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .execute(async (trx) => {
-      const p = await trx
-        .selectFrom('session_projects')
-        .select(['awaiting', 'reply'])
-        .where('session_id', '=', r.sessionId)
-        .where('project_id', '=', r.projectId)
-        .executeTakeFirst();
-      if (!p) return null;
-      const e = replyEffect(r, p.awaiting, await awaitingInstances(trx, r));
-      const recordedAnswer = e.perInstance.length === 0 && e.projectAccepted && p.reply === r.reply;
-      if (e.accepted && !recordedAnswer) return null;
-      const key = replyKey(r, e.accepted, sortedActions(r));
-      const seen = await trx
-        .selectFrom('session_replies')
-        .select('count')
-        .where('session_id', '=', key.session_id)
-        .where('project_id', '=', key.project_id)
-        .where('instance_id', '=', key.instance_id)
-        .where('reply', '=', key.reply)
-        .where('accepted', '=', key.accepted)
-        .where('digest', '=', key.digest)
-        .executeTakeFirst();
-      return seen ? { key, accepted: e.accepted, project: recordedAnswer } : null;
-    });
+  /** The instances of a project awaiting the answered state (by index: session, project, ask state). */
+  const awaitingInstances = async (on: Db, r: ReplyInput): Promise<Set<string>> =>
+    new Set((await awaiting(on, r.sessionId, r.projectId, r.answers)).rows.map((x) => x.instance_id));
+
+  /**
+   * A repeat the store has seen before and that changes nothing the engine reads: a repeat that
+   * answers nothing, or of the project's recorded answer. Three reads by index in one read snapshot.
+   * Null: not a repeat, or it changes something (the caller writes it in a transaction).
+   */
+  const readRepeat = (r: ReplyInput): Promise<{ key: ReplyKey; accepted: boolean; project: boolean } | null> =>
+    db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (trx) => {
+        const p = (await project(trx, r.sessionId, r.projectId)).rows[0];
+        if (!p) return null;
+        const e = replyEffect(r, p.awaiting, await awaitingInstances(trx, r));
+        const recordedAnswer = e.perInstance.length === 0 && e.projectAccepted && p.reply === r.reply;
+        if (e.accepted && !recordedAnswer) return null;
+        const key = replyKey(r, e.accepted, sortedActions(r));
+        const known = (await seen(trx, key.session_id, key.project_id, key.instance_id, key.reply, key.accepted, key.digest)).rows.length > 0;
+        return known ? { key, accepted: e.accepted, project: recordedAnswer } : null;
+      });
+
+  return { awaitingInstances, readRepeat };
 }
 
 /** How often counted repeats are written (and at the latest when a read shows counts, or at close). */

@@ -1,0 +1,31 @@
+// Queries built and compiled once. Kysely builds an operation tree and compiles it to SQL on every
+// call, which on SQLite costs about as much as running a small indexed read (a fifth of a reply
+// PUT's time at 1,000 hosts). The API's hottest reads are compiled once with placeholders; each
+// call binds its own values to the same SQL (and SQLite's kept prepared statement).
+import type { Compilable, CompiledQuery, Kysely, QueryResult, Transaction } from 'kysely';
+import type { DB } from './schema.js';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+/** A placeholder that stands for argument `i` while the query is compiled. */
+const slot = (i: number): string => `\u0000fenix-arg-${i}\u0000`;
+
+/**
+ * `build` receives placeholders (typed as the arguments, so it reads like any query) and must use
+ * each only as a bound value, never to choose the query's shape. Returns a runner taking the
+ * database or transaction to run on and the values.
+ */
+export function compiledOnce<A extends unknown[], R>(db: Kysely<DB>, arity: A['length'], build: (db: Kysely<DB>, ...args: A) => Compilable<R>) {
+  const args = Array.from({ length: arity }, (_, i) => slot(i)) as A;
+  const compiled = build(db, ...args).compile();
+  // Where each bound parameter comes from: an argument (by index) or a constant of the query.
+  const bind: ({ arg: number } | { value: unknown })[] = compiled.parameters.map((p) => {
+    const i = typeof p === 'string' ? (args as unknown[]).indexOf(p) : -1;
+    return i >= 0 ? { arg: i } : { value: p };
+  });
+  if (new Set(bind.flatMap((b) => ('arg' in b ? [b.arg] : []))).size < arity) throw new Error('compiledOnce: an argument is not a bound parameter of the query');
+  return (on: Db, ...values: A): Promise<QueryResult<R>> => {
+    const parameters = bind.map((b) => ('arg' in b ? values[b.arg] : b.value));
+    return on.executeQuery<R>({ ...compiled, parameters } as CompiledQuery<R>);
+  };
+}
