@@ -239,7 +239,8 @@ export async function wakeOnEvents(http: FenixHttp, id: string, signal: AbortSig
       bodyTimeout: 0, // quiet for minutes while a host is in maintenance; the server pings
     });
     if (res.statusCode !== 200 || !String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
-      res.body.destroy();
+      // Read off and let go (a bare destroy() makes undici emit an AbortError nobody listens to).
+      await res.body.dump().catch(() => {});
       return;
     }
     let first = true;
