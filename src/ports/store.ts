@@ -55,6 +55,8 @@ export interface ReplyOutcome {
   changed?: boolean;
   /** The project takes no part in the session: nothing was recorded. */
   missing?: boolean;
+  /** The project's own ask as the reply was recorded against it (null: none), so a reply with no effect can say what is awaited without reading it again. */
+  awaiting?: string | null;
 }
 
 /** What a committed decision produced, for the engine's in-memory copy of the session. */

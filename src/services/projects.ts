@@ -135,7 +135,7 @@ export class ProjectService {
     if (out.missing) throw notInSession(sessionId, projectId);
     if (out.accepted && out.changed !== false) this.deps.nudge(sessionId);
     if (out.accepted) return { accepted: true };
-    return { accepted: false, ...(await this.whyNot(s, projectId, parsed.state, instanceId)) };
+    return { accepted: false, ...(await this.whyNot(s, projectId, parsed.state, instanceId, out.awaiting)) };
   }
 
   /**
@@ -143,7 +143,7 @@ export class ProjectService {
    * for it, one or two reads by index (the instance of the URL, the project's row), never a list:
    * Tacker sends ACK_INSTANCE_ACTION_DONE after every move it is told of.
    */
-  private async whyNot(s: SessionRow, projectId: string, answered: string, instanceId?: string): Promise<Required<Omit<ReplyAnswer, 'accepted'>>> {
+  private async whyNot(s: SessionRow, projectId: string, answered: string, instanceId?: string, projectAwaiting?: string | null): Promise<Required<Omit<ReplyAnswer, 'accepted'>>> {
     const { store } = this.deps;
     const known = (REPLY_STATES as readonly string[]).includes(answered);
     const about =
@@ -158,7 +158,9 @@ export class ProjectService {
     }
     // The instance's own ask (vnf / k8s per-instance URL) comes first, as it does when the reply is recorded.
     const instance = instanceId === undefined ? undefined : (await store.projectInstances(s.id, projectId, { ids: [instanceId] }))[0];
-    const awaited = instance?.askState ?? (await store.sessionProject(s.id, projectId))?.awaiting ?? null;
+    // The project's ask as the reply was recorded against it, when the store said (no second read).
+    const project = projectAwaiting !== undefined ? projectAwaiting : ((await store.sessionProject(s.id, projectId))?.awaiting ?? null);
+    const awaited = instance?.askState ?? project;
     const who = instanceId === undefined ? `project ${projectId}` : `instance ${instanceId} of project ${projectId}`;
     const expected = awaited === null ? null : `ACK_${awaited}`;
     const now = awaited === null ? `nothing is awaited from ${who} now` : `${who} is asked ${awaited} now: reply ${expected} or NACK_${awaited}`;

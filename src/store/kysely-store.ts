@@ -543,7 +543,7 @@ export class KyselyStore implements Store {
     const repeat = await this.replies.readRepeat(r);
     if (repeat) {
       this.tally.add(repeat.key, r.at, repeat.project);
-      return { accepted: repeat.accepted, duplicate: true, changed: false };
+      return { accepted: repeat.accepted, duplicate: true, changed: false, awaiting: repeat.awaiting };
     }
     return this.db.transaction().execute(async (trx) => {
       const p = await trx
@@ -574,7 +574,7 @@ export class KyselyStore implements Store {
       if (!duplicate)
         await trx.insertInto('session_replies').values({ ...key, instance_actions: actionsJson, count: 1, first_at: r.at, last_at: r.at }).execute();
       // A repeat that answers nothing changes nothing more (one that raced readRepeat's snapshot).
-      if (duplicate && !accepted) return { accepted, duplicate, changed: false };
+      if (duplicate && !accepted) return { accepted, duplicate, changed: false, awaiting: p.awaiting };
       // A repeat of the project's recorded answer: its count and the project's last reply time.
       if (duplicate && perInstance.length === 0 && projectAccepted && p.reply === r.reply) {
         await trx
@@ -628,7 +628,7 @@ export class KyselyStore implements Store {
           },
         ]);
       }
-      return { accepted, duplicate };
+      return { accepted, duplicate, awaiting: p.awaiting };
     });
   }
 

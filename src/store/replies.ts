@@ -82,7 +82,7 @@ export function replyReads(db: Kysely<DB>) {
    * answers nothing, or of the project's recorded answer. Three reads by index in one read snapshot.
    * Null: not a repeat, or it changes something (the caller writes it in a transaction).
    */
-  const readRepeat = (r: ReplyInput): Promise<{ key: ReplyKey; accepted: boolean; project: boolean } | null> =>
+  const readRepeat = (r: ReplyInput): Promise<{ key: ReplyKey; accepted: boolean; project: boolean; awaiting: string | null } | null> =>
     db
       .transaction()
       .setIsolationLevel('repeatable read')
@@ -94,7 +94,7 @@ export function replyReads(db: Kysely<DB>) {
         if (e.accepted && !recordedAnswer) return null;
         const key = replyKey(r, e.accepted, sortedActions(r));
         const known = (await seen(trx, key.session_id, key.project_id, key.instance_id, key.reply, key.accepted, key.digest)).rows.length > 0;
-        return known ? { key, accepted: e.accepted, project: recordedAnswer } : null;
+        return known ? { key, accepted: e.accepted, project: recordedAnswer, awaiting: p.awaiting } : null;
       });
 
   return { awaitingInstances, readRepeat };

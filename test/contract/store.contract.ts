@@ -628,10 +628,10 @@ export function describeStoreContract(
       it('stores a repeated reply once: only its count goes up, nothing else is written', async () => {
         await ask();
         const r = { sessionId: 's1', projectId: 'p1', reply: 'ACK_MAINTENANCE', answers: 'MAINTENANCE', instanceActions: new Map([['i1', 'EVICTION']]), at: T0 + 5 };
-        expect(await store.recordReply(r)).toEqual({ accepted: false, duplicate: false });
+        expect(await store.recordReply(r)).toEqual({ accepted: false, duplicate: false, awaiting: 'PLANNED_MAINTENANCE' });
         const before = (await store.timeline('s1')).length;
         const seq = (await store.loadSnapshot('s1'))!.changeSeq;
-        for (let i = 0; i < 50; i++) expect(await store.recordReply({ ...r, at: T0 + 6 + i })).toEqual({ accepted: false, duplicate: true, changed: false });
+        for (let i = 0; i < 50; i++) expect(await store.recordReply({ ...r, at: T0 + 6 + i })).toEqual({ accepted: false, duplicate: true, changed: false, awaiting: 'PLANNED_MAINTENANCE' });
         expect((await store.timeline('s1')).length).toBe(before);
         expect((await store.loadSnapshot('s1'))!.changeSeq).toBe(seq);
       });
@@ -639,10 +639,10 @@ export function describeStoreContract(
       it('a repeat of the recorded answer (a manager retrying) moves only its count and the last reply time: no change for the engine', async () => {
         await ask();
         const r = { sessionId: 's1', projectId: 'p1', reply: 'ACK_PLANNED_MAINTENANCE', answers: 'PLANNED_MAINTENANCE', instanceActions: new Map(), at: T0 + 5 };
-        expect(await store.recordReply(r)).toEqual({ accepted: true, duplicate: false });
+        expect(await store.recordReply(r)).toEqual({ accepted: true, duplicate: false, awaiting: 'PLANNED_MAINTENANCE' });
         const seq = (await store.loadSnapshot('s1'))!.changeSeq;
         const before = (await store.timeline('s1')).length;
-        for (let i = 0; i < 20; i++) expect(await store.recordReply({ ...r, at: T0 + 6 + i })).toEqual({ accepted: true, duplicate: true, changed: false });
+        for (let i = 0; i < 20; i++) expect(await store.recordReply({ ...r, at: T0 + 6 + i })).toEqual({ accepted: true, duplicate: true, changed: false, awaiting: 'PLANNED_MAINTENANCE' });
         const snap = (await store.loadSnapshot('s1'))!;
         expect(snap.changeSeq).toBe(seq);
         expect((await store.timeline('s1')).length).toBe(before);
