@@ -3,7 +3,7 @@
 // on a cloud's management network with no internet. Text from the document only ever goes through
 // textContent, and the CSP allows exactly this page's script and style (by hash), and fetches
 // from this origin: nothing else runs or loads.
-import { createHash } from 'node:crypto';
+import { selfContainedPageCsp } from './page-csp.js';
 
 const STYLE = `
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2327;background:#f6f7f7}
@@ -132,8 +132,6 @@ const SCRIPT = `
 })();
 `;
 
-const sha256 = (s: string): string => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
-
 export const DOCS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Fenix API reference</title><style>${STYLE}</style></head>
@@ -143,12 +141,4 @@ export const DOCS_PAGE = `<!doctype html>
 `;
 
 /** Only this page's own script and style, and fetches to this origin (openapi.json). */
-export const DOCS_PAGE_CSP = [
-  "default-src 'none'",
-  `script-src ${sha256(SCRIPT)}`,
-  `style-src ${sha256(STYLE)}`,
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const DOCS_PAGE_CSP = selfContainedPageCsp(SCRIPT, STYLE);

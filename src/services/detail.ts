@@ -2,7 +2,7 @@
 // stuck (spec §3 detail): it names who or what the session waits for, and until when. The detail's
 // long lists come a page at a time (limit + opaque cursor per list, docs/api.md), so its cost and
 // size do not grow with the session.
-import type { SessionRow } from '../domain/model.js';
+import type { SessionInstance, SessionRow } from '../domain/model.js';
 import { FenixError } from '../domain/errors.js';
 import { isTerminal } from '../domain/states.js';
 import { nextOpen } from '../domain/windows.js';
@@ -164,6 +164,20 @@ export function detailQuery(input: DetailQueryInput): DetailQuery {
 
 type Views = { [L in DetailList]: (r: DetailRows[L], s: SessionRow) => unknown };
 
+/** An instance of a session on the wire (the detail adds its move operations, the live view a key). */
+export const instanceView = (i: SessionInstance) => ({
+  instance_id: i.instanceId,
+  name: i.name,
+  project_id: i.projectId,
+  host: i.host,
+  origin_host: i.originHost,
+  vcpus: i.vcpus,
+  action: i.action,
+  status: i.status,
+  moves: i.moves,
+  error: i.error,
+});
+
 const VIEWS: Views = {
   hosts: (h, s) => ({
     name: h.name,
@@ -194,16 +208,7 @@ const VIEWS: Views = {
     };
   },
   instances: (i) => ({
-    instance_id: i.instanceId,
-    name: i.name,
-    project_id: i.projectId,
-    host: i.host,
-    origin_host: i.originHost,
-    vcpus: i.vcpus,
-    action: i.action,
-    status: i.status,
-    moves: i.moves,
-    error: i.error,
+    ...instanceView(i),
     operations: i.moveOps.map((o) => ({ action: o.args.kind, from: o.args.from, status: o.status, error: o.error, started_at: iso(o.startedAt), finished_at: iso(o.finishedAt) })),
   }),
   plugin_runs: (o) => ({

@@ -563,12 +563,7 @@ export class KyselyStore implements Store {
       const seen = await trx
         .updateTable('session_replies')
         .set((eb) => ({ count: eb('count', '+', 1), last_at: r.at }))
-        .where('session_id', '=', key.session_id)
-        .where('project_id', '=', key.project_id)
-        .where('instance_id', '=', key.instance_id)
-        .where('reply', '=', key.reply)
-        .where('accepted', '=', key.accepted)
-        .where('digest', '=', key.digest)
+        .where((eb) => eb.and(key))
         .executeTakeFirst();
       const duplicate = Number(seen.numUpdatedRows) > 0;
       if (!duplicate)

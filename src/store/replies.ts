@@ -44,7 +44,7 @@ export function replyEffect(r: ReplyInput, awaiting: string | null, awaitingIds:
   return { perInstance, projectAccepted, accepted: projectAccepted || perInstance.length > 0 };
 }
 
-/** The reply row's key: one row per project, instance, reply, outcome and set of actions. */
+/** The reply row's key: one row per project, instance, reply, outcome and set of actions (its columns, as a filter: `eb.and(key)`). */
 export function replyKey(r: ReplyInput, accepted: boolean, kept: readonly (readonly [string, string])[]) {
   const digest = createHash('sha256').update(JSON.stringify(kept)).digest('hex');
   return { session_id: r.sessionId, project_id: r.projectId, instance_id: r.instanceId ?? '', reply: r.reply, accepted: accepted ? 1 : 0, digest };
@@ -65,12 +65,7 @@ export function replyReads(db: Kysely<DB>) {
     d
       .selectFrom('session_replies')
       .select('count')
-      .where('session_id', '=', sessionId)
-      .where('project_id', '=', projectId)
-      .where('instance_id', '=', instanceId)
-      .where('reply', '=', reply)
-      .where('accepted', '=', accepted)
-      .where('digest', '=', digest),
+      .where((eb) => eb.and({ session_id: sessionId, project_id: projectId, instance_id: instanceId, reply, accepted, digest })),
   );
 
   /** The instances of a project awaiting the answered state (by index: session, project, ask state). */
@@ -151,12 +146,7 @@ export class RepeatTally {
         await trx
           .updateTable('session_replies')
           .set((eb) => ({ count: eb('count', '+', n), last_at: sql<number>`case when last_at < ${lastAt} then ${lastAt} else last_at end` }))
-          .where('session_id', '=', key.session_id)
-          .where('project_id', '=', key.project_id)
-          .where('instance_id', '=', key.instance_id)
-          .where('reply', '=', key.reply)
-          .where('accepted', '=', key.accepted)
-          .where('digest', '=', key.digest)
+          .where((eb) => eb.and(key))
           .execute();
         if (project)
           await trx

@@ -2,11 +2,11 @@
 // style and script inlined, allowed by their hashes in the Content-Security-Policy) to a client that
 // prefers text/html, a browser. Every other client gets the API's version document, as `/` always
 // answered (API discovery). The page holds no data: it reads the API with the token the user gives.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FenixError } from '../../domain/errors.js';
+import { selfContainedPageCsp } from '../page-csp.js';
 
 export const VERSIONS = { versions: [{ id: 'v1', status: 'CURRENT', links: [{ rel: 'self', href: '/v1' }] }] };
 
@@ -36,8 +36,6 @@ interface Page {
   csp: string;
 }
 
-const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
-
 /** dist/dashboard/ (built by `npm run build`): beside dist/api/ when built, under the checkout's dist/ when run from src/. */
 function dashboardDir(): string | undefined {
   for (const rel of ['../../dashboard/', '../../../dist/dashboard/']) {
@@ -59,16 +57,7 @@ function page(): Page {
   const html = readFileSync(`${dir}index.html`, 'utf8')
     .replace('<!--STYLE-->', () => `<style>${css}</style>`)
     .replace('<!--SCRIPT-->', () => `<script type="module">${js}</script>`);
-  const csp = [
-    "default-src 'none'",
-    `script-src ${sha256(js)}`,
-    `style-src ${sha256(css)}`,
-    "connect-src 'self'",
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  const csp = selfContainedPageCsp(js, css, ["img-src 'self' data:"]);
   cached = { html, csp };
   return cached;
 }

@@ -16,7 +16,7 @@ import type { SessionInstance, SessionProject, SessionRow } from '../../domain/m
 import { isTerminal } from '../../domain/states.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Store } from '../../ports/store.js';
-import { detailView, sessionView } from '../../services/detail.js';
+import { detailView, instanceView, sessionView } from '../../services/detail.js';
 import type { Principal } from '../../services/principal.js';
 import { ErrorSchema } from '../schemas/common.js';
 import { EventsQuery, LiveView, SessionIdParams } from '../schemas/events.js';
@@ -257,21 +257,7 @@ function projectWaiting(s: SessionRow, admin: { what: string; until: string | nu
   return { ...admin, yours: false };
 }
 
-function instanceRow(i: SessionInstance): Row {
-  return {
-    key: i.instanceId,
-    instance_id: i.instanceId,
-    name: i.name,
-    project_id: i.projectId,
-    host: i.host,
-    origin_host: i.originHost,
-    vcpus: i.vcpus,
-    action: i.action,
-    status: i.status,
-    moves: i.moves,
-    error: i.error,
-  };
-}
+const instanceRow = (i: SessionInstance): Row => ({ key: i.instanceId, ...instanceView(i) });
 
 interface PlanCache {
   state: string | null;
