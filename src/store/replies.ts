@@ -55,17 +55,29 @@ export const sortedActions = (r: ReplyInput): [string, string][] => [...r.instan
 
 /** The hot reads of a reply, compiled once (compiled.ts). */
 export function replyReads(db: Kysely<DB>) {
-  const project = compiledOnce(db, 2, (d, sessionId: string, projectId: string) =>
-    d.selectFrom('session_projects').select(['awaiting', 'reply']).where('session_id', '=', sessionId).where('project_id', '=', projectId),
-  );
   const awaiting = compiledOnce(db, 3, (d, sessionId: string, projectId: string, state: string) =>
     d.selectFrom('session_instances').select('instance_id').where('session_id', '=', sessionId).where('project_id', '=', projectId).where('ask_state', '=', state),
   );
-  const seen = compiledOnce(db, 6, (d, sessionId: string, projectId: string, instanceId: string, reply: string, accepted: number, digest: string) =>
+  // One statement, so one snapshot (and one read lock) without a transaction: the project's row, once
+  // per instance of it awaiting the answered state (by index: session, project, ask state), each row
+  // carrying whether the reply row is known, accepted or not (by its primary key).
+  const repeatRows = compiledOnce(db, 6, (d, sessionId: string, projectId: string, state: string, instanceId: string, reply: string, digest: string) =>
     d
-      .selectFrom('session_replies')
-      .select('count')
-      .where((eb) => eb.and({ session_id: sessionId, project_id: projectId, instance_id: instanceId, reply, accepted, digest })),
+      .selectFrom('session_projects as p')
+      .leftJoin('session_instances as i', (j) => j.onRef('i.session_id', '=', 'p.session_id').onRef('i.project_id', '=', 'p.project_id').on('i.ask_state', '=', state))
+      .select(['p.awaiting', 'p.reply', 'i.instance_id'])
+      .select((eb) => {
+        const known = (accepted: number) =>
+          eb
+            .selectFrom('session_replies as r')
+            .select('r.count')
+            .whereRef('r.session_id', '=', 'p.session_id')
+            .whereRef('r.project_id', '=', 'p.project_id')
+            .where((w) => w.and({ 'r.instance_id': instanceId, 'r.reply': reply, 'r.accepted': accepted, 'r.digest': digest }));
+        return [known(1).as('known_accepted'), known(0).as('known_ignored')];
+      })
+      .where('p.session_id', '=', sessionId)
+      .where('p.project_id', '=', projectId),
   );
 
   /** The instances of a project awaiting the answered state (by index: session, project, ask state). */
@@ -74,23 +86,20 @@ export function replyReads(db: Kysely<DB>) {
 
   /**
    * A repeat the store has seen before and that changes nothing the engine reads: a repeat that
-   * answers nothing, or of the project's recorded answer. Three reads by index in one read snapshot.
+   * answers nothing, or of the project's recorded answer. One read statement, no transaction.
    * Null: not a repeat, or it changes something (the caller writes it in a transaction).
    */
-  const readRepeat = (r: ReplyInput): Promise<{ key: ReplyKey; accepted: boolean; project: boolean; awaiting: string | null } | null> =>
-    db
-      .transaction()
-      .setIsolationLevel('repeatable read')
-      .execute(async (trx) => {
-        const p = (await project(trx, r.sessionId, r.projectId)).rows[0];
-        if (!p) return null;
-        const e = replyEffect(r, p.awaiting, await awaitingInstances(trx, r));
-        const recordedAnswer = e.perInstance.length === 0 && e.projectAccepted && p.reply === r.reply;
-        if (e.accepted && !recordedAnswer) return null;
-        const key = replyKey(r, e.accepted, sortedActions(r));
-        const known = (await seen(trx, key.session_id, key.project_id, key.instance_id, key.reply, key.accepted, key.digest)).rows.length > 0;
-        return known ? { key, accepted: e.accepted, project: recordedAnswer, awaiting: p.awaiting } : null;
-      });
+  const readRepeat = async (r: ReplyInput): Promise<{ key: ReplyKey; accepted: boolean; project: boolean; awaiting: string | null } | null> => {
+    const probe = replyKey(r, false, sortedActions(r));
+    const rows = (await repeatRows(db, r.sessionId, r.projectId, r.answers, probe.instance_id, r.reply, probe.digest)).rows;
+    const p = rows[0];
+    if (!p) return null;
+    const e = replyEffect(r, p.awaiting, new Set(rows.flatMap((x) => (x.instance_id === null ? [] : [x.instance_id]))));
+    const recordedAnswer = e.perInstance.length === 0 && e.projectAccepted && p.reply === r.reply;
+    if (e.accepted && !recordedAnswer) return null;
+    const known = (e.accepted ? p.known_accepted : p.known_ignored) !== null;
+    return known ? { key: { ...probe, accepted: e.accepted ? 1 : 0 }, accepted: e.accepted, project: recordedAnswer, awaiting: p.awaiting } : null;
+  };
 
   return { awaitingInstances, readRepeat };
 }
