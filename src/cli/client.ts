@@ -409,11 +409,19 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
           io.err(`no maintenance sessions at ${http.api}`);
           return;
         }
-        // The list holds ids only (the Fenix API's shape): one GET a session, a few at a time.
-        const rows: Obj[] = new Array(ids.length);
+        // The list holds ids only (the Fenix API's shape). This service's live view lists every
+        // session's row in one answer (GET /v1/events); a session it does not show, or an API
+        // without it (the original Fenix), costs one GET a session, a few at a time.
+        const known = new Map<string, Obj>();
+        const live = await http.get<{ lists?: { sessions?: unknown } }>('/v1/events').catch(() => null);
+        if (isObj(live) && isObj(live.lists) && Array.isArray(live.lists.sessions))
+          for (const r of live.lists.sessions) if (isObj(r) && typeof r.session_id === 'string') known.set(r.session_id, r);
+        const rows: Obj[] = ids.map((id) => known.get(id) ?? { session_id: id });
+        const missing = ids.flatMap((id, i) => (known.has(id) ? [] : [i]));
         let next = 0;
         const worker = async () => {
-          for (let i = next++; i < ids.length; i = next++) {
+          for (let k = next++; k < missing.length; k = next++) {
+            const i = missing[k]!;
             try {
               rows[i] = await http.get<Obj>(`/v1/maintenance/${enc(ids[i]!)}`);
             } catch (err) {
@@ -421,7 +429,7 @@ export function registerClientCommands(program: Command, io: CliIO = stdio): voi
             }
           }
         };
-        await Promise.all(Array.from({ length: Math.min(8, ids.length) }, worker));
+        await Promise.all(Array.from({ length: Math.min(8, missing.length) }, worker));
         rows.sort((a, b) => String(pick(a, 'created_at') ?? '').localeCompare(String(pick(b, 'created_at') ?? '')));
         const view = rows.map((r) => ({ ...r, progress: typeof r.percent_done === 'number' ? `${r.percent_done}%` : undefined, state: r.paused === true ? `${show(r.state)} (paused)` : r.state }));
         for (const l of table(view, [

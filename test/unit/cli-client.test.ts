@@ -195,6 +195,23 @@ describe('fenix session', () => {
     expect(none.code).toBe(0);
   });
 
+  it('list reads every row from the live view in one request; a session it does not show, by its own GET', async () => {
+    routes['GET /v1/maintenance'] = [200, { sessions: ['S2', 'S1', 'S3'] }];
+    routes['GET /v1/events'] = [200, { scope: 'admin', now: '2026-01-01T12:00:00.000Z', lists: { sessions: [
+      { key: 'S1', session_id: 'S1', state: 'MAINTENANCE_DONE', workflow: 'default', percent_done: 100, paused: false, created_at: '2026-01-01T10:00:00.000Z' },
+      { key: 'S2', session_id: 'S2', state: 'PREPARE_MAINTENANCE', workflow: 'vnf', percent_done: 40, paused: true, created_at: '2026-01-01T11:00:00.000Z' },
+    ] } }];
+    routes['GET /v1/maintenance/S3'] = [200, { session_id: 'S3', state: 'MAINTENANCE', workflow: 'k8s', percent_done: 0, paused: false, created_at: '2026-01-01T11:30:00.000Z' }];
+    const r = await run('session', 'list');
+    expect(r.out).toEqual([
+      'SESSION  STATE                         WORKFLOW  PROGRESS  CREATED',
+      'S1       MAINTENANCE_DONE              default   100%      2026-01-01T10:00:00.000Z',
+      'S2       PREPARE_MAINTENANCE (paused)  vnf       40%       2026-01-01T11:00:00.000Z',
+      'S3       MAINTENANCE                   k8s       0%        2026-01-01T11:30:00.000Z',
+    ]);
+    expect(requests.map((q) => `${q.method} ${q.url}`)).toEqual(['GET /v1/maintenance', 'GET /v1/events', 'GET /v1/maintenance/S3']);
+  });
+
   it('--json on the commands that act: the API answer as it is', async () => {
     routes['POST /v1/maintenance'] = [200, { session_id: 'S1', state: 'MAINTENANCE' }];
     expect(JSON.parse((await run('session', 'create', '--json')).out.join('\n'))).toEqual({ session_id: 'S1', state: 'MAINTENANCE' });
