@@ -123,6 +123,25 @@ export class Engine {
       record: (op, lease, patch) => this.record(op, lease, patch),
       nudge: (id) => this.nudge(id),
     });
+    deps.driver.onOperationProgress?.((refs) => this.progressed(refs));
+  }
+
+  /**
+   * The driver says these operations may have moved on (an event): they are polled in the next tick
+   * of their sessions instead of at their expected time. O(ops in flight of the sessions held).
+   */
+  private progressed(refs: string[]): void {
+    const now = this.deps.clock.now();
+    const which = new Set(refs);
+    for (const ls of this.live.values()) {
+      let hit = false;
+      for (const op of ls.index.active())
+        if (op.status === 'started' && op.ref !== null && which.has(op.ref) && (op.pollAt === null || op.pollAt > now)) {
+          ls.patchOp(op, { pollAt: now }); // in memory only: a poll time lost to a crash is harmless
+          hit = true;
+        }
+      if (hit) this.nudge(ls.id);
+    }
   }
 
   /** Ask for a session to be looked at soon (after an API change or a finished plug-in). */

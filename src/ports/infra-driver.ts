@@ -75,6 +75,12 @@ export interface InfraDriver {
   startHostMaintenance(host: string, key: string): Promise<string>;
   /** Status of an operation started by startMove / startHostMaintenance. */
   getOperation(ref: string): Promise<OpStatus>;
+  /**
+   * A driver that learns of progress by events (Nova's notifications) calls `listener` with the refs
+   * of operations that may have moved on, so the engine polls them now rather than at the time they
+   * were expected. Returns the unsubscribe.
+   */
+  onOperationProgress?(listener: (refs: string[]) => void): () => void;
   close?(): Promise<void>;
 }
 

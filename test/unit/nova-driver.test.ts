@@ -179,6 +179,9 @@ describe('OpenStack driver: asking Nova little and exactly', () => {
     expect(first.full).toBe(true);
     const listings = () => nova.count('GET', /^\/servers\/detail/);
     expect(listings()).toBe(1);
+    const told: string[][] = [];
+    driver.onOperationProgress((refs) => told.push(refs));
+    events.emit('instance.resize_finish.end', { host: 'c3', state: 'resized' }); // no move of ours yet
     const ref = await driver.startMove(SERVER, 'MIGRATE', 's1:k');
     const gets = () => nova.count('GET', new RegExp(`^/servers/${SERVER}$`));
     const base = gets();
@@ -191,9 +194,11 @@ describe('OpenStack driver: asking Nova little and exactly', () => {
       expect(await driver.getOperation(ref)).toMatchObject({ status: 'running', expectedAt: nova.now + 300 });
     }
     expect(gets()).toBe(base);
+    expect(told).toEqual([]); // neither before the move nor for a step that is not a milestone
     // resize_finish.end: the server waits for its confirmation; one look, one confirm
     Object.assign(nova.server, { status: 'VERIFY_RESIZE', 'OS-EXT-STS:task_state': null, 'OS-EXT-SRV-ATTR:host': 'c3' });
     events.emit('instance.resize_finish.end', { host: 'c3', state: 'resized' });
+    expect(told).toEqual([[ref]]); // the engine is told, and polls the move now
     await driver.getOperation(ref);
     expect(gets()).toBe(base + 1);
     Object.assign(nova.server, { status: 'ACTIVE' });

@@ -169,7 +169,10 @@ const isMilestone = (e: Extract<NovaEvent, { kind: 'instance' }>): boolean =>
 const DEFAULT_POLL_MS = 500;
 const DEFAULT_POLL_MAX_MS = 3_000;
 const DEFAULT_EVENT_SAFETY_MS = 10_000;
-/** With live events the driver repeats its last answer this soon: cheap, and an event is acted on within it. */
+/**
+ * With live events the driver repeats its last answer this soon (cheap). A milestone event is acted on
+ * at once (onOperationProgress tells the engine); this bounds the wait when nobody listens.
+ */
 const EVENT_ANSWER_MS = 300;
 /** Outcomes of finished moves kept in memory (a restarted engine asks Nova again). */
 const FINISHED_KEPT = 10_000;
@@ -221,6 +224,8 @@ export class OpenStackDriver implements InfraDriver {
   private readonly services = new Map<string, NovaService>();
   private readonly feed = new ChangeFeed();
   private readonly unsubscribe: (() => void) | undefined;
+  /** Told of moves an event says may have moved on (the engine polls them at once). */
+  private readonly progress = new Set<(refs: string[]) => void>();
 
   constructor(
     readonly keystone: KeystoneSession,
@@ -487,7 +492,15 @@ export class OpenStackDriver implements InfraDriver {
         ...(e.vcpus !== null && { vcpus: e.vcpus }),
         ...(e.state !== null && { liveMigratable: e.state === 'active' || e.state === 'paused' }),
       });
-    if (isMilestone(e)) for (const ref of this.movesOf.get(e.uuid) ?? []) this.moves.get(ref)!.dirty = true;
+    if (!isMilestone(e)) return;
+    const refs = [...(this.movesOf.get(e.uuid) ?? [])];
+    for (const ref of refs) this.moves.get(ref)!.dirty = true;
+    if (refs.length) for (const l of this.progress) l(refs);
+  }
+
+  onOperationProgress(listener: (refs: string[]) => void): () => void {
+    this.progress.add(listener);
+    return () => this.progress.delete(listener);
   }
 
   // ---------------------------------------------------------------- servers
