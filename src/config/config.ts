@@ -162,7 +162,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'sshKey', flag: 'ssh-key', description: "the ssh plug-in's private key file", default: null, parse: str },
   { key: 'sshKnownHosts', flag: 'ssh-known-hosts', description: 'the ssh plug-in\'s known_hosts file: the only host keys it accepts', default: null, parse: str },
   { key: 'maxMoves', flag: 'max-moves', description: "moves in flight at once in all (0: no cap; default: the driver's, openstack 4, simulated none)", default: null, parse: int('--max-moves') },
-  { key: 'maxMovesPerSource', flag: 'max-moves-per-source', description: "moves in flight at once off one host (default: the driver's, openstack 2)", default: null, parse: int('--max-moves-per-source') },
+  { key: 'maxMovesPerSource', flag: 'max-moves-per-source', description: "moves in flight at once off one host (default: the driver's, openstack 3)", default: null, parse: int('--max-moves-per-source') },
   { key: 'maxMovesPerTarget', flag: 'max-moves-per-target', description: "moves in flight at once into one planned target host (default: the driver's, openstack 2)", default: null, parse: int('--max-moves-per-target') },
   { key: 'novaNotifications', flag: 'nova-notifications', description: "--driver openstack: consume Nova's versioned notifications from this broker (an oslo transport_url, rabbit://user:pass@host:5672/) instead of polling Nova", default: null, parse: str },
   { key: 'kubeconfig', flag: 'kubeconfig', description: '--driver kubernetes: kubeconfig file (default $KUBECONFIG, then the in-cluster service account, then ~/.kube/config)', default: null, parse: str },

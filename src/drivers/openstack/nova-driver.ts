@@ -202,7 +202,7 @@ export class OpenStackDriver implements InfraDriver {
    * Moves at once that Nova absorbs without each one slowing down (docs/openstack.md has the
    * measurements): conductor, scheduler and the computes' resize steps are shared.
    */
-  readonly moveLimits = { total: 4, perSource: 2, perTarget: 2 };
+  readonly moveLimits = { total: 4, perSource: 3, perTarget: 2 };
   private version: Promise<string> | null = null;
   private readonly inflight = new Map<string, Promise<string>>();
   /** key → ref for moves started by this process (Nova's metadata covers restarts). */
