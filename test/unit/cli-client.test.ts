@@ -177,16 +177,21 @@ describe('fenix session', () => {
     expect(requests.at(-1)!.body).toEqual({ action: 'pause' });
   });
 
+  /** Two sessions as GET /v1/maintenance/{id} answers them, and the table lines they make. */
+  const S1 = { session_id: 'S1', state: 'MAINTENANCE_DONE', workflow: 'default', percent_done: 100, paused: false, created_at: '2026-01-01T10:00:00.000Z' };
+  const S2 = { session_id: 'S2', state: 'PREPARE_MAINTENANCE', workflow: 'vnf', percent_done: 40, paused: true, created_at: '2026-01-01T11:00:00.000Z' };
+  const TABLE = [
+    'SESSION  STATE                         WORKFLOW  PROGRESS  CREATED',
+    'S1       MAINTENANCE_DONE              default   100%      2026-01-01T10:00:00.000Z',
+    'S2       PREPARE_MAINTENANCE (paused)  vnf       40%       2026-01-01T11:00:00.000Z',
+  ];
+
   it('list prints a table (oldest first), or says there are none; --json the raw answer', async () => {
     routes['GET /v1/maintenance'] = [200, { sessions: ['S2', 'S1'] }];
-    routes['GET /v1/maintenance/S1'] = [200, { session_id: 'S1', state: 'MAINTENANCE_DONE', workflow: 'default', percent_done: 100, paused: false, created_at: '2026-01-01T10:00:00.000Z' }];
-    routes['GET /v1/maintenance/S2'] = [200, { session_id: 'S2', state: 'PREPARE_MAINTENANCE', workflow: 'vnf', percent_done: 40, paused: true, created_at: '2026-01-01T11:00:00.000Z' }];
+    routes['GET /v1/maintenance/S1'] = [200, S1];
+    routes['GET /v1/maintenance/S2'] = [200, S2];
     const r = await run('session', 'list');
-    expect(r.out).toEqual([
-      'SESSION  STATE                         WORKFLOW  PROGRESS  CREATED',
-      'S1       MAINTENANCE_DONE              default   100%      2026-01-01T10:00:00.000Z',
-      'S2       PREPARE_MAINTENANCE (paused)  vnf       40%       2026-01-01T11:00:00.000Z',
-    ]);
+    expect(r.out).toEqual(TABLE);
     expect(JSON.parse((await run('session', 'list', '--json')).out.join('\n'))).toEqual({ sessions: ['S2', 'S1'] });
     routes['GET /v1/maintenance'] = [200, { sessions: [] }];
     const none = await run('session', 'list');
@@ -198,17 +203,12 @@ describe('fenix session', () => {
   it('list reads every row from the live view in one request; a session it does not show, by its own GET', async () => {
     routes['GET /v1/maintenance'] = [200, { sessions: ['S2', 'S1', 'S3'] }];
     routes['GET /v1/events'] = [200, { scope: 'admin', now: '2026-01-01T12:00:00.000Z', lists: { sessions: [
-      { key: 'S1', session_id: 'S1', state: 'MAINTENANCE_DONE', workflow: 'default', percent_done: 100, paused: false, created_at: '2026-01-01T10:00:00.000Z' },
-      { key: 'S2', session_id: 'S2', state: 'PREPARE_MAINTENANCE', workflow: 'vnf', percent_done: 40, paused: true, created_at: '2026-01-01T11:00:00.000Z' },
+      { key: 'S1', ...S1 },
+      { key: 'S2', ...S2 },
     ] } }];
     routes['GET /v1/maintenance/S3'] = [200, { session_id: 'S3', state: 'MAINTENANCE', workflow: 'k8s', percent_done: 0, paused: false, created_at: '2026-01-01T11:30:00.000Z' }];
     const r = await run('session', 'list');
-    expect(r.out).toEqual([
-      'SESSION  STATE                         WORKFLOW  PROGRESS  CREATED',
-      'S1       MAINTENANCE_DONE              default   100%      2026-01-01T10:00:00.000Z',
-      'S2       PREPARE_MAINTENANCE (paused)  vnf       40%       2026-01-01T11:00:00.000Z',
-      'S3       MAINTENANCE                   k8s       0%        2026-01-01T11:30:00.000Z',
-    ]);
+    expect(r.out).toEqual([...TABLE, 'S3       MAINTENANCE                   k8s       0%        2026-01-01T11:30:00.000Z']);
     expect(requests.map((q) => `${q.method} ${q.url}`)).toEqual(['GET /v1/maintenance', 'GET /v1/events', 'GET /v1/maintenance/S3']);
   });
 
