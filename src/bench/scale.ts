@@ -10,7 +10,7 @@
 // It imports nothing from the project: it must measure any version of the service.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,8 @@ export interface Options {
   probeMs: number;
   out: string;
   pg: string;
+  /** Added to each direction of the service's PostgreSQL connections, as if the database were on another machine. */
+  pgDelayMs: number;
 }
 
 interface OptionSpec {
@@ -84,6 +86,11 @@ const SPECS: OptionSpec[] = [
   { flag: 'probe-ms', help: 'interval of the session GET probe', apply: (o, v) => (o.probeMs = positive('--probe-ms', true)(v)) },
   { flag: 'out', help: 'JSON results file', apply: (o, v) => (o.out = v) },
   { flag: 'pg', help: 'PostgreSQL URL whose server gets a fresh database per run', apply: (o, v) => (o.pg = v) },
+  {
+    flag: 'pg-delay-ms',
+    help: 'PostgreSQL as if on another machine: ms added to each direction of the service\'s connections (0: none)',
+    apply: (o, v) => (o.pgDelayMs = v === '0' ? 0 : positive('--pg-delay-ms', false)(v)),
+  },
 ];
 
 export const envFor = (flag: string): string => `BENCH_SCALE_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -103,6 +110,7 @@ export function defaultOptions(): Options {
     probeMs: 50,
     out: 'bench-results/scale.json',
     pg: 'postgres://postgres@127.0.0.1:5432/test',
+    pgDelayMs: 0,
   };
 }
 
@@ -181,6 +189,8 @@ const live = new Set<ChildProcess>();
 const databases = new Set<string>();
 let workDir: string | undefined;
 let pgUrl = defaultOptions().pg;
+/** The service's way to PostgreSQL when --pg-delay-ms is set: the port of a delaying relay. */
+let pgRelayPort: number | null = null;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => process.stderr.write(`[bench:scale] ${s}\n`);
@@ -200,7 +210,31 @@ async function freshDatabase(): Promise<{ url: string; name: string }> {
   await pgAdmin(`drop database if exists ${name}`);
   await pgAdmin(`create database ${name}`);
   databases.add(name);
-  return { url: pgUrl.replace(/\/[^/]*$/, `/${name}`), name };
+  const url = new URL(pgUrl.replace(/\/[^/]*$/, `/${name}`));
+  if (pgRelayPort !== null) [url.hostname, url.port] = ['127.0.0.1', String(pgRelayPort)];
+  return { url: url.toString(), name };
+}
+
+/**
+ * A TCP relay to the PostgreSQL server that holds every chunk `delayMs` before passing it on, in
+ * order, both ways: a round trip costs 2 × delayMs more, as to a database on another machine. It
+ * shows what the engine's round trips per step cost where they cost the most.
+ */
+async function startPgRelay(delayMs: number): Promise<number> {
+  const target = new URL(pgUrl);
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    const pass = (from: Socket, to: Socket) => from.on('data', (d) => setTimeout(() => to.write(d), delayMs));
+    pass(client, upstream);
+    pass(upstream, client);
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      a.on('close', () => b.destroy());
+      a.on('error', () => b.destroy());
+    }
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  server.unref();
+  return (server.address() as { port: number }).port;
 }
 
 async function dropDatabase(name: string): Promise<void> {
@@ -708,7 +742,8 @@ export function report(o: Options, engine: EngineResult[], load: LoadResult[], c
   const parts: string[] = [];
   if (engine.length) {
     parts.push(
-      `Engine: instant cloud, ${INSTANCES_PER_HOST} instances per host, session over every host, maintenance_at = now`,
+      `Engine: instant cloud, ${INSTANCES_PER_HOST} instances per host, session over every host, maintenance_at = now` +
+        (o.pgDelayMs > 0 ? `; PostgreSQL through a relay adding ${o.pgDelayMs} ms each way` : ''),
       table(
         engine.map((r) => ({
           store: r.store,
@@ -787,6 +822,7 @@ async function main(): Promise<number> {
     return 2;
   }
   pgUrl = o.pg;
+  if (o.pgDelayMs > 0) pgRelayPort = await startPgRelay(o.pgDelayMs);
   workDir = mkdtempSync(join(tmpdir(), 'fenix-scale-'));
   const started = new Date();
   const engine: EngineResult[] = [];

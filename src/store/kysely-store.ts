@@ -1,7 +1,7 @@
 // The Store port over Kysely: one implementation for every SQL dialect. Dialect-specific setup
 // (connections, pragmas, type parsers) lives in sqlite/ and postgres/.
 import { randomUUID } from 'node:crypto';
-import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
+import { Migrator, sql, type AliasedRawBuilder, type CompiledQuery, type Kysely, type QueryCreator, type Transaction } from 'kysely';
 import { ownedConstraints, type Constraints, type GroupConstraint, type InstanceConstraint, type PersistedPlan } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type {
@@ -31,9 +31,11 @@ import {
   type StoredSnapshot,
 } from '../ports/store.js';
 import type { Subscription } from '../ports/transport.js';
-import { CAPABILITIES, relaxedCommit } from './migrations/dialect.js';
+import { CAPABILITIES } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import { planKey } from './migrations/0009_session_plans.js';
+import { FENCE_LOST_SQLSTATE } from './migrations/0011_fenced_commit.js';
+import { inlineParameters, type ScriptRunner } from './postgres/script.js';
 import type { DB } from './schema.js';
 import * as row from './rows.js';
 import { readDetail } from './detail-reads.js';
@@ -78,6 +80,8 @@ export class KyselyStore implements Store {
     readonly dialect: 'sqlite' | 'postgres',
     /** PostgreSQL: the schema holding the tables (and the migrator's own). */
     readonly schema?: string,
+    /** PostgreSQL: runs a script of statements in one round trip (the engine's commits). */
+    private readonly script?: ScriptRunner,
   ) {
     this.tally = new RepeatTally(db, (err) => console.error('writing counted reply repeats failed', err));
     this.replies = replyReads(db);
@@ -242,134 +246,37 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * One transaction, fenced; cost O(what the decision changes): patches grouped into one UPDATE per
-   * distinct change, new rows in multi-row INSERTs, subscriptions read once per decision.
+   * One transaction, fenced; cost O(what the decision changes): patches grouped into one statement
+   * per distinct change, new rows in multi-row INSERTs. SQLite runs the statements one by one in a
+   * transaction (in-process: nothing to save); PostgreSQL sends them as one script, one round trip
+   * for the whole commit (postgres/script.ts), so no statement of it may depend on what an earlier one
+   * read: rows are upserted rather than looked up first, and the fan-out of new events to their
+   * subscriptions is one statement.
    */
   async commitDecision(id: string, fence: number, d: Decision, now: number, consumedSeq?: number, opPatches?: ReadonlyMap<number, OpPatch>): Promise<Applied | null> {
+    const phase = d.session?.phase;
+    // Read before the transaction: only the holder of the session's lease writes its plan.
+    const plan = phase && 'plan' in phase ? await this.planWrite(id, phase.plan ?? null) : null;
+    const timelineIds: number[] = [];
     try {
-      return await this.db.transaction().execute(async (trx) => {
-        // A decision without new intents is re-derived if lost; one with intents must be on disk
-        // before the engine carries them out (never leave a host disabled without the record).
-        if (!d.ops?.length) await relaxedCommit(trx);
-        const s = d.session;
-        const res = await trx
-          .updateTable('sessions')
-          .set({
-            updated_at: now,
-            ...(s?.state !== undefined && { state: s.state }),
-            ...(s?.phase !== undefined && { phase: phaseWithoutPlan(s.phase) }),
-            ...(s?.reason !== undefined && { reason: s.reason }),
-            ...(s?.percentDone !== undefined && { percent_done: Math.round(s.percentDone) }),
-            ...(s?.paused !== undefined && { paused: s.paused ? 1 : 0 }),
-            ...(s?.pausedAt !== undefined && { paused_at: s.pausedAt }),
-            ...(s?.control !== undefined && { control: null }),
-            ...(d.wakeAt !== undefined && { wake_at: d.wakeAt }),
-          })
-          .where('id', '=', id)
-          .where('fence', '=', fence)
-          .returning('change_seq')
-          .executeTakeFirst();
-        if (!res) throw new FenceLost();
-        const changeSeq = Number(res.change_seq);
-        if (s?.phase && 'plan' in s.phase) await writePlan(trx, id, s.phase.plan ?? null);
-        // Outcomes of the ops the engine carried out since its last write (same fence, same transaction).
-        if (opPatches?.size) await this.writeOpPatches(trx, id, opPatches);
-        if (consumedSeq !== undefined && consumedSeq > 0)
-          await trx.deleteFrom('session_changes').where('session_id', '=', id).where('seq', '<=', consumedSeq).execute();
-
-        for (const [set, names] of grouped(d.hosts ?? [], (h) => h.name, row.hostPatch))
-          await trx.updateTable('session_hosts').set(set).where('session_id', '=', id).where('name', 'in', names).execute();
-        await this.upsertProjects(trx, id, d.projects ?? []);
-        await this.upsertInstances(trx, id, d.instances ?? []);
-
-        const ops: Applied['ops'] = [];
-        const newOps = uniqueBy(d.ops ?? [], (o) => o.key);
-        for (const chunk of chunks(newOps, 200)) {
-          const rows = await trx
-            .insertInto('ops')
-            .values(
-              chunk.map((op) => ({
-                session_id: id,
-                key: op.key,
-                kind: op.kind,
-                subject: op.subject,
-                args: JSON.stringify(op.args ?? {}),
-                status: 'pending',
-                ref: null,
-                result: null,
-                error: null,
-                attempts: 0,
-                created_at: now,
-                started_at: null,
-                finished_at: null,
-                poll_at: null,
-              })),
-            )
-            .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
-            .returning(['id', 'key'])
-            .execute();
-          // The rows just written, built from the intents rather than read back: the engine keeps
-          // them in memory, and the intent's strings (host names, ids, kinds) are shared, not copied.
-          const byKey = new Map(chunk.map((o) => [o.key, o]));
-          for (const r of rows) ops.push(row.newOp(Number(r.id), id, byKey.get(r.key)!, now));
-        }
-        ops.sort((a, b) => a.id - b.id);
-
-        const fanout = new Map<string, number>();
-        const events = uniqueBy(d.events ?? [], (e) => e.key);
-        if (events.length) {
-          const fresh = new Set<string>();
-          for (const chunk of chunks(events, 200)) {
-            const rows = await trx
-              .insertInto('session_events')
-              .values(
-                chunk.map((ev) => ({
-                  session_id: id,
-                  key: ev.key,
-                  event_type: ev.eventType,
-                  project_id: ev.projectId,
-                  payload: JSON.stringify(ev.payload),
-                  created_at: now,
-                })),
-              )
-              .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
-              .returning('key')
-              .execute();
-            for (const r of rows) fresh.add(r.key);
-          }
-          // Decided before: already fanned out. The rest go to every matching subscription.
-          const subs = fresh.size ? (await trx.selectFrom('subscriptions').selectAll().orderBy('created_at').orderBy('id').execute()).map(row.subscription) : [];
-          const outbox = [];
-          for (const ev of events) {
-            if (!fresh.has(ev.key)) continue;
-            const to = subs.filter((sub) => sub.eventTypes.includes(ev.eventType) && sub.projectId === ev.projectId);
-            fanout.set(ev.key, to.length);
-            for (const sub of to)
-              outbox.push({
-                message_id: randomUUID(),
-                event_key: `${id}:${ev.key}`,
-                session_id: id,
-                subscription_id: sub.id,
-                event_type: ev.eventType,
-                payload: JSON.stringify(ev.payload),
-                status: 'pending',
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: null,
-                last_status: null,
-                created_at: now,
-                delivered_at: null,
-              });
-          }
-          for (const chunk of chunks(outbox, 200))
-            await trx.insertInto('outbox').values(chunk).onConflict((oc) => oc.columns(['event_key', 'subscription_id']).doNothing()).execute();
-        }
-        await insertTimeline(trx, id, d.timeline ?? []);
-        this.growth.note('ops', ops.length);
-        return { ops, fanout, changeSeq };
-      });
+      let applied: Applied;
+      if (this.script) {
+        const w = new Script(this.db);
+        const result = this.writeDecision(w, id, fence, d, now, consumedSeq, opPatches, plan, timelineIds);
+        await w.run(this.script);
+        applied = result();
+      } else {
+        applied = await this.db.transaction().execute(async (trx) => {
+          const w = new RunNow(trx);
+          const result = this.writeDecision(w, id, fence, d, now, consumedSeq, opPatches, plan, timelineIds);
+          await w.done();
+          return result();
+        });
+      }
+      if (timelineIds.length) await trimTimeline(this.db, id, timelineIds);
+      return applied;
     } catch (e) {
-      if (e instanceof FenceLost) return null;
+      if (e instanceof FenceLost || (e as { code?: unknown }).code === FENCE_LOST_SQLSTATE) return null;
       throw e;
     } finally {
       await this.analyzeGrown();
@@ -377,18 +284,182 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * Op outcomes. SQLite: an UPDATE per op (no round trips to save). PostgreSQL: one UPDATE … FROM
-   * (VALUES …) per set of columns patched (a step's outcomes share two or three), so a step that
-   * finished 8 moves costs one round trip, not 8.
+   * The statements of a commit, in order, given to `w`; answers a function that reads what was
+   * written once they ran. The first one is the fenced update of the session row: if it matches no
+   * row (another engine holds the session), nothing after it is applied.
    */
-  private async writeOpPatches(trx: Transaction<DB>, id: string, opPatches: ReadonlyMap<number, OpPatch>): Promise<void> {
+  private writeDecision(
+    w: Statements,
+    id: string,
+    fence: number,
+    d: Decision,
+    now: number,
+    consumedSeq: number | undefined,
+    opPatches: ReadonlyMap<number, OpPatch> | undefined,
+    plan: CompiledQuery | null,
+    timelineIds: number[],
+  ): () => Applied {
+    const k = w.k;
+    const s = d.session;
+    let changeSeq: number | undefined;
+    const fenced = (qc: QueryCreator<DB>) =>
+      qc
+        .updateTable('sessions')
+        .set({
+          updated_at: now,
+          ...(s?.state !== undefined && { state: s.state }),
+          ...(s?.phase !== undefined && { phase: phaseWithoutPlan(s.phase) }),
+          ...(s?.reason !== undefined && { reason: s.reason }),
+          ...(s?.percentDone !== undefined && { percent_done: Math.round(s.percentDone) }),
+          ...(s?.paused !== undefined && { paused: s.paused ? 1 : 0 }),
+          ...(s?.pausedAt !== undefined && { paused_at: s.pausedAt }),
+          ...(s?.control !== undefined && { control: null }),
+          ...(d.wakeAt !== undefined && { wake_at: d.wakeAt }),
+        })
+        .where('id', '=', id)
+        .where('fence', '=', fence)
+        .returning('change_seq');
+    const seen = (rows: { change_seq: number | bigint | null }[]) => {
+      if (rows[0]?.change_seq == null) throw new FenceLost();
+      changeSeq = Number(rows[0].change_seq);
+    };
+    if (w instanceof Script) {
+      // fenix_fenced raises when the update matched no row, which stops and rolls back the script.
+      w.add(k.with('fenced', fenced).selectNoFrom(sql<number>`fenix_fenced((select change_seq from fenced))`.as('change_seq')).compile(), seen);
+      // A decision without new intents is re-derived if lost; one with intents must be on disk
+      // before the engine carries them out (never leave a host disabled without the record).
+      if (!d.ops?.length) w.add(k.selectNoFrom(sql`set_config('synchronous_commit', 'off', true)`.as('relaxed')).compile());
+    } else w.add(fenced(k).compile(), seen);
+
+    if (plan) w.add(plan);
+    // Outcomes of the ops the engine carried out since its last write (same fence, same transaction).
+    if (opPatches?.size) for (const q of this.opPatchWrites(k, id, opPatches)) w.add(q);
+    if (consumedSeq !== undefined && consumedSeq > 0)
+      w.add(k.deleteFrom('session_changes').where('session_id', '=', id).where('seq', '<=', consumedSeq).compile());
+    for (const [set, names] of grouped(d.hosts ?? [], (h) => h.name, row.hostPatch))
+      w.add(k.updateTable('session_hosts').set(set).where('session_id', '=', id).where('name', 'in', names).compile());
+    this.projectWrites(w, id, d.projects ?? []);
+    this.instanceWrites(w, id, d.instances ?? []);
+
+    const ops: Applied['ops'] = [];
+    for (const chunk of chunks(uniqueBy(d.ops ?? [], (o) => o.key), 200)) {
+      const q = k
+        .insertInto('ops')
+        .values(
+          chunk.map((op) => ({
+            session_id: id,
+            key: op.key,
+            kind: op.kind,
+            subject: op.subject,
+            args: JSON.stringify(op.args ?? {}),
+            status: 'pending',
+            ref: null,
+            result: null,
+            error: null,
+            attempts: 0,
+            created_at: now,
+            started_at: null,
+            finished_at: null,
+            poll_at: null,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
+        .returning(['id', 'key']);
+      // The rows just written, built from the intents rather than read back: the engine keeps
+      // them in memory, and the intent's strings (host names, ids, kinds) are shared, not copied.
+      w.add(q.compile(), (rows) => {
+        const byKey = new Map(chunk.map((o) => [o.key, o]));
+        for (const r of rows) ops.push(row.newOp(Number(r.id), id, byKey.get(r.key)!, now));
+      });
+    }
+
+    const fanout = new Map<string, number>();
+    const events = uniqueBy(d.events ?? [], (e) => e.key);
+    if (events.length && w instanceof Script)
+      for (const chunk of chunks(events, 500)) w.add(eventsWithFanout(id, chunk, now).compile(k), (rows) => rows.forEach((r) => fanout.set(r.key, Number(r.n))));
+    else if (events.length && w instanceof RunNow) w.then(() => this.fanOut(w.k, id, events, now, fanout));
+
+    for (const q of timelineWrites(k, id, d.timeline ?? [])) w.add(q, (rows) => timelineIds.push(...rows.map((r) => Number(r.id))));
+    return () => {
+      this.growth.note('ops', ops.length);
+      ops.sort((a, b) => a.id - b.id);
+      return { ops, fanout, changeSeq: changeSeq! };
+    };
+  }
+
+  /**
+   * A phase patch that names a plan: null drops it; a plan is written only when it is another plan
+   * than the stored one (a plan never changes once made, so the key tells), so the phase writes of
+   * the steps that follow cost a key lookup, not the plan's megabytes.
+   */
+  private async planWrite(id: string, plan: PersistedPlan | null): Promise<CompiledQuery | null> {
+    if (!plan) return this.db.deleteFrom('session_plans').where('session_id', '=', id).compile();
+    const key = planKey(plan);
+    const stored = await this.db.selectFrom('session_plans').select('plan_key').where('session_id', '=', id).executeTakeFirst();
+    if (stored?.plan_key === key) return null;
+    return this.db
+      .insertInto('session_plans')
+      .values({ session_id: id, plan_key: key, plan: JSON.stringify(plan) })
+      .onConflict((oc) => oc.column('session_id').doUpdateSet((eb) => ({ plan_key: eb.ref('excluded.plan_key'), plan: eb.ref('excluded.plan') })))
+      .compile();
+  }
+
+  /**
+   * SQLite: the events of a decision, and each new one fanned out to the subscriptions it matches
+   * (decided before: already fanned out). One read of the subscriptions per decision.
+   */
+  private async fanOut(trx: Transaction<DB>, id: string, events: NonNullable<Decision['events']>, now: number, fanout: Map<string, number>): Promise<void> {
+    const fresh = new Set<string>();
+    for (const chunk of chunks(events, 200)) {
+      const rows = await trx
+        .insertInto('session_events')
+        .values(chunk.map((ev) => ({ session_id: id, key: ev.key, event_type: ev.eventType, project_id: ev.projectId, payload: JSON.stringify(ev.payload), created_at: now })))
+        .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
+        .returning('key')
+        .execute();
+      for (const r of rows) fresh.add(r.key);
+    }
+    if (!fresh.size) return;
+    const subs = (await trx.selectFrom('subscriptions').selectAll().orderBy('created_at').orderBy('id').execute()).map(row.subscription);
+    const outbox = [];
+    for (const ev of events) {
+      if (!fresh.has(ev.key)) continue;
+      const to = subs.filter((sub) => sub.eventTypes.includes(ev.eventType) && sub.projectId === ev.projectId);
+      fanout.set(ev.key, to.length);
+      for (const sub of to)
+        outbox.push({
+          message_id: randomUUID(),
+          event_key: `${id}:${ev.key}`,
+          session_id: id,
+          subscription_id: sub.id,
+          event_type: ev.eventType,
+          payload: JSON.stringify(ev.payload),
+          status: 'pending',
+          attempts: 0,
+          next_attempt_at: now,
+          last_error: null,
+          last_status: null,
+          created_at: now,
+          delivered_at: null,
+        });
+    }
+    for (const chunk of chunks(outbox, 200))
+      await trx.insertInto('outbox').values(chunk).onConflict((oc) => oc.columns(['event_key', 'subscription_id']).doNothing()).execute();
+  }
+
+  /**
+   * Op outcomes. SQLite: an UPDATE per op (no round trips to save). PostgreSQL: one UPDATE … FROM
+   * (VALUES …) per set of columns patched (a step's outcomes share two or three).
+   */
+  private opPatchWrites(k: Kysely<DB>, id: string, opPatches: ReadonlyMap<number, OpPatch>): CompiledQuery[] {
+    const out: CompiledQuery[] = [];
     const bySet = new Map<string, { cols: (keyof typeof OP_COLUMN_TYPES)[]; rows: [number, Record<string, unknown>][] }>();
     for (const [opId, patch] of opPatches) {
       const set = row.opPatch(patch) as Record<string, unknown>;
       const cols = Object.keys(set).sort() as (keyof typeof OP_COLUMN_TYPES)[];
       if (!cols.length) continue;
       if (this.dialect === 'sqlite') {
-        await trx.updateTable('ops').set(set).where('id', '=', opId).where('session_id', '=', id).execute();
+        out.push(k.updateTable('ops').set(set).where('id', '=', opId).where('session_id', '=', id).compile());
         continue;
       }
       const sig = cols.join(',');
@@ -399,56 +470,53 @@ export class KyselyStore implements Store {
     for (const { cols, rows } of bySet.values())
       for (const part of chunks(rows, 500)) {
         const values = part.map(([opId, set]) => sql`(${opId}::bigint, ${sql.join(cols.map((c) => sql`${set[c]}::${sql.raw(OP_COLUMN_TYPES[c])}`))})`);
-        await sql`update ops as o set ${sql.join(cols.map((c) => sql`${sql.id(c)} = v.${sql.id(c)}`))}
+        out.push(
+          sql`update ops as o set ${sql.join(cols.map((c) => sql`${sql.id(c)} = v.${sql.id(c)}`))}
           from (values ${sql.join(values)}) as v(id, ${sql.join(cols.map((c) => sql.id(c)))})
-          where o.id = v.id and o.session_id = ${id}`.execute(trx);
+          where o.id = v.id and o.session_id = ${id}`.compile(k),
+        );
       }
+    return out;
   }
 
-  /** Project patches: an UPDATE per distinct change, then the rows that did not exist yet inserted. */
-  private async upsertProjects(trx: Transaction<DB>, id: string, patches: NonNullable<Decision['projects']>): Promise<void> {
-    if (!patches.length) return;
-    const ids = [...new Set(patches.map((p) => p.projectId))];
-    const known = new Set<string>();
-    for (const chunk of chunks(ids, 500))
-      for (const r of await trx.selectFrom('session_projects').select('project_id').where('session_id', '=', id).where('project_id', 'in', chunk).execute())
-        known.add(r.project_id);
-    const fresh = new Map<string, ReturnType<typeof row.newProject>>();
-    const updates: typeof patches = [];
-    for (const p of patches) {
-      const n = fresh.get(p.projectId);
-      if (n) Object.assign(n, row.projectPatch(p));
-      else if (known.has(p.projectId)) updates.push(p);
-      else fresh.set(p.projectId, { ...row.newProject(id, p), ...row.projectPatch(p) } as ReturnType<typeof row.newProject>);
+  /**
+   * Project patches merged per project, then one upsert per set of columns patched: a new project
+   * gets its defaults and the patch, a known one only the patched columns (no read first).
+   */
+  private projectWrites(w: Statements, id: string, patches: NonNullable<Decision['projects']>): void {
+    for (const [cols, merged] of byColumns(patches, (p) => p.projectId, row.projectPatch)) {
+      const q = w.k
+        .insertInto('session_projects')
+        .values(merged.map((p) => ({ ...row.newProject(id, p), ...row.projectPatch(p) })))
+        .onConflict((oc) => (cols.length ? oc.columns(['session_id', 'project_id']).doUpdateSet(excluded(cols)) : oc.columns(['session_id', 'project_id']).doNothing()));
+      this.growing(w, 'session_projects', q);
     }
-    for (const [set, pids] of grouped(updates, (p) => p.projectId, row.projectPatch))
-      await trx.updateTable('session_projects').set(set).where('session_id', '=', id).where('project_id', 'in', pids).execute();
-    for (const chunk of chunks([...fresh.values()], 200))
-      await trx.insertInto('session_projects').values(chunk).onConflict((oc) => oc.doNothing()).execute();
-    this.growth.note('session_projects', fresh.size);
   }
 
-  /** Instance patches likewise; a patch of an unknown instance with project and host is a new row. */
-  private async upsertInstances(trx: Transaction<DB>, id: string, patches: NonNullable<Decision['instances']>): Promise<void> {
-    if (!patches.length) return;
-    const fresh = new Map<string, ReturnType<typeof row.newInstance>>();
-    const updates: typeof patches = [];
-    const candidates = patches.filter((i) => i.projectId !== undefined && i.host !== undefined).map((i) => i.instanceId);
-    const known = new Set<string>();
-    for (const chunk of chunks([...new Set(candidates)], 500))
-      for (const r of await trx.selectFrom('session_instances').select('instance_id').where('session_id', '=', id).where('instance_id', 'in', chunk).execute())
-        known.add(r.instance_id);
-    for (const i of patches) {
-      const n = fresh.get(i.instanceId);
-      if (n) Object.assign(n, row.instancePatch(i));
-      else if (i.projectId !== undefined && i.host !== undefined && !known.has(i.instanceId)) fresh.set(i.instanceId, row.newInstance(id, i));
-      else updates.push(i);
+  /**
+   * Instance patches likewise. A patch naming the project and host may be of a new instance: an
+   * upsert; any other patches an existing row: an UPDATE per distinct change.
+   */
+  private instanceWrites(w: Statements, id: string, patches: NonNullable<Decision['instances']>): void {
+    const merged = mergedBy(patches, (i) => i.instanceId);
+    const creates = merged.filter((i) => i.projectId !== undefined && i.host !== undefined);
+    for (const [cols, rows] of byColumns(creates, (i) => i.instanceId, row.instancePatch)) {
+      const q = w.k
+        .insertInto('session_instances')
+        .values(rows.map((i) => row.newInstance(id, i)))
+        .onConflict((oc) => oc.columns(['session_id', 'instance_id']).doUpdateSet(excluded(cols)));
+      this.growing(w, 'session_instances', q);
     }
+    const updates = merged.filter((i) => i.projectId === undefined || i.host === undefined);
     for (const [set, iids] of grouped(updates, (i) => i.instanceId, row.instancePatch))
-      await trx.updateTable('session_instances').set(set).where('session_id', '=', id).where('instance_id', 'in', iids).execute();
-    for (const chunk of chunks([...fresh.values()], 100))
-      await trx.insertInto('session_instances').values(chunk).onConflict((oc) => oc.doNothing()).execute();
-    this.growth.note('session_instances', fresh.size);
+      w.add(w.k.updateTable('session_instances').set(set).where('session_id', '=', id).where('instance_id', 'in', iids).compile());
+  }
+
+  /** An upsert into a table that grows; PostgreSQL counts the rows it inserted (to ANALYZE in time). */
+  private growing(w: Statements, table: GrowingTable, q: { compile(): CompiledQuery; returning: (e: AliasedRawBuilder<boolean, 'fresh'>) => { compile(): CompiledQuery<{ fresh: boolean }> } }): void {
+    if (this.dialect !== 'postgres') return w.add(q.compile());
+    // xmax is 0 on a row version that no transaction has locked or updated: the row was inserted.
+    w.add(q.returning(sql<boolean>`xmax = 0`.as('fresh')).compile(), (rows) => this.growth.note(table, rows.filter((r) => r.fresh).length));
   }
 
   async changesSince(id: string, changeSeq: number, globalSeq: number): Promise<SessionChanges | undefined> {
@@ -1031,18 +1099,27 @@ async function bumpGlobal(trx: Transaction<DB>, kind: 'subscriptions' | 'constra
  * (amortised O(1) per entry; the index on (session_id, id) finds the cut).
  */
 async function insertTimeline(db: Kysely<DB> | Transaction<DB>, sessionId: string, entries: readonly TimelineEntry[]): Promise<void> {
-  if (!entries.length) return;
-  const ids: { id: number }[] = [];
-  for (const chunk of chunks(entries, 500))
-    ids.push(
-      ...(await db
-        .insertInto('timeline')
-        .values(chunk.map((e) => ({ session_id: sessionId, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null })))
-        .returning('id')
-        .execute()),
-    );
-  const first = Number(ids[0]!.id);
-  const last = Number(ids.at(-1)!.id);
+  const ids: number[] = [];
+  for (const q of timelineWrites(db, sessionId, entries)) ids.push(...(await db.executeQuery(q)).rows.map((r) => Number(r.id)));
+  await trimTimeline(db, sessionId, ids);
+}
+
+function timelineWrites(k: Kysely<DB>, sessionId: string, entries: readonly TimelineEntry[]): CompiledQuery<{ id: number }>[] {
+  return chunks(entries, 500).map((chunk) =>
+    k
+      .insertInto('timeline')
+      .values(chunk.map((e) => ({ session_id: sessionId, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null })))
+      .returning('id')
+      .compile(),
+  );
+}
+
+/** After entries got these ids: when they crossed a multiple of TRIM_EVERY, the oldest go. */
+async function trimTimeline(db: Kysely<DB>, sessionId: string, ids: readonly number[]): Promise<void> {
+  if (!ids.length) return;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const id of ids) [first, last] = [Math.min(first, id), Math.max(last, id)];
   if (Math.floor(first / TRIM_EVERY) === Math.floor(last / TRIM_EVERY) && first % TRIM_EVERY !== 0) return;
   const cut = await db
     .selectFrom('timeline')
@@ -1083,26 +1160,6 @@ function deliveryCounts(id: string, rows: { event_key: string; status: string; n
 function phaseWithoutPlan(phase: Phase): string {
   const { plan: _plan, ...rest } = phase;
   return JSON.stringify(rest);
-}
-
-/**
- * A phase patch that names a plan: null drops it; a plan is written only when it is another plan
- * than the stored one (a plan never changes once made, so the key tells), so the phase writes of
- * the steps that follow cost a key lookup, not the plan's megabytes.
- */
-async function writePlan(trx: Transaction<DB>, id: string, plan: PersistedPlan | null): Promise<void> {
-  if (!plan) {
-    await trx.deleteFrom('session_plans').where('session_id', '=', id).execute();
-    return;
-  }
-  const key = planKey(plan);
-  const stored = await trx.selectFrom('session_plans').select('plan_key').where('session_id', '=', id).executeTakeFirst();
-  if (stored?.plan_key === key) return;
-  await trx
-    .insertInto('session_plans')
-    .values({ session_id: id, plan_key: key, plan: JSON.stringify(plan) })
-    .onConflict((oc) => oc.column('session_id').doUpdateSet((eb) => ({ plan_key: eb.ref('excluded.plan_key'), plan: eb.ref('excluded.plan') })))
-    .execute();
 }
 
 /** Projects with a maintenance.scheduled subscription, sorted. */
@@ -1183,4 +1240,101 @@ function hotReads(db: Kysely<DB>) {
       presentIds(d, sessionId, projectId).where('host', '=', host).orderBy('instance_id'),
     ),
   };
+}
+
+// ---- a commit's statements ------------------------------------------------------------------
+
+/** Where a commit's statements go, in order; `then` sees a statement's rows once it has run. */
+interface Statements {
+  /** Builds the statements. */
+  readonly k: Kysely<DB>;
+  add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): void;
+}
+
+/** SQLite: each statement runs in the transaction as it comes, one after the other. */
+class RunNow implements Statements {
+  private chain: Promise<void> = Promise.resolve();
+  constructor(readonly k: Transaction<DB>) {}
+  add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): void {
+    this.chain = this.chain.then(async () => {
+      const r = await this.k.executeQuery(q);
+      then?.(r.rows);
+    });
+  }
+  /** A step that reads as it writes (it runs after what was added before it). */
+  then(step: () => Promise<void>): void {
+    this.chain = this.chain.then(step);
+  }
+  /** Every statement ran (or the first failure, after which none ran). */
+  done(): Promise<void> {
+    return this.chain;
+  }
+}
+
+/** PostgreSQL: the statements gathered into one script, one transaction in one round trip. */
+class Script implements Statements {
+  private readonly parts: { text: string; then?: (rows: never[]) => void }[] = [];
+  constructor(readonly k: Kysely<DB>) {}
+  add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): void {
+    this.parts.push({ text: inlineParameters(q), ...(then && { then: then as (rows: never[]) => void }) });
+  }
+  async run(runner: ScriptRunner): Promise<void> {
+    const results = await runner(this.parts.map((p) => p.text));
+    this.parts.forEach((p, i) => p.then?.(results[i]!.rows as never[]));
+  }
+}
+
+/** Patches merged per row: later fields win, fields a patch leaves undefined keep the earlier value. */
+function mergedBy<P extends object>(patches: readonly P[], key: (p: P) => string): P[] {
+  const out = new Map<string, P>();
+  for (const p of patches) {
+    const prev = out.get(key(p));
+    if (!prev) out.set(key(p), p);
+    else {
+      const next = { ...prev } as Record<string, unknown>;
+      for (const [f, v] of Object.entries(p)) if (v !== undefined) next[f] = v;
+      out.set(key(p), next as P);
+    }
+  }
+  return [...out.values()];
+}
+
+/** Patches merged per row, then grouped by the columns they set (one upsert per group). */
+function byColumns<P extends object>(patches: readonly P[], key: (p: P) => string, toSet: (p: P) => object): [string[], P[]][] {
+  const groups = new Map<string, [string[], P[]]>();
+  for (const p of mergedBy(patches, key)) {
+    const cols = Object.keys(toSet(p)).sort();
+    const sig = cols.join(',');
+    const g = groups.get(sig);
+    if (g) g[1].push(p);
+    else groups.set(sig, [cols, [p]]);
+  }
+  return [...groups.values()].flatMap(([cols, ps]) => chunks(ps, 100).map((c) => [cols, c] as [string[], P[]]));
+}
+
+/** `SET col = excluded.col` for each column: an upsert's update of a known row. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const excluded = (cols: readonly string[]): any => Object.fromEntries(cols.map((c) => [c, sql.ref(`excluded.${c}`)]));
+
+/**
+ * PostgreSQL: a decision's events written, and each new one (decided before: already fanned out)
+ * fanned out to every subscription of its type and project, in one statement that answers how many
+ * outbox rows each new event got. Outbox ids follow the events' order, then the subscriptions'
+ * (created_at, id), as the relay delivers each subscription's rows in id order.
+ */
+function eventsWithFanout(id: string, events: NonNullable<Decision['events']>, now: number) {
+  const rows = events.map((ev, ord) => sql`(${ord}::integer, ${ev.key}::text, ${ev.eventType}::text, ${ev.projectId}::text, ${JSON.stringify(ev.payload)}::text)`);
+  return sql<{ key: string; n: number }>`with ev (ord, key, event_type, project_id, payload) as (values ${sql.join(rows)}),
+    fresh as (
+      insert into session_events (session_id, key, event_type, project_id, payload, created_at)
+      select ${id}, key, event_type, project_id, payload, ${now}::bigint from ev order by ord
+      on conflict (session_id, key) do nothing returning key),
+    sent as (
+      insert into outbox (message_id, event_key, session_id, subscription_id, event_type, payload, status, attempts, next_attempt_at, created_at)
+      select gen_random_uuid()::text, ${id} || ':' || ev.key, ${id}, s.id, ev.event_type, ev.payload, 'pending', 0, ${now}::bigint, ${now}::bigint
+      from ev join fresh on fresh.key = ev.key
+      join subscriptions s on s.project_id is not distinct from ev.project_id and s.event_types::jsonb @> jsonb_build_array(ev.event_type)
+      order by ev.ord, s.created_at, s.id
+      on conflict (event_key, subscription_id) do nothing returning event_key)
+    select fresh.key, count(sent.event_key)::integer as n from fresh left join sent on sent.event_key = ${id} || ':' || fresh.key group by fresh.key`;
 }

@@ -10,6 +10,7 @@ import * as m0007 from './0007_detail_indexes.js';
 import * as m0008 from './0008_project_instances_order.js';
 import * as m0009 from './0009_session_plans.js';
 import * as m0010 from './0010_plugin_callbacks.js';
+import * as m0011 from './0011_fenced_commit.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -22,6 +23,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_project_instances_order': m0008,
   '0009_session_plans': m0009,
   '0010_plugin_callbacks': m0010,
+  '0011_fenced_commit': m0011,
 };
 
 export const migrationProvider: MigrationProvider = {
