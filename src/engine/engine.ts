@@ -398,9 +398,10 @@ export class Engine {
 
   /**
    * Start every pending intent. Returns whether any was started or finished (the world changed).
-   * Scheduling changes, plug-ins and downloads go one at a time, in the order they were decided (a
+   * Scheduling changes, plug-ins and downloads go in the order they were decided, consecutive
+   * scheduling changes of distinct hosts together, each group finished before the next starts (a
    * host is disabled before moves that must not land on it start); then moves and host maintenance
-   * start together, at most `startConcurrency` driver calls at once: each has its own idempotency
+   * start together. At most `startConcurrency` driver calls at once: each has its own idempotency
    * key, and a simulated cloud writes the state of calls made together in one statement.
    */
   private async startOps(ls: LiveSession, lease: Lease): Promise<boolean> {
@@ -417,7 +418,21 @@ export class Engine {
       (op.kind === 'move' || op.kind === 'host_maintenance' ? together : sequential).push(op);
     }
     let changed = false;
-    for (const op of sequential) if (await this.startOp(ls, op, lease)) changed = true;
+    const width = this.opts.startConcurrency;
+    for (let i = 0; i < sequential.length; ) {
+      // Scheduling changes of distinct hosts, next to each other, start together (the first round
+      // of the default workflow disables every compute host); anything else starts alone.
+      const batch = [sequential[i]!];
+      const hosts = new Set([batch[0]!.subject]);
+      for (let j = i + 1; batch[0]!.kind === 'scheduling' && j < sequential.length && batch.length < width; j++) {
+        const op = sequential[j]!;
+        if (op.kind !== 'scheduling' || hosts.has(op.subject)) break;
+        batch.push(op);
+        hosts.add(op.subject);
+      }
+      i += batch.length;
+      if ((await Promise.all(batch.map((op) => this.startOp(ls, op, lease)))).includes(true)) changed = true;
+    }
     const admit = this.moveAdmission();
     if (admit) {
       // Over a cap: wait until a move in flight is next polled (it may have freed a slot by then).
@@ -425,7 +440,6 @@ export class Engine {
       for (const op of held) this.note(ls, op, { pollAt: Math.max(now + this.opts.minPollMs, admit.nextSlot ?? now + this.opts.pollMs) });
       if (held.length) together.splice(0, together.length, ...together.filter((op) => !held.includes(op)));
     }
-    const width = this.opts.startConcurrency;
     for (let i = 0; i < together.length; i += width) {
       const results = await Promise.all(together.slice(i, i + width).map((op) => this.startOp(ls, op, lease)));
       if (results.includes(true)) changed = true;
