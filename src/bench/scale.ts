@@ -40,6 +40,8 @@ export interface Options {
   /** Seconds each host of a `working` load session spends in maintenance; null: long enough for the load. */
   workHostS: number | null;
   probeMs: number;
+  /** Engine section: sessions per store × workflow × size; the median one is reported. */
+  repeat: number;
   out: string;
   pg: string;
   /** Added to each direction of the service's PostgreSQL connections, as if the database were on another machine. */
@@ -84,6 +86,7 @@ const SPECS: OptionSpec[] = [
   { flag: 'timeout', help: 'seconds one run may take (default 60 + 0.12 per host)', apply: (o, v) => (o.timeoutS = positive('--timeout', false)(v)) },
   { flag: 'work-host-s', help: "seconds a working load session's host stays in maintenance (default: enough to outlast the load)", apply: (o, v) => (o.workHostS = positive('--work-host-s', false)(v)) },
   { flag: 'probe-ms', help: 'interval of the session GET probe', apply: (o, v) => (o.probeMs = positive('--probe-ms', true)(v)) },
+  { flag: 'repeat', help: 'engine section: sessions per store, workflow and size; the median is reported', apply: (o, v) => (o.repeat = positive('--repeat', true)(v)) },
   { flag: 'out', help: 'JSON results file', apply: (o, v) => (o.out = v) },
   { flag: 'pg', help: 'PostgreSQL URL whose server gets a fresh database per run', apply: (o, v) => (o.pg = v) },
   {
@@ -108,6 +111,7 @@ export function defaultOptions(): Options {
     timeoutS: null,
     workHostS: null,
     probeMs: 50,
+    repeat: 1,
     out: 'bench-results/scale.json',
     pg: 'postgres://postgres@127.0.0.1:5432/test',
     pgDelayMs: 0,
@@ -471,6 +475,18 @@ export interface EngineResult {
   create_ms: number | null;
   probe: ProbeStats | null;
   peak_rss: { pid: number; rss_mb: number }[];
+  /** With --repeat: every session's time per host, in run order (this result is the median one). */
+  runs_ms_per_host?: (number | null)[];
+}
+
+/**
+ * The median of repeated sessions: the run whose time per host is the median (the lower middle of
+ * an even count), or, when any run did not reach MAINTENANCE_DONE, the first that did not.
+ */
+export function medianRun(runs: EngineResult[]): EngineResult {
+  const bad = runs.find((r) => r.outcome !== 'MAINTENANCE_DONE' || r.engine_ms_per_host === null);
+  const pick = bad ?? [...runs].sort((a, b) => a.engine_ms_per_host! - b.engine_ms_per_host!)[Math.floor((runs.length - 1) / 2)]!;
+  return runs.length > 1 ? { ...pick, runs_ms_per_host: runs.map((r) => r.engine_ms_per_host) } : pick;
 }
 
 async function engineRun(o: Options, store: Store, workflow: Workflow, hosts: number): Promise<EngineResult> {
@@ -753,6 +769,7 @@ export function report(o: Options, engine: EngineResult[], load: LoadResult[], c
           outcome: r.outcome,
           'engine_s': fmt(r.engine_ms === null ? null : r.engine_ms / 1000, 2),
           'ms/host': fmt(r.engine_ms_per_host, 2),
+          ...(o.repeat > 1 && { 'runs_ms/host': (r.runs_ms_per_host ?? []).map((x) => fmt(x, 2)).join(' / ') }),
           'create_ms': fmt(r.create_ms),
           'slowest_answer_ms': fmt(r.probe?.slowest_ms),
           'probe_answers': r.probe?.answers ?? '-',
@@ -830,9 +847,15 @@ async function main(): Promise<number> {
   for (const store of o.stores)
     for (const workflow of o.workflows)
       for (const hosts of o.hosts) {
-        log(`engine: ${store} ${workflow} ${hosts} hosts (timeout ${runTimeoutS(o, hosts)} s)`);
-        const r = await engineRun(o, store, workflow, hosts);
-        log(`  ${r.outcome}${r.engine_ms_per_host !== null ? `, ${r.engine_ms_per_host} ms/host` : ''}${r.probe ? `, slowest answer ${r.probe.slowest_ms} ms` : ''}`);
+        const runs: EngineResult[] = [];
+        for (let k = 1; k <= o.repeat; k++) {
+          log(`engine: ${store} ${workflow} ${hosts} hosts${o.repeat > 1 ? `, run ${k}/${o.repeat}` : ''} (timeout ${runTimeoutS(o, hosts)} s)`);
+          const one = await engineRun(o, store, workflow, hosts);
+          log(`  ${one.outcome}${one.engine_ms_per_host !== null ? `, ${one.engine_ms_per_host} ms/host` : ''}`);
+          runs.push(one);
+        }
+        const r = medianRun(runs);
+        log(`  ${o.repeat > 1 ? 'median: ' : ''}${r.outcome}${r.engine_ms_per_host !== null ? `, ${r.engine_ms_per_host} ms/host` : ''}${r.probe ? `, slowest answer ${r.probe.slowest_ms} ms` : ''}`);
         engine.push(r);
       }
   if (o.loadHosts.length)

@@ -13,19 +13,19 @@ import { api, startTestService, waitForSession } from '../helpers/harness.js';
 class SlowSchedulingDriver extends SimulatedDriver {
   inFlight = 0;
   most = 0;
-  readonly log: string[] = [];
+  readonly calls: string[] = [];
   override async setHostScheduling(...args: Parameters<SimulatedDriver['setHostScheduling']>): Promise<void> {
     this.most = Math.max(this.most, ++this.inFlight);
     try {
       await new Promise((r) => setTimeout(r, 50));
       await super.setHostScheduling(...args);
-      this.log.push(`${args[1] ? 'enable' : 'disable'} ${args[0]}`);
+      this.calls.push(`${args[1] ? 'enable' : 'disable'} ${args[0]}`);
     } finally {
       this.inFlight--;
     }
   }
   override async startHostMaintenance(...args: Parameters<SimulatedDriver['startHostMaintenance']>): Promise<string> {
-    this.log.push(`maintain ${args[0]}`);
+    this.calls.push(`maintain ${args[0]}`);
     return super.startHostMaintenance(...args);
   }
 }
@@ -52,10 +52,10 @@ describe('engine: scheduling changes', () => {
     expect(done.state).toBe('MAINTENANCE_DONE');
     expect(driver.most).toBe(4);
     // The first START_MAINTENANCE disables every compute host, and only then is a host taken down.
-    const firstMaintained = driver.log.findIndex((l) => l.startsWith('maintain'));
-    expect(driver.log.slice(0, firstMaintained).filter((l) => l.startsWith('disable')).sort()).toEqual(hosts.map((h) => `disable ${h}`));
+    const firstMaintained = driver.calls.findIndex((l) => l.startsWith('maintain'));
+    expect(driver.calls.slice(0, firstMaintained).filter((l) => l.startsWith('disable')).sort()).toEqual(hosts.map((h) => `disable ${h}`));
     // Every host is enabled again at the end, as it was found.
-    expect(driver.log.filter((l) => l.startsWith('enable')).sort()).toEqual(hosts.map((h) => `enable ${h}`));
+    expect(driver.calls.filter((l) => l.startsWith('enable')).sort()).toEqual(hosts.map((h) => `enable ${h}`));
     for (const h of hosts) expect((await driver.listHosts()).find((x) => x.name === h)?.enabled).toBe(true);
   });
 });

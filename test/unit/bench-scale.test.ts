@@ -4,6 +4,7 @@ import {
   defaultOptions,
   evaluate,
   INSTANT,
+  medianRun,
   parseOptions,
   runTimeoutS,
   scaleScenario,
@@ -31,6 +32,17 @@ describe('bench:scale options', () => {
     expect(() => parseOptions(['--load-duration', '0'])).toThrow(/positive number/);
     expect(() => parseOptions(['--nope', '1'])).toThrow(/unknown argument/);
     expect(() => parseOptions(['--out'])).toThrow(/needs a value/);
+  });
+
+  it('reports the median of repeated engine sessions, or the first that did not end', () => {
+    expect(parseOptions(['--repeat', '3']).repeat).toBe(3);
+    expect(() => parseOptions(['--repeat', '1.5'])).toThrow(/positive integer/);
+    const run = (ms: number | null, outcome = 'MAINTENANCE_DONE') =>
+      ({ store: 'sqlite', workflow: 'default', hosts: 10, instances: 80, outcome, reason: null, engine_ms: ms === null ? null : ms * 10, engine_ms_per_host: ms, observed_ms: null, create_ms: null, probe: null, peak_rss: [] }) as Parameters<typeof medianRun>[0][number];
+    expect(medianRun([run(9), run(7), run(8)])).toMatchObject({ engine_ms_per_host: 8, runs_ms_per_host: [9, 7, 8] });
+    expect(medianRun([run(9), run(7)]).engine_ms_per_host).toBe(7);
+    expect(medianRun([run(7), run(null, 'TIMEOUT'), run(8)])).toMatchObject({ outcome: 'TIMEOUT', runs_ms_per_host: [7, null, 8] });
+    expect(medianRun([run(5)])).not.toHaveProperty('runs_ms_per_host');
   });
 
   it('keeps a working load session busy for longer than both loads', () => {
