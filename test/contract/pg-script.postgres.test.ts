@@ -39,6 +39,7 @@ describe('literals', () => {
     expect(() => literal({ a: 1 })).toThrow(TypeError);
     expect(() => literal(new Date())).toThrow(TypeError);
     expect(() => inlineParameters(q('select $2', 1))).toThrow(/\$2 has no parameter/);
+    expect(() => inlineParameters(q("select 'no end, $1", 1))).toThrow(/unterminated/);
   });
 });
 
@@ -79,6 +80,13 @@ describe('scripts on PostgreSQL', () => {
       expect((await pool.query(`select count(*)::int as n from ${table}`)).rows[0].n).toBe(0);
       const ok = await run([`insert into ${table} values (1)`, `select count(*)::int as n from ${table}`]);
       expect(ok[1]!.rows[0].n).toBe(1);
+      // A script larger than a part goes out in parts, still one transaction, results in order.
+      const parted = scriptRunner(pool, 40);
+      const inserts = [2, 3, 4, 5].map((i) => `insert into ${table} values (${i}) returning id`);
+      await expect(parted([...inserts, `insert into ${table} values (1)`])).rejects.toThrow(/duplicate key/);
+      expect((await pool.query(`select count(*)::int as n from ${table}`)).rows[0].n).toBe(1);
+      const rows = await parted([...inserts, `select count(*)::int as n from ${table}`]);
+      expect(rows.map((r) => r.rows[0].id ?? r.rows[0].n)).toEqual([2, 3, 4, 5, 5]);
     } finally {
       await pool.query(`drop table ${table}`);
     }
