@@ -1206,11 +1206,10 @@ function uniqueBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
  * Patches merged per row (later fields win), then rows with the same change grouped, so a decision
  * touching many rows the same way is one UPDATE … WHERE key IN (…).
  */
-function grouped<P, S extends object>(patches: readonly P[], key: (p: P) => string, toSet: (p: P) => S): [S, string[]][] {
-  const merged = new Map<string, S>();
-  for (const p of patches) merged.set(key(p), { ...merged.get(key(p)), ...toSet(p) });
+function grouped<P extends object, S extends object>(patches: readonly P[], key: (p: P) => string, toSet: (p: P) => S): [S, string[]][] {
   const bySet = new Map<string, [S, string[]]>();
-  for (const [k, set] of merged) {
+  for (const p of mergedBy(patches, key)) {
+    const [k, set] = [key(p), toSet(p)];
     if (!Object.keys(set).length) continue;
     const sig = JSON.stringify(set);
     const g = bySet.get(sig);
