@@ -32,6 +32,8 @@ export interface SampleVnfmOptions {
   replyDelayMs?: number;
   /** Wait between attempts of a failed reply PUT or API read; default 1000. */
   retryDelayMs?: number;
+  /** Attempts of a reply PUT or API read before giving up; default 6 (the first and 5 retries). */
+  attempts?: number;
   /** Subscription secret (JSON format: the engine signs its POSTs with it). */
   secret?: string;
   /** One message per step, without the project (the caller's logger names it); default: stdout as `vnfm[<project>] message`. */
@@ -210,6 +212,7 @@ export async function startSampleVnfm(opts: SampleVnfmOptions): Promise<SampleVn
   const format = opts.format ?? 'aodh';
   const replyDelayMs = opts.replyDelayMs ?? 0;
   const retryDelayMs = opts.retryDelayMs ?? 1000;
+  const attemptsMax = opts.attempts ?? REPLY_ATTEMPTS;
   const log = opts.log ?? ((msg: string) => void process.stdout.write(`vnfm[${projectId}] ${msg}\n`));
 
   const received: ReceivedEvent[] = [];
@@ -241,7 +244,7 @@ export async function startSampleVnfm(opts: SampleVnfmOptions): Promise<SampleVn
         return await http.get<T>(url, signal);
       } catch (err) {
         const retriable = err instanceof ApiError && (err.status === 0 || err.status >= 500);
-        if (!retriable || attempt >= REPLY_ATTEMPTS || signal.aborted) throw err;
+        if (!retriable || attempt >= attemptsMax || signal.aborted) throw err;
         log(`GET ${url} failed (${formatError(err)}), retrying`);
         await delay(retryDelayMs, undefined, { signal });
       }
@@ -277,8 +280,8 @@ export async function startSampleVnfm(opts: SampleVnfmOptions): Promise<SampleVn
         log(`PUT ${url} ${state}: ${formatError(err)}`);
       }
       if (status >= 200 && status < 300) break;
-      if (attempts >= REPLY_ATTEMPTS) break;
-      log(`PUT ${url} ${state} -> ${status}, retry ${attempts}/${REPLY_ATTEMPTS - 1}`);
+      if (attempts >= attemptsMax) break;
+      log(`PUT ${url} ${state} -> ${status}, retry ${attempts}/${attemptsMax - 1}`);
       await delay(retryDelayMs, undefined, { signal });
     }
     const ok = status >= 200 && status < 300;

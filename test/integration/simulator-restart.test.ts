@@ -52,7 +52,8 @@ describe.each(['sqlite', 'postgres'] as const)('simulated cloud kept in the data
     const args = ['--db', db, '--scenario', scenarioPath, '--reply-window', '60'];
     let fenix: FenixProcess = await startFenix(args, port);
     cleanup.push(() => fenix.kill());
-    const vnfm = await startSampleVnfm({ projectId: 'tenant', api: fenix.url, retryDelayMs: 1000, log: () => {} });
+    // Its replies outlast a slow restart on a loaded machine (the real client's 5 retries may not).
+    const vnfm = await startSampleVnfm({ projectId: 'tenant', api: fenix.url, retryDelayMs: 1000, attempts: 60, log: () => {} });
     cleanup.push(() => vnfm.close());
 
     const id = (await api(fenix.url, 'POST', '/v1/maintenance', { hosts: [] })).body.session_id as string;
