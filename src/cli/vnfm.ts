@@ -212,7 +212,7 @@ export async function startSampleVnfm(opts: SampleVnfmOptions): Promise<SampleVn
   const format = opts.format ?? 'aodh';
   const replyDelayMs = opts.replyDelayMs ?? 0;
   const retryDelayMs = opts.retryDelayMs ?? 1000;
-  const attemptsMax = opts.attempts ?? REPLY_ATTEMPTS;
+  const attemptsMax = Math.max(1, opts.attempts ?? REPLY_ATTEMPTS);
   const log = opts.log ?? ((msg: string) => void process.stdout.write(`vnfm[${projectId}] ${msg}\n`));
 
   const received: ReceivedEvent[] = [];
@@ -517,6 +517,7 @@ interface VnfmCliOptions {
   format: NotificationFormat;
   replyDelayMs: number;
   retryDelayMs: number;
+  attempts: number;
   secret?: string;
   nova?: boolean;
 }
@@ -535,6 +536,7 @@ export function registerVnfmCommand(program: Command): Command {
     .addOption(new Option('--format <format>', 'notification format').choices(['aodh', 'json']).default('aodh'))
     .option('--reply-delay-ms <ms>', 'wait before each reply', intArg('--reply-delay-ms', 0), 0)
     .option('--retry-delay-ms <ms>', 'wait between reply retries', intArg('--retry-delay-ms', 0), 1000)
+    .option('--attempts <n>', 'attempts of a reply or API read before giving up', intArg('--attempts', 1), REPLY_ATTEMPTS)
     .option('--secret <secret>', 'subscription secret (JSON format signing)')
     .option('--nova', "scale through a real Nova with the OS_* variables of the project's openrc, not the simulator API")
     .action(async (own: VnfmCliOptions, cmd: Command) => {
@@ -553,6 +555,7 @@ export function registerVnfmCommand(program: Command): Command {
           format: o.format,
           replyDelayMs: o.replyDelayMs,
           retryDelayMs: o.retryDelayMs,
+          attempts: o.attempts,
           secret: o.secret,
           ...(o.nova && { scaler: novaScaler(novaScalerFromEnv()) }),
         });

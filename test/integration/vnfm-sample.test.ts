@@ -342,6 +342,14 @@ describe('sample VNFM (Doctor app manager)', () => {
     expect(vnfm.replies[1]).toMatchObject({ state: 'ACK_MAINTENANCE_COMPLETE', status: 500, attempts: 6, ok: false });
   });
 
+  it('retries as often as its attempts allow (a service that restarts slowly)', async () => {
+    await vnfm.close();
+    vnfm = await startSampleVnfm({ projectId: 'p1', api: api.url, token: 'tok', retryDelayMs: 10, attempts: 9, log: (l) => lines.push(l) });
+    api.replyFailures = [500, 500, 500, 500, 500, 500, 500];
+    await notify({ state: 'SCALE_IN' });
+    expect(vnfm.replies).toMatchObject([{ state: 'ACK_SCALE_IN', status: 200, attempts: 8, ok: true }]);
+  });
+
   it('answers the webhook before the reply is sent', async () => {
     api.replyLatencyMs = 300;
     api.projectInstanceIds = ['i-1'];
