@@ -1,7 +1,7 @@
 // The Store port over Kysely: one implementation for every SQL dialect. Dialect-specific setup
 // (connections, pragmas, type parsers) lives in sqlite/ and postgres/.
 import { randomUUID } from 'node:crypto';
-import { CompiledQuery, Migrator, sql, type AliasedRawBuilder, type Kysely, type QueryCreator, type Transaction } from 'kysely';
+import { Migrator, sql, type AliasedRawBuilder, type CompiledQuery, type Kysely, type QueryCreator, type Transaction } from 'kysely';
 import { ownedConstraints, type Constraints, type GroupConstraint, type InstanceConstraint, type PersistedPlan } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type {
@@ -262,14 +262,12 @@ export class KyselyStore implements Store {
       let applied: Applied;
       if (this.script) {
         const w = new Script(this.db);
-        const result = this.writeDecision(w, id, fence, d, now, consumedSeq, opPatches, plan, timelineIds);
+        const result = await this.writeDecision(w, id, fence, d, now, consumedSeq, opPatches, plan, timelineIds);
         await w.run(this.script);
         applied = result();
       } else {
         applied = await this.db.transaction().execute(async (trx) => {
-          const w = new RunNow(trx);
-          const result = this.writeDecision(w, id, fence, d, now, consumedSeq, opPatches, plan, timelineIds);
-          await w.done();
+          const result = await this.writeDecision(new RunNow(trx), id, fence, d, now, consumedSeq, opPatches, plan, timelineIds);
           return result();
         });
       }
@@ -284,11 +282,12 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * The statements of a commit, in order, given to `w`; answers a function that reads what was
-   * written once they ran. The first one is the fenced update of the session row: if it matches no
-   * row (another engine holds the session), nothing after it is applied.
+   * The statements of a commit, in order, given to `w`, which may run each as it comes (SQLite), so
+   * a large commit's statements are built one at a time, never all held at once; answers a function
+   * that reads what was written once they ran. The first one is the fenced update of the session
+   * row: if it matches no row (another engine holds the session), nothing after it is applied.
    */
-  private writeDecision(
+  private async writeDecision(
     w: Statements,
     id: string,
     fence: number,
@@ -298,7 +297,7 @@ export class KyselyStore implements Store {
     opPatches: ReadonlyMap<number, OpPatch> | undefined,
     plan: CompiledQuery | null,
     timelineIds: number[],
-  ): () => Applied {
+  ): Promise<() => Applied> {
     const k = w.k;
     const s = d.session;
     let changeSeq: number | undefined;
@@ -325,21 +324,21 @@ export class KyselyStore implements Store {
     };
     if (w instanceof Script) {
       // fenix_fenced raises when the update matched no row, which stops and rolls back the script.
-      w.add(k.with('fenced', fenced).selectNoFrom(sql<number>`fenix_fenced((select change_seq from fenced))`.as('change_seq')).compile(), seen);
+      await w.add(k.with('fenced', fenced).selectNoFrom(sql<number>`fenix_fenced((select change_seq from fenced))`.as('change_seq')).compile(), seen);
       // A decision without new intents is re-derived if lost; one with intents must be on disk
       // before the engine carries them out (never leave a host disabled without the record).
-      if (!d.ops?.length) w.add(k.selectNoFrom(sql`set_config('synchronous_commit', 'off', true)`.as('relaxed')).compile());
-    } else w.add(fenced(k).compile(), seen);
+      if (!d.ops?.length) await w.add(k.selectNoFrom(sql`set_config('synchronous_commit', 'off', true)`.as('relaxed')).compile());
+    } else await w.add(fenced(k).compile(), seen);
 
-    if (plan) w.add(plan);
+    if (plan) await w.add(plan);
     // Outcomes of the ops the engine carried out since its last write (same fence, same transaction).
-    if (opPatches?.size) for (const q of this.opPatchWrites(k, id, opPatches)) w.add(q);
+    if (opPatches?.size) for (const q of this.opPatchWrites(k, id, opPatches)) await w.add(q);
     if (consumedSeq !== undefined && consumedSeq > 0)
-      w.add(k.deleteFrom('session_changes').where('session_id', '=', id).where('seq', '<=', consumedSeq).compile());
+      await w.add(k.deleteFrom('session_changes').where('session_id', '=', id).where('seq', '<=', consumedSeq).compile());
     for (const [set, names] of grouped(d.hosts ?? [], (h) => h.name, row.hostPatch))
-      w.add(k.updateTable('session_hosts').set(set).where('session_id', '=', id).where('name', 'in', names).compile());
-    this.projectWrites(w, id, d.projects ?? []);
-    this.instanceWrites(w, id, d.instances ?? []);
+      await w.add(k.updateTable('session_hosts').set(set).where('session_id', '=', id).where('name', 'in', names).compile());
+    await this.projectWrites(w, id, d.projects ?? []);
+    await this.instanceWrites(w, id, d.instances ?? []);
 
     const ops: Applied['ops'] = [];
     for (const chunk of chunks(uniqueBy(d.ops ?? [], (o) => o.key), 200)) {
@@ -367,7 +366,7 @@ export class KyselyStore implements Store {
         .returning(['id', 'key']);
       // The rows just written, built from the intents rather than read back: the engine keeps
       // them in memory, and the intent's strings (host names, ids, kinds) are shared, not copied.
-      w.add(q.compile(), (rows) => {
+      await w.add(q.compile(), (rows) => {
         const byKey = new Map(chunk.map((o) => [o.key, o]));
         for (const r of rows) ops.push(row.newOp(Number(r.id), id, byKey.get(r.key)!, now));
       });
@@ -376,10 +375,10 @@ export class KyselyStore implements Store {
     const fanout = new Map<string, number>();
     const events = uniqueBy(d.events ?? [], (e) => e.key);
     if (events.length && w instanceof Script)
-      for (const chunk of chunks(events, 500)) w.add(eventsWithFanout(id, chunk, now).compile(k), (rows) => rows.forEach((r) => fanout.set(r.key, Number(r.n))));
-    else if (events.length && w instanceof RunNow) w.then(() => this.fanOut(w.k, id, events, now, fanout));
+      for (const chunk of chunks(events, 500)) await w.add(eventsWithFanout(id, chunk, now).compile(k), (rows) => rows.forEach((r) => fanout.set(r.key, Number(r.n))));
+    else if (events.length && w instanceof RunNow) await this.fanOut(w.k, id, events, now, fanout);
 
-    for (const q of timelineWrites(k, id, d.timeline ?? [])) w.add(q, (rows) => timelineIds.push(...rows.map((r) => Number(r.id))));
+    for (const q of timelineWrites(k, id, d.timeline ?? [])) await w.add(q, (rows) => timelineIds.push(...rows.map((r) => Number(r.id))));
     return () => {
       this.growth.note('ops', ops.length);
       ops.sort((a, b) => a.id - b.id);
@@ -451,15 +450,14 @@ export class KyselyStore implements Store {
    * Op outcomes. SQLite: an UPDATE per op (no round trips to save). PostgreSQL: one UPDATE … FROM
    * (VALUES …) per set of columns patched (a step's outcomes share two or three).
    */
-  private opPatchWrites(k: Kysely<DB>, id: string, opPatches: ReadonlyMap<number, OpPatch>): CompiledQuery[] {
-    const out: CompiledQuery[] = [];
+  private *opPatchWrites(k: Kysely<DB>, id: string, opPatches: ReadonlyMap<number, OpPatch>): Generator<CompiledQuery> {
     const bySet = new Map<string, { cols: (keyof typeof OP_COLUMN_TYPES)[]; rows: [number, Record<string, unknown>][] }>();
     for (const [opId, patch] of opPatches) {
       const set = row.opPatch(patch) as Record<string, unknown>;
       const cols = Object.keys(set).sort() as (keyof typeof OP_COLUMN_TYPES)[];
       if (!cols.length) continue;
       if (this.dialect === 'sqlite') {
-        out.push(k.updateTable('ops').set(set).where('id', '=', opId).where('session_id', '=', id).compile());
+        yield k.updateTable('ops').set(set).where('id', '=', opId).where('session_id', '=', id).compile();
         continue;
       }
       const sig = cols.join(',');
@@ -470,26 +468,23 @@ export class KyselyStore implements Store {
     for (const { cols, rows } of bySet.values())
       for (const part of chunks(rows, 500)) {
         const values = part.map(([opId, set]) => sql`(${opId}::bigint, ${sql.join(cols.map((c) => sql`${set[c]}::${sql.raw(OP_COLUMN_TYPES[c])}`))})`);
-        out.push(
-          sql`update ops as o set ${sql.join(cols.map((c) => sql`${sql.id(c)} = v.${sql.id(c)}`))}
+        yield sql`update ops as o set ${sql.join(cols.map((c) => sql`${sql.id(c)} = v.${sql.id(c)}`))}
           from (values ${sql.join(values)}) as v(id, ${sql.join(cols.map((c) => sql.id(c)))})
-          where o.id = v.id and o.session_id = ${id}`.compile(k),
-        );
+          where o.id = v.id and o.session_id = ${id}`.compile(k);
       }
-    return out;
   }
 
   /**
    * Project patches merged per project, then one upsert per set of columns patched: a new project
    * gets its defaults and the patch, a known one only the patched columns (no read first).
    */
-  private projectWrites(w: Statements, id: string, patches: NonNullable<Decision['projects']>): void {
+  private async projectWrites(w: Statements, id: string, patches: NonNullable<Decision['projects']>): Promise<void> {
     for (const [cols, merged] of byColumns(patches, (p) => p.projectId, row.projectPatch)) {
       const q = w.k
         .insertInto('session_projects')
         .values(merged.map((p) => ({ ...row.newProject(id, p), ...row.projectPatch(p) })))
         .onConflict((oc) => (cols.length ? oc.columns(['session_id', 'project_id']).doUpdateSet(excluded(cols)) : oc.columns(['session_id', 'project_id']).doNothing()));
-      this.growing(w, 'session_projects', q);
+      await this.growing(w, 'session_projects', q);
     }
   }
 
@@ -497,7 +492,7 @@ export class KyselyStore implements Store {
    * Instance patches likewise. A patch naming the project and host may be of a new instance: an
    * upsert; any other patches an existing row: an UPDATE per distinct change.
    */
-  private instanceWrites(w: Statements, id: string, patches: NonNullable<Decision['instances']>): void {
+  private async instanceWrites(w: Statements, id: string, patches: NonNullable<Decision['instances']>): Promise<void> {
     const merged = mergedBy(patches, (i) => i.instanceId);
     const creates = merged.filter((i) => i.projectId !== undefined && i.host !== undefined);
     for (const [cols, rows] of byColumns(creates, (i) => i.instanceId, row.instancePatch)) {
@@ -505,18 +500,18 @@ export class KyselyStore implements Store {
         .insertInto('session_instances')
         .values(rows.map((i) => row.newInstance(id, i)))
         .onConflict((oc) => oc.columns(['session_id', 'instance_id']).doUpdateSet(excluded(cols)));
-      this.growing(w, 'session_instances', q);
+      await this.growing(w, 'session_instances', q);
     }
     const updates = merged.filter((i) => i.projectId === undefined || i.host === undefined);
     for (const [set, iids] of grouped(updates, (i) => i.instanceId, row.instancePatch))
-      w.add(w.k.updateTable('session_instances').set(set).where('session_id', '=', id).where('instance_id', 'in', iids).compile());
+      await w.add(w.k.updateTable('session_instances').set(set).where('session_id', '=', id).where('instance_id', 'in', iids).compile());
   }
 
   /** An upsert into a table that grows; PostgreSQL counts the rows it inserted (to ANALYZE in time). */
-  private growing(w: Statements, table: GrowingTable, q: { compile(): CompiledQuery; returning: (e: AliasedRawBuilder<boolean, 'fresh'>) => { compile(): CompiledQuery<{ fresh: boolean }> } }): void {
+  private async growing(w: Statements, table: GrowingTable, q: { compile(): CompiledQuery; returning: (e: AliasedRawBuilder<boolean, 'fresh'>) => { compile(): CompiledQuery<{ fresh: boolean }> } }): Promise<void> {
     if (this.dialect !== 'postgres') return w.add(q.compile());
     // xmax is 0 on a row version that no transaction has locked or updated: the row was inserted.
-    w.add(q.returning(sql<boolean>`xmax = 0`.as('fresh')).compile(), (rows) => this.growth.note(table, rows.filter((r) => r.fresh).length));
+    return w.add(q.returning(sql<boolean>`xmax = 0`.as('fresh')).compile(), (rows) => this.growth.note(table, rows.filter((r) => r.fresh).length));
   }
 
   async changesSince(id: string, changeSeq: number, globalSeq: number): Promise<SessionChanges | undefined> {
@@ -1243,33 +1238,26 @@ function hotReads(db: Kysely<DB>) {
 
 // ---- a commit's statements ------------------------------------------------------------------
 
-/** Where a commit's statements go, in order; `then` sees a statement's rows once it has run. */
+/**
+ * Where a commit's statements go, in order; `then` sees a statement's rows once it has run. The
+ * writer awaits each `add` before it builds the next statement.
+ */
 interface Statements {
   /** Builds the statements. */
   readonly k: Kysely<DB>;
-  add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): void;
+  add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): Promise<void>;
 }
 
-/** SQLite: each statement runs in the transaction as it comes, one after the other. */
+/**
+ * SQLite: each statement runs in the transaction as it comes (in-process: no round trip to save),
+ * so a large session's first step (800 inserts of 100 rows) holds one statement at a time.
+ */
 class RunNow implements Statements {
-  private chain: Promise<void> = Promise.resolve();
   constructor(readonly k: Transaction<DB>) {}
-  add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): void {
-    // Only the text and the values wait for their turn, not the query's tree (a large session's
-    // first step queues 800 inserts of 100 rows: their trees would take hundreds of MB).
-    const { sql: text, parameters } = q;
-    this.chain = this.chain.then(async () => {
-      const r = await this.k.executeQuery<R>(CompiledQuery.raw(text, parameters as unknown[]));
-      then?.(r.rows);
-    });
-  }
-  /** A step that reads as it writes (it runs after what was added before it). */
-  then(step: () => Promise<void>): void {
-    this.chain = this.chain.then(step);
-  }
-  /** Every statement ran (or the first failure, after which none ran). */
-  done(): Promise<void> {
-    return this.chain;
+  async add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): Promise<void> {
+    // Run first, then call back: `then?.(await …)` would skip the statement when there is no `then`.
+    const { rows } = await this.k.executeQuery<R>(q);
+    then?.(rows);
   }
 }
 
@@ -1277,8 +1265,9 @@ class RunNow implements Statements {
 class Script implements Statements {
   private readonly parts: { text: string; then?: (rows: never[]) => void }[] = [];
   constructor(readonly k: Kysely<DB>) {}
-  add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): void {
+  add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): Promise<void> {
     this.parts.push({ text: inlineParameters(q), ...(then && { then: then as (rows: never[]) => void }) });
+    return Promise.resolve();
   }
   async run(runner: ScriptRunner): Promise<void> {
     const results = await runner(this.parts.map((p) => p.text));
