@@ -1204,8 +1204,9 @@ function uniqueBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
 function grouped<P extends object, S extends object>(patches: readonly P[], key: (p: P) => string, toSet: (p: P) => S): [S, string[]][] {
   const bySet = new Map<string, [S, string[]]>();
   for (const p of mergedBy(patches, key)) {
-    const [k, set] = [key(p), toSet(p)];
+    const set = toSet(p);
     if (!Object.keys(set).length) continue;
+    const k = key(p);
     const sig = JSON.stringify(set);
     const g = bySet.get(sig);
     if (g) g[1].push(k);
@@ -1265,9 +1266,8 @@ class RunNow implements Statements {
 class Script implements Statements {
   private readonly parts: { text: string; then?: (rows: never[]) => void }[] = [];
   constructor(readonly k: Kysely<DB>) {}
-  add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): Promise<void> {
+  async add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): Promise<void> {
     this.parts.push({ text: inlineParameters(q), ...(then && { then: then as (rows: never[]) => void }) });
-    return Promise.resolve();
   }
   async run(runner: ScriptRunner): Promise<void> {
     const results = await runner(this.parts.map((p) => p.text));
