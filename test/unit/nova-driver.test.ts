@@ -35,6 +35,14 @@ class FakeNova {
     { id: 3, binary: 'nova-compute', host: 'c3', status: 'enabled' },
   ];
   confirmAnswers: number[] = [];
+  /** Placement: each provider's traits (provider uuid = `rp-<host>`). */
+  traits = new Map(this.services.map((s) => [`rp-${s.host}`, ['COMPUTE_NODE']]));
+  /** Enables after which nova-compute fails to remove COMPUTE_STATUS_DISABLED (placement's 409). */
+  stuckEnables = 0;
+  /** Placement: the consumers holding allocations on each provider. */
+  allocations = new Map<string, string[]>();
+  /** Hypervisor ids are resource provider uuids (2.53+ with placement). */
+  placementIds = false;
 
   session(): KeystoneSession {
     const ok = <T>(body: T, headers: Record<string, string> = {}) => ({ status: 200, headers: { date: new Date(this.now).toUTCString(), ...headers }, body });
@@ -43,6 +51,13 @@ class FakeNova {
       request: async (service: string, path: string, o: { method?: string; body?: unknown } = {}) => {
         const method = o.method ?? 'GET';
         this.requests.push({ method, path, ...(o.body !== undefined && { body: o.body }) });
+        if (service === 'placement') {
+          const uuid = path.split('/')[2]!;
+          if (path.endsWith('/traits')) return ok({ traits: this.traits.get(uuid) });
+          if (path.endsWith('/inventories')) return ok({ inventories: { VCPU: { total: 8, reserved: 0, allocation_ratio: 1 } } });
+          if (path.endsWith('/usages')) return ok({ usages: { VCPU: 0 } });
+          if (path.endsWith('/allocations')) return ok({ allocations: Object.fromEntries((this.allocations.get(uuid) ?? []).map((c) => [c, { resources: { VCPU: 2 } }])) });
+        }
         if (service !== 'compute') throw new Error(`unexpected service ${service}`);
         if (path === '') return ok({ version: { version: '2.95', min_version: '2.1' } });
         if (path.startsWith('/os-services') && method === 'GET') {
@@ -53,9 +68,16 @@ class FakeNova {
           const id = Number(path.split('/')[2]);
           const svc = this.services.find((s) => s.id === id)!;
           svc.status = (o.body as { status: string }).status;
+          // nova-compute syncs the trait during the PUT (an RPC call), best effort.
+          const rp = `rp-${svc.host}`;
+          const others = this.traits.get(rp)!.filter((t) => t !== 'COMPUTE_STATUS_DISABLED');
+          if (svc.status === 'disabled') this.traits.set(rp, [...others, 'COMPUTE_STATUS_DISABLED']);
+          else if (this.stuckEnables > 0) this.stuckEnables--;
+          else this.traits.set(rp, others);
           return ok({ service: svc });
         }
-        if (path.startsWith('/os-hypervisors')) return ok({ hypervisors: this.services.map((s) => ({ id: s.id, hypervisor_hostname: s.host, service: { host: s.host }, vcpus: 8, vcpus_used: 0 })) });
+        if (path.startsWith('/os-hypervisors'))
+          return ok({ hypervisors: this.services.map((s) => ({ id: this.placementIds ? `rp-${s.host}` : s.id, hypervisor_hostname: s.host, service: { host: s.host }, vcpus: 8, vcpus_used: 0 })) });
         if (path.startsWith('/servers/detail')) return ok({ servers: [this.server] });
         if (path === `/servers/${SERVER}` && method === 'GET') return ok({ server: structuredClone(this.server) });
         if (path === `/servers/${SERVER}/metadata/fenix_move` && method === 'PUT') {
@@ -92,15 +114,18 @@ class FakeEvents implements NovaEventSource {
     this.ls.add(l);
     return () => this.ls.delete(l);
   }
-  emit(eventType: string, p: { host?: string; state?: string; taskState?: string | null } = {}) {
-    const e: NovaEvent = { kind: 'instance', eventType, uuid: SERVER, host: p.host ?? null, state: p.state ?? 'active', taskState: p.taskState ?? null, tenantId: 'p1', name: 'vm1', vcpus: 2 };
+  emit(eventType: string, p: { host?: string; state?: string; taskState?: string | null; metadata?: Record<string, string> } = {}) {
+    const e: NovaEvent = {
+      kind: 'instance', eventType, uuid: SERVER, host: p.host ?? null, state: p.state ?? 'active', taskState: p.taskState ?? null, tenantId: 'p1', name: 'vm1', vcpus: 2, metadata: p.metadata ?? null,
+    };
     for (const l of this.ls) l(e);
   }
 }
 
-function setup(opts: { events?: FakeEvents } = {}) {
+function setup(opts: { events?: FakeEvents; placement?: boolean } = {}) {
   const nova = new FakeNova();
-  const driver = new OpenStackDriver(nova.session(), { now: () => nova.now, capacity: 'hypervisors', ...(opts.events && { events: opts.events }) });
+  nova.placementIds = opts.placement === true;
+  const driver = new OpenStackDriver(nova.session(), { now: () => nova.now, capacity: opts.placement ? 'placement' : 'hypervisors', ...(opts.events && { events: opts.events }) });
   return { nova, driver };
 }
 
@@ -236,6 +261,114 @@ describe('OpenStack driver: asking Nova little and exactly', () => {
   });
 });
 
+describe('OpenStack driver: events that name the move answer for it', () => {
+  it('confirms and finishes a move from its events alone: no look at the server after the read before the move', async () => {
+    const events = new FakeEvents();
+    const { nova, driver } = setup({ events });
+    const ref = await driver.startMove(SERVER, 'MIGRATE', 's1:k', { target: 'c3' });
+    const meta = { fenix_move: ref };
+    const gets = () => nova.count('GET', new RegExp(`^/servers/${SERVER}$`));
+    const confirms = () => nova.requests.filter((r) => JSON.stringify(r.body ?? '').includes('confirmResize')).length;
+    const base = gets();
+    Object.assign(nova.server, { status: 'VERIFY_RESIZE', 'OS-EXT-STS:task_state': null, 'OS-EXT-SRV-ATTR:host': 'c3' });
+    events.emit('instance.resize_finish.end', { host: 'c3', state: 'resized', metadata: meta });
+    nova.now += 100;
+    expect(await driver.getOperation(ref)).toMatchObject({ status: 'running', host: 'c3' });
+    expect(confirms()).toBe(1);
+    // The same state told again (instance.update after resize_finish.end): no second confirmation.
+    events.emit('instance.update', { host: 'c3', state: 'resized', metadata: meta });
+    nova.now += 100;
+    await driver.getOperation(ref);
+    expect(confirms()).toBe(1);
+    // While the confirmation runs, nothing is asked (its end comes as an event).
+    nova.now += 2_000;
+    await driver.getOperation(ref);
+    Object.assign(nova.server, { status: 'ACTIVE' });
+    events.emit('instance.resize_confirm.end', { host: 'c3', state: 'active', metadata: meta });
+    nova.now += 100;
+    expect(await driver.getOperation(ref)).toEqual({ status: 'done', host: 'c3' });
+    expect(gets()).toBe(base);
+  });
+
+  it('a late event of an earlier move, one still on the source, or one that carries no metadata is checked with a look', async () => {
+    const events = new FakeEvents();
+    const { nova, driver } = setup({ events });
+    const ref = await driver.startMove(SERVER, 'MIGRATE', 's1:k2');
+    const gets = () => nova.count('GET', new RegExp(`^/servers/${SERVER}$`));
+    const confirms = () => nova.requests.filter((r) => JSON.stringify(r.body ?? '').includes('confirmResize')).length;
+    const base = gets();
+    // An earlier move's confirmation, told late: it names another ref. The server is still migrating.
+    nova.server['OS-EXT-STS:task_state'] = 'resize_migrating';
+    events.emit('instance.resize_finish.end', { host: 'c2', state: 'resized', metadata: { fenix_move: 'nova-move:m:other:1:000000000000:c9' } });
+    nova.now += 100;
+    expect(await driver.getOperation(ref)).toMatchObject({ status: 'running' });
+    expect([gets(), confirms()]).toEqual([base + 1, 0]);
+    // An event on the source host, even naming this move, is no proof that it landed.
+    events.emit('instance.update', { host: 'c1', state: 'active', metadata: { fenix_move: ref } });
+    nova.now += 100;
+    expect(await driver.getOperation(ref)).toMatchObject({ status: 'running' });
+    expect(gets()).toBe(base + 2);
+    // No metadata in the payload (an older Nova): a look, which confirms.
+    Object.assign(nova.server, { status: 'VERIFY_RESIZE', 'OS-EXT-STS:task_state': null, 'OS-EXT-SRV-ATTR:host': 'c2' });
+    events.emit('instance.resize_finish.end', { host: 'c2', state: 'resized' });
+    nova.now += 100;
+    await driver.getOperation(ref);
+    expect([gets(), confirms()]).toEqual([base + 3, 1]);
+  });
+
+  it('a move that an event says settled elsewhere than the planned target fails, saying where', async () => {
+    const events = new FakeEvents();
+    const { nova, driver } = setup({ events });
+    const ref = await driver.startMove(SERVER, 'LIVE_MIGRATE', 's1:k3', { target: 'c2' });
+    events.emit('instance.live_migration_post_dest.end', { host: 'c3', state: 'active', metadata: { fenix_move: ref } });
+    nova.now += 100;
+    expect(await driver.getOperation(ref)).toEqual({ status: 'failed', error: 'landed on c3, not on the planned c2', host: 'c3' });
+  });
+});
+
+describe('OpenStack driver: an enabled host is schedulable again', () => {
+  it("reads the provider's traits back after an enable, and enables again when Nova left COMPUTE_STATUS_DISABLED", async () => {
+    const { nova, driver } = setup({ placement: true });
+    await driver.watch(null); // the inventory: services, hypervisors (provider uuids), placement
+    const puts = () => nova.requests.filter((r) => r.method === 'PUT' && r.path === '/os-services/2').map((r) => (r.body as { status: string }).status);
+    await driver.setHostScheduling('c2', false, 'maintenance');
+    expect(nova.traits.get('rp-c2')).toContain('COMPUTE_STATUS_DISABLED');
+    // Nova's sync works: one PUT, one read of the traits.
+    await driver.setHostScheduling('c2', true, 'maintenance');
+    expect(puts()).toEqual(['disabled', 'enabled']);
+    expect(nova.count('GET', /^\/resource_providers\/rp-c2\/traits$/)).toBe(1);
+    // Nova's sync fails once (placement's 409): disabled and enabled again, then the trait is gone.
+    await driver.setHostScheduling('c2', false, 'maintenance');
+    nova.stuckEnables = 1;
+    await driver.setHostScheduling('c2', true, 'maintenance');
+    expect(puts()).toEqual(['disabled', 'enabled', 'disabled', 'enabled', 'disabled', 'enabled']);
+    expect(nova.traits.get('rp-c2')).toEqual(['COMPUTE_NODE']);
+    // It keeps failing: three more tries, then Nova's periodic task is left to fix it (no error).
+    await driver.setHostScheduling('c2', false, 'maintenance');
+    nova.stuckEnables = 10;
+    await driver.setHostScheduling('c2', true, 'maintenance');
+    expect(puts().length).toBe(6 + 2 + 2 * 3);
+  });
+
+  it('waits for the moves off a host to release their allocations before it enables the host', async () => {
+    const { nova, driver } = setup({ placement: true });
+    await driver.watch(null); // the server vm1 is on c1
+    await driver.setHostScheduling('c1', false, 'maintenance');
+    // The migration of a move off c1 still holds its allocation there; the server itself stays.
+    nova.allocations.set('rp-c1', [SERVER, 'migration-1']);
+    let releasedAt = 0;
+    setTimeout(() => {
+      nova.allocations.set('rp-c1', [SERVER]);
+      releasedAt = nova.requests.length;
+    }, 450);
+    await driver.setHostScheduling('c1', true, 'maintenance');
+    const enable = nova.requests.findIndex((r) => r.method === 'PUT' && r.path === '/os-services/1' && (r.body as { status: string }).status === 'enabled');
+    expect(releasedAt).toBeGreaterThan(0);
+    expect(enable).toBeGreaterThanOrEqual(releasedAt);
+    expect(nova.count('GET', /^\/resource_providers\/rp-c1\/allocations$/)).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe("Nova's versioned notifications", () => {
   it('reads instance.* and service.update from the oslo envelope, and ignores anything else', () => {
     const envelope = (m: object) => JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': JSON.stringify(m) });
@@ -246,11 +379,11 @@ describe("Nova's versioned notifications", () => {
         publisher_id: 'nova-compute:compute2',
         payload: {
           'nova_object.name': 'InstanceActionResizePrepPayload',
-          'nova_object.data': { uuid: SERVER, host: 'compute2', state: 'resized', task_state: null, tenant_id: 'p1', display_name: 'vm1', flavor: { 'nova_object.data': { vcpus: 2 } } },
+          'nova_object.data': { uuid: SERVER, host: 'compute2', state: 'resized', task_state: null, tenant_id: 'p1', display_name: 'vm1', flavor: { 'nova_object.data': { vcpus: 2 } }, metadata: { fenix_move: 'r1', n: 3 } },
         },
       }),
     );
-    expect(inst).toEqual({ kind: 'instance', eventType: 'instance.resize_finish.end', uuid: SERVER, host: 'compute2', state: 'resized', taskState: null, tenantId: 'p1', name: 'vm1', vcpus: 2 });
+    expect(inst).toEqual({ kind: 'instance', eventType: 'instance.resize_finish.end', uuid: SERVER, host: 'compute2', state: 'resized', taskState: null, tenantId: 'p1', name: 'vm1', vcpus: 2, metadata: { fenix_move: 'r1' } });
     const svc = parseNovaNotification(
       envelope({ event_type: 'service.update', payload: { 'nova_object.data': { host: 'compute1', binary: 'nova-compute', disabled: true, disabled_reason: 'maintenance' } } }),
     );

@@ -142,7 +142,11 @@ interface MoveWatch {
   confirmed: boolean;
   /** The answer of the last look, repeated until the next one. */
   last: OpStatus | null;
+  /** The newest milestone event of the server since the last look (fromEvent may answer from it). */
+  seen: InstanceEvent | null;
 }
+
+type InstanceEvent = Extract<NovaEvent, { kind: 'instance' }>;
 
 const KIND_CODE: Record<string, MoveKind> = { m: 'MIGRATE', l: 'LIVE_MIGRATE' };
 const CODE_OF: Partial<Record<MoveKind, string>> = { MIGRATE: 'm', LIVE_MIGRATE: 'l' };
@@ -163,9 +167,16 @@ export function decodeMoveRef(ref: string): MoveRef | null {
 
 /** An event that says a step of a move ended: worth one look at the server. */
 const MILESTONE = /(\.error|resize_finish\.end|resize_confirm\.end|resize_revert\.end|live_migration_(post|post_dest|rollback|rollback_dest|abort)\.end|delete\.end)$/;
-const isMilestone = (e: Extract<NovaEvent, { kind: 'instance' }>): boolean =>
+const isMilestone = (e: InstanceEvent): boolean =>
   MILESTONE.test(e.eventType) || (e.eventType === 'instance.update' && e.taskState === null) || e.state === 'error';
 
+/** The trait nova-compute puts on the resource provider of a disabled service (the scheduler skips it). */
+const DISABLED_TRAIT = 'COMPUTE_STATUS_DISABLED';
+/** Times an enable is repeated when Nova left the provider marked disabled (schedulableAgain). */
+const SYNC_ATTEMPTS = 3;
+/** Longest wait for the moves off a host to release their allocations before it is enabled (movesSettled). */
+const SETTLE_MS = 5_000;
+const SETTLE_POLL_MS = 200;
 const DEFAULT_POLL_MS = 500;
 const DEFAULT_POLL_MAX_MS = 3_000;
 const DEFAULT_EVENT_SAFETY_MS = 10_000;
@@ -382,6 +393,47 @@ export class OpenStackDriver implements InfraDriver {
     const want = enabled ? 'enabled' : 'disabled';
     // Already as wanted: nothing to do (an operator's disabled_reason is kept, never overwritten).
     if (svc.status === want) return;
+    const rps = enabled ? await this.providersOf(host) : [];
+    if (enabled) await this.movesSettled(host, rps);
+    await this.putService(svc, host, enabled, reason);
+    this.services.set(host, { ...svc, status: want, disabled_reason: enabled ? null : reason });
+    this.setHostEnabled(host, enabled);
+    if (enabled) await this.schedulableAgain(svc, host, reason, rps);
+  }
+
+  /** The resource providers of a compute host (placement mode, 2.53+: hypervisor ids are their uuids); [] otherwise. */
+  private async providersOf(host: string): Promise<string[]> {
+    if ((await this.capacityMode) !== 'placement' || !(await this.atLeast('2.53'))) return [];
+    return (this.hvCache?.hvs ?? []).filter((h) => typeof h.id === 'string' && (h.service?.host ?? h.hypervisor_hostname) === host).map((h) => String(h.id));
+  }
+
+  /**
+   * Before a host is enabled again, the moves off it must be over in Nova too. A move is done for
+   * the engine once its server runs on the target, but the source host deletes the move's
+   * allocation (held by the migration) just after; enabling the host at that moment makes Nova's
+   * own sync of the disabled trait fail (see schedulableAgain). So while placement holds
+   * allocations on the host of consumers other than the servers on it, wait: a read every
+   * SETTLE_POLL_MS, at most SETTLE_MS (a server booted there unseen also counts; then go on).
+   */
+  private async movesSettled(host: string, rps: string[]): Promise<void> {
+    if (!rps.length || !this.world) return;
+    const until = Date.now() + SETTLE_MS; // real time: the waits are real
+    for (;;) {
+      const on = new Set([...this.world.instances.values()].filter((i) => i.host === host).map((i) => i.id));
+      const held = await Promise.all(
+        rps.map((uuid) =>
+          this.placement<{ allocations: Record<string, unknown> }>(`/resource_providers/${uuid}/allocations`).then(
+            (r) => Object.keys(r.body.allocations ?? {}),
+            () => [] as string[],
+          ),
+        ),
+      );
+      if (held.flat().every((consumer) => on.has(consumer)) || Date.now() >= until) return;
+      await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+    }
+  }
+
+  private async putService(svc: NovaService, host: string, enabled: boolean, reason: string): Promise<void> {
     if (await this.atLeast('2.53')) {
       const body = enabled ? { status: 'enabled' } : { status: 'disabled', disabled_reason: reason };
       await this.nova(`/os-services/${svc.id}`, { method: 'PUT', body });
@@ -390,8 +442,31 @@ export class OpenStackDriver implements InfraDriver {
     } else {
       await this.nova('/os-services/disable-log-reason', { method: 'PUT', body: { host, binary: 'nova-compute', disabled_reason: reason } });
     }
-    this.services.set(host, { ...svc, status: want, disabled_reason: enabled ? null : reason });
-    this.setHostEnabled(host, enabled);
+  }
+
+  /**
+   * An enabled compute service is schedulable only once its resource provider has lost the
+   * COMPUTE_STATUS_DISABLED trait, which nova-compute removes while Nova answers the PUT (an RPC
+   * call). Nova does that once, best effort: when something else changes the provider at that
+   * moment (the source host of a move just confirmed deleting the move's allocation), placement
+   * answers 409, nova-compute logs a warning and leaves the trait until its periodic task, a minute
+   * or more later, and the scheduler finds no room on the host meanwhile. So the trait is read back
+   * (one placement request) and, when it stayed, the service is disabled and enabled again, which
+   * makes Nova sync it again: at most SYNC_ATTEMPTS times, then Nova's periodic task is left to it.
+   * movesSettled avoids the known cause; this catches any other.
+   */
+  private async schedulableAgain(svc: NovaService, host: string, reason: string, rps: string[]): Promise<void> {
+    if (!rps.length) return;
+    const stillDisabled = async () => {
+      const traits = await Promise.all(
+        rps.map((uuid) => this.placement<{ traits: string[] }>(`/resource_providers/${uuid}/traits`).then((r) => r.body.traits, () => [] as string[])),
+      );
+      return traits.some((t) => t.includes(DISABLED_TRAIT));
+    };
+    for (let attempt = 0; attempt < SYNC_ATTEMPTS && (await stillDisabled()); attempt++) {
+      await this.putService(svc, host, false, reason);
+      await this.putService(svc, host, true, reason);
+    }
   }
 
   // ---------------------------------------------------------------- the inventory, watched
@@ -494,7 +569,7 @@ export class OpenStackDriver implements InfraDriver {
       });
     if (!isMilestone(e)) return;
     const refs = [...(this.movesOf.get(e.uuid) ?? [])];
-    for (const ref of refs) this.moves.get(ref)!.dirty = true;
+    for (const ref of refs) Object.assign(this.moves.get(ref)!, { dirty: true, seen: e });
     if (refs.length) for (const l of this.progress) l(refs);
   }
 
@@ -597,7 +672,7 @@ export class OpenStackDriver implements InfraDriver {
     const first = this.opts.pollHintMs ?? DEFAULT_POLL_MS;
     // With live events the first look waits for the event that ends a step (or the safety interval).
     const wait = this.eventsLive ? (this.opts.eventSafetyMs ?? DEFAULT_EVENT_SAFETY_MS) : first;
-    w = { nextAt: this.now() + wait, interval: first, dirty: false, confirmed: false, last: null };
+    w = { nextAt: this.now() + wait, interval: first, dirty: false, confirmed: false, last: null, seen: null };
     this.moves.set(ref, w);
     let refs = this.movesOf.get(instanceId);
     if (!refs) this.movesOf.set(instanceId, (refs = new Set()));
@@ -689,7 +764,9 @@ export class OpenStackDriver implements InfraDriver {
       return { ...last, expectedAt: this.eventsLive ? Math.min(w.nextAt, now + EVENT_ANSWER_MS) : w.nextAt };
     }
     w.dirty = false;
-    const { st, soon } = await this.look(r, ref, w);
+    const seen = w.seen;
+    w.seen = null;
+    const { st, soon } = (seen && (await this.fromEvent(r, ref, w, seen))) ?? (await this.look(r, ref, w));
     if (st.status !== 'running') {
       this.unwatchMove(ref, r.instanceId);
       this.finished.set(ref, st);
@@ -699,8 +776,11 @@ export class OpenStackDriver implements InfraDriver {
     const first = this.opts.pollHintMs ?? DEFAULT_POLL_MS;
     // Near the end (finish, verify, confirm) look again soon; otherwise back off. With events, the
     // event that ends the step brings the next look; the safety interval covers a lost one.
-    w.interval = soon ? first : Math.min(Math.ceil(w.interval * 1.5), this.opts.pollMaxMs ?? DEFAULT_POLL_MAX_MS);
-    const wait = this.eventsLive && !soon ? (this.opts.eventSafetyMs ?? DEFAULT_EVENT_SAFETY_MS) : w.interval;
+    const max = this.opts.pollMaxMs ?? DEFAULT_POLL_MAX_MS;
+    w.interval = soon ? first : Math.min(Math.ceil(w.interval * 1.5), max);
+    // With events, the end of a late step (a confirmation under way) comes as an event too: look
+    // only if it has not come after the longest poll wait.
+    const wait = this.eventsLive ? (soon ? max : (this.opts.eventSafetyMs ?? DEFAULT_EVENT_SAFETY_MS)) : w.interval;
     w.nextAt = this.now() + wait;
     w.last = st;
     return { ...st, expectedAt: this.eventsLive ? Math.min(w.nextAt, this.now() + EVENT_ANSWER_MS) : w.nextAt };
@@ -723,25 +803,12 @@ export class OpenStackDriver implements InfraDriver {
 
     if (s.status === 'VERIFY_RESIZE') {
       // Confirm once, when Nova waits for it (no task under way), and only a move of ours.
-      if (r.kind === 'MIGRATE' && !task && !w.confirmed && s.metadata?.[MOVE_METADATA_KEY] === ref) {
-        w.confirmed = true;
-        await this.action(r.instanceId, { confirmResize: null }).catch((err: unknown) => {
-          if (!(err instanceof HttpError && (err.status === 409 || err.status === 400))) {
-            w.confirmed = false; // not sent (network, 5xx): again at the next look
-            throw err;
-          }
-        });
-      }
+      if (!task && s.metadata?.[MOVE_METADATA_KEY] === ref) await this.confirmOnce(r, w);
       return running(true);
     }
     if (task) return running();
     // Settled. Where is it?
-    if (host && host !== r.src) {
-      this.settling.delete(ref);
-      // The planned target, validated by Nova's scheduler: anywhere else is not what was asked.
-      if (r.target && host !== r.target) return { st: { status: 'failed', error: `landed on ${host}, not on the planned ${r.target}`, host } };
-      return { st: { status: 'done', host } };
-    }
+    if (host && host !== r.src) return { st: this.landed(r, ref, host) };
     // Still on its source: what did Nova record for the action we issued?
     const act = await this.findAction(r);
     if (act) {
@@ -772,6 +839,43 @@ export class OpenStackDriver implements InfraDriver {
       return running(false);
     }
     return { st: { status: 'failed', error: `no ${r.kind} of instance ${r.instanceId} was recorded by Nova`, ...(host && { host }) } };
+  }
+
+  /**
+   * What a milestone event tells on its own, when it is all a look would learn; null: look at the
+   * server. Nova sends the event once it has saved the state the event carries, and this one names
+   * this move (the server's `fenix_move` is this ref, so it is no late event of an earlier move of
+   * the server) and a host other than the source: waiting for confirmation there (VERIFY_RESIZE is
+   * vm_state `resized`), or settled there. Saves a GET per step of every move, and the time to make it.
+   */
+  private async fromEvent(r: MoveRef, ref: string, w: MoveWatch, e: InstanceEvent): Promise<{ st: OpStatus; soon?: boolean } | null> {
+    if (e.metadata?.[MOVE_METADATA_KEY] !== ref || !e.host || e.host === r.src || e.taskState !== null) return null;
+    if (e.state === 'resized' && r.kind === 'MIGRATE') {
+      await this.confirmOnce(r, w);
+      return { st: { status: 'running', host: e.host }, soon: true };
+    }
+    if (e.state === 'active') return { st: this.landed(r, ref, e.host) };
+    return null;
+  }
+
+  /** confirmResize, once per move: a second one is Nova's 400 "Instance has not been resized". */
+  private async confirmOnce(r: MoveRef, w: MoveWatch): Promise<void> {
+    if (r.kind !== 'MIGRATE' || w.confirmed) return;
+    w.confirmed = true;
+    await this.action(r.instanceId, { confirmResize: null }).catch((err: unknown) => {
+      if (!(err instanceof HttpError && (err.status === 409 || err.status === 400))) {
+        w.confirmed = false; // not sent (network, 5xx): again at the next look
+        throw err;
+      }
+    });
+  }
+
+  /** A move whose server settled on `host`, not its source: done, unless the plan named another host. */
+  private landed(r: MoveRef, ref: string, host: string): OpStatus {
+    this.settling.delete(ref);
+    // The planned target, validated by Nova's scheduler: anywhere else is not what was asked.
+    if (r.target && host !== r.target) return { status: 'failed', error: `landed on ${host}, not on the planned ${r.target}`, host };
+    return { status: 'done', host };
   }
 
   /** Nova's error for a move; when it refused the planned target, said so (the workflow plans again). */

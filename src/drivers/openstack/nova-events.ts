@@ -25,6 +25,8 @@ export type NovaEvent =
       tenantId: string | null;
       name: string | null;
       vcpus: number | null;
+      /** The server's metadata as saved with this state (strings only; null when the payload has none). */
+      metadata: Record<string, string> | null;
     }
   | { kind: 'service'; eventType: string; host: string; binary: string; disabled: boolean; disabledReason: string | null };
 
@@ -37,6 +39,11 @@ export interface NovaEventSource {
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+/** The string entries of an object (Nova's metadata is a dict of strings). */
+const strings = (v: unknown): Record<string, string> | null => {
+  const o = obj(v);
+  return o && Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => typeof e[1] === 'string'));
+};
 /** `{nova_object.data: {...}}` → its data (versioned payloads are serialized Nova objects). */
 const data = (v: unknown): Obj | null => obj(obj(v)?.['nova_object.data']) ?? null;
 
@@ -67,13 +74,14 @@ export function parseNovaNotification(body: string): NovaEvent | null {
       tenantId: str(p.tenant_id),
       name: str(p.display_name),
       vcpus: typeof flavor?.vcpus === 'number' ? flavor.vcpus : null,
+      metadata: strings(p.metadata),
     };
   }
   if (eventType.startsWith('compute_task.')) {
     // The conductor's failures (e.g. compute_task.migrate_server.error: NoValidHost) name the server.
     const uuid = str(p.instance_uuid);
     if (!uuid) return null;
-    return { kind: 'instance', eventType, uuid, host: null, state: str(p.state), taskState: null, tenantId: null, name: null, vcpus: null };
+    return { kind: 'instance', eventType, uuid, host: null, state: str(p.state), taskState: null, tenantId: null, name: null, vcpus: null, metadata: null };
   }
   if (eventType === 'service.update') {
     const host = str(p.host);
