@@ -29,3 +29,40 @@ export function compiledOnce<A extends unknown[], R>(db: Kysely<DB>, arity: A['l
     return on.executeQuery<R>({ ...compiled, parameters } as CompiledQuery<R>);
   };
 }
+
+/**
+ * Statements whose shape varies with the data (the columns a patch sets, the rows of a multi-row
+ * insert) but repeats: each shape is built and compiled by Kysely once, then each call binds its
+ * values to the same SQL. A commit writes a few dozen such statements per host, and building them
+ * cost more than SQLite took to run them.
+ *
+ * `key` must name everything that decides the shape (table, columns, row count, clauses); `build`
+ * receives `arg(i)` placeholders for `values[i]` and must use each only as a bound value.
+ */
+export class Shapes {
+  private readonly shapes = new Map<string, { compiled: CompiledQuery; bind: ({ arg: number } | { value: unknown })[] }>();
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    /** Shapes kept (most recently made last); the oldest are dropped beyond it. */
+    private readonly max = 2_000,
+  ) {}
+
+  query<R>(key: string, values: readonly unknown[], build: (db: Kysely<DB>, arg: (i: number) => never) => Compilable<R>): CompiledQuery<R> {
+    let shape = this.shapes.get(key);
+    if (!shape) {
+      const compiled = build(this.db, (i) => slot(i) as never).compile();
+      const slots = new Map(values.map((_, i) => [slot(i), i]));
+      const bind = compiled.parameters.map((p) => {
+        const i = typeof p === 'string' ? slots.get(p) : undefined;
+        return i === undefined ? { value: p } : { arg: i };
+      });
+      if (new Set(bind.flatMap((b) => ('arg' in b ? [b.arg] : []))).size !== values.length) throw new Error(`Shapes: shape ${key} does not bind each of its ${values.length} values`);
+      shape = { compiled, bind };
+      this.shapes.set(key, shape);
+      if (this.shapes.size > this.max) this.shapes.delete(this.shapes.keys().next().value!);
+    }
+    const parameters = shape.bind.map((b) => ('arg' in b ? values[b.arg] : b.value));
+    return { ...shape.compiled, parameters } as CompiledQuery<R>;
+  }
+}

@@ -1,7 +1,7 @@
 // The Store port over Kysely: one implementation for every SQL dialect. Dialect-specific setup
 // (connections, pragmas, type parsers) lives in sqlite/ and postgres/.
 import { randomUUID } from 'node:crypto';
-import { Migrator, sql, type AliasedRawBuilder, type CompiledQuery, type Kysely, type QueryCreator, type Transaction } from 'kysely';
+import { Migrator, sql, type AliasedRawBuilder, type CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { ownedConstraints, type Constraints, type GroupConstraint, type InstanceConstraint, type PersistedPlan } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type {
@@ -42,7 +42,8 @@ import { readDetail } from './detail-reads.js';
 import { pluginCallback, recordPluginCallback } from './plugin-callbacks.js';
 import { TableGrowth } from './table-stats.js';
 import { RepeatTally, replyEffect, replyKey, replyReads, sortedActions } from './replies.js';
-import { compiledOnce } from './compiled.js';
+import { compiledOnce, Shapes } from './compiled.js';
+import { insertRows, updateWhere } from './shaped-writes.js';
 import type { DetailQuery, SessionDetail } from '../ports/detail-reads.js';
 
 class FenceLost extends Error {}
@@ -86,7 +87,11 @@ export class KyselyStore implements Store {
     this.tally = new RepeatTally(db, (err) => console.error('writing counted reply repeats failed', err));
     this.replies = replyReads(db);
     this.hot = hotReads(db);
+    this.shapes = new Shapes(db);
   }
+
+  /** The commit's statements, compiled once per shape (shaped-writes.ts). */
+  private readonly shapes: Shapes;
 
   /** The API's hottest reads, compiled once (compiled.ts). */
   private readonly hot: ReturnType<typeof hotReads>;
@@ -301,72 +306,74 @@ export class KyselyStore implements Store {
     const k = w.k;
     const s = d.session;
     let changeSeq: number | undefined;
-    const fenced = (qc: QueryCreator<DB>) =>
-      qc
-        .updateTable('sessions')
-        .set({
-          updated_at: now,
-          ...(s?.state !== undefined && { state: s.state }),
-          ...(s?.phase !== undefined && { phase: phaseWithoutPlan(s.phase) }),
-          ...(s?.reason !== undefined && { reason: s.reason }),
-          ...(s?.percentDone !== undefined && { percent_done: Math.round(s.percentDone) }),
-          ...(s?.paused !== undefined && { paused: s.paused ? 1 : 0 }),
-          ...(s?.pausedAt !== undefined && { paused_at: s.pausedAt }),
-          ...(s?.control !== undefined && { control: null }),
-          ...(d.wakeAt !== undefined && { wake_at: d.wakeAt }),
-        })
-        .where('id', '=', id)
-        .where('fence', '=', fence)
-        .returning('change_seq');
+    const set = {
+      updated_at: now,
+      ...(s?.state !== undefined && { state: s.state }),
+      ...(s?.phase !== undefined && { phase: phaseWithoutPlan(s.phase) }),
+      ...(s?.reason !== undefined && { reason: s.reason }),
+      ...(s?.percentDone !== undefined && { percent_done: Math.round(s.percentDone) }),
+      ...(s?.paused !== undefined && { paused: s.paused ? 1 : 0 }),
+      ...(s?.pausedAt !== undefined && { paused_at: s.pausedAt }),
+      ...(s?.control !== undefined && { control: null }),
+      ...(d.wakeAt !== undefined && { wake_at: d.wakeAt }),
+    };
     const seen = (rows: { change_seq: number | bigint | null }[]) => {
       if (rows[0]?.change_seq == null) throw new FenceLost();
       changeSeq = Number(rows[0].change_seq);
     };
     if (w instanceof Script) {
       // fenix_fenced raises when the update matched no row, which stops and rolls back the script.
-      await w.add(k.with('fenced', fenced).selectNoFrom(sql<number>`fenix_fenced((select change_seq from fenced))`.as('change_seq')).compile(), seen);
+      const cols = Object.keys(set) as (keyof typeof set)[];
+      const q = this.shapes.query<{ change_seq: number }>(`fenced|${cols.join(',')}`, [...cols.map((c) => set[c]), id, fence], (db, arg) =>
+        db
+          .with('fenced', (qc) =>
+            qc
+              .updateTable('sessions')
+              .set(Object.fromEntries(cols.map((c, i) => [c, arg(i)])))
+              .where('id', '=', arg(cols.length))
+              .where('fence', '=', arg(cols.length + 1))
+              .returning('change_seq'),
+          )
+          .selectNoFrom(sql<number>`fenix_fenced((select change_seq from fenced))`.as('change_seq')),
+      );
+      await w.add(q, seen);
       // A decision without new intents is re-derived if lost; one with intents must be on disk
       // before the engine carries them out (never leave a host disabled without the record).
       if (!d.ops?.length) await w.add(k.selectNoFrom(sql`set_config('synchronous_commit', 'off', true)`.as('relaxed')).compile());
-    } else await w.add(fenced(k).compile(), seen);
+    } else await w.add(updateWhere<{ change_seq: number }>(this.shapes, 'sessions', set, { id, fence }, { returning: 'change_seq' }), seen);
 
     if (plan) await w.add(plan);
     // Outcomes of the ops the engine carried out since its last write (same fence, same transaction).
     if (opPatches?.size) for (const q of this.opPatchWrites(k, id, opPatches)) await w.add(q);
     if (consumedSeq !== undefined && consumedSeq > 0)
       await w.add(k.deleteFrom('session_changes').where('session_id', '=', id).where('seq', '<=', consumedSeq).compile());
-    for (const [set, names] of grouped(d.hosts ?? [], (h) => h.name, row.hostPatch))
-      await w.add(k.updateTable('session_hosts').set(set).where('session_id', '=', id).where('name', 'in', names).compile());
+    for (const [patch, names] of grouped(d.hosts ?? [], (h) => h.name, row.hostPatch))
+      await w.add(updateWhere(this.shapes, 'session_hosts', patch, { session_id: id }, { in: { col: 'name', values: names } }));
     await this.projectWrites(w, id, d.projects ?? []);
     await this.instanceWrites(w, id, d.instances ?? []);
 
     const ops: Applied['ops'] = [];
     for (const chunk of chunks(uniqueBy(d.ops ?? [], (o) => o.key), 200)) {
-      const q = k
-        .insertInto('ops')
-        .values(
-          chunk.map((op) => ({
-            session_id: id,
-            key: op.key,
-            kind: op.kind,
-            subject: op.subject,
-            args: JSON.stringify(op.args ?? {}),
-            status: 'pending',
-            ref: null,
-            result: null,
-            error: null,
-            attempts: 0,
-            created_at: now,
-            started_at: null,
-            finished_at: null,
-            poll_at: null,
-          })),
-        )
-        .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
-        .returning(['id', 'key']);
+      const rows = chunk.map((op) => ({
+        session_id: id,
+        key: op.key,
+        kind: op.kind,
+        subject: op.subject,
+        args: JSON.stringify(op.args ?? {}),
+        status: 'pending',
+        ref: null,
+        result: null,
+        error: null,
+        attempts: 0,
+        created_at: now,
+        started_at: null,
+        finished_at: null,
+        poll_at: null,
+      }));
+      const q = insertRows<{ id: number; key: string }>(this.shapes, 'ops', rows, { conflict: { cols: ['session_id', 'key'] }, returning: ['id', 'key'] });
       // The rows just written, built from the intents rather than read back: the engine keeps
       // them in memory, and the intent's strings (host names, ids, kinds) are shared, not copied.
-      await w.add(q.compile(), (rows) => {
+      await w.add(q, (rows) => {
         const byKey = new Map(chunk.map((o) => [o.key, o]));
         for (const r of rows) ops.push(row.newOp(Number(r.id), id, byKey.get(r.key)!, now));
       });
@@ -378,7 +385,10 @@ export class KyselyStore implements Store {
       for (const chunk of chunks(events, 500)) await w.add(eventsWithFanout(id, chunk, now).compile(k), (rows) => rows.forEach((r) => fanout.set(r.key, Number(r.n))));
     else if (events.length && w instanceof RunNow) await this.fanOut(w.k, id, events, now, fanout);
 
-    for (const q of timelineWrites(k, id, d.timeline ?? [])) await w.add(q, (rows) => timelineIds.push(...rows.map((r) => Number(r.id))));
+    for (const chunk of chunks(d.timeline ?? [], 500)) {
+      const rows = chunk.map((e) => ({ session_id: id, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null }));
+      await w.add(insertRows<{ id: number }>(this.shapes, 'timeline', rows, { returning: ['id'] }), (rows) => timelineIds.push(...rows.map((r) => Number(r.id))));
+    }
     return () => {
       this.growth.note('ops', ops.length);
       ops.sort((a, b) => a.id - b.id);
@@ -410,16 +420,13 @@ export class KyselyStore implements Store {
   private async fanOut(trx: Transaction<DB>, id: string, events: NonNullable<Decision['events']>, now: number, fanout: Map<string, number>): Promise<void> {
     const fresh = new Set<string>();
     for (const chunk of chunks(events, 200)) {
-      const rows = await trx
-        .insertInto('session_events')
-        .values(chunk.map((ev) => ({ session_id: id, key: ev.key, event_type: ev.eventType, project_id: ev.projectId, payload: JSON.stringify(ev.payload), created_at: now })))
-        .onConflict((oc) => oc.columns(['session_id', 'key']).doNothing())
-        .returning('key')
-        .execute();
-      for (const r of rows) fresh.add(r.key);
+      const rows = chunk.map((ev) => ({ session_id: id, key: ev.key, event_type: ev.eventType, project_id: ev.projectId, payload: JSON.stringify(ev.payload), created_at: now }));
+      const q = insertRows<{ key: string }>(this.shapes, 'session_events', rows, { conflict: { cols: ['session_id', 'key'] }, returning: ['key'] });
+      for (const r of (await trx.executeQuery(q)).rows) fresh.add(r.key);
     }
     if (!fresh.size) return;
-    const subs = (await trx.selectFrom('subscriptions').selectAll().orderBy('created_at').orderBy('id').execute()).map(row.subscription);
+    const all = this.shapes.query<Selectable<DB['subscriptions']>>('subscriptions|all', [], (db) => db.selectFrom('subscriptions').selectAll().orderBy('created_at').orderBy('id'));
+    const subs = (await trx.executeQuery(all)).rows.map(row.subscription);
     const outbox = [];
     for (const ev of events) {
       if (!fresh.has(ev.key)) continue;
@@ -442,8 +449,7 @@ export class KyselyStore implements Store {
           delivered_at: null,
         });
     }
-    for (const chunk of chunks(outbox, 200))
-      await trx.insertInto('outbox').values(chunk).onConflict((oc) => oc.columns(['event_key', 'subscription_id']).doNothing()).execute();
+    for (const chunk of chunks(outbox, 200)) await trx.executeQuery(insertRows(this.shapes, 'outbox', chunk, { conflict: { cols: ['event_key', 'subscription_id'] } }));
   }
 
   /**
@@ -457,7 +463,7 @@ export class KyselyStore implements Store {
       const cols = Object.keys(set).sort() as (keyof typeof OP_COLUMN_TYPES)[];
       if (!cols.length) continue;
       if (this.dialect === 'sqlite') {
-        yield k.updateTable('ops').set(set).where('id', '=', opId).where('session_id', '=', id).compile();
+        yield updateWhere(this.shapes, 'ops', set, { id: opId, session_id: id });
         continue;
       }
       const sig = cols.join(',');
@@ -504,7 +510,7 @@ export class KyselyStore implements Store {
     }
     const updates = merged.filter((i) => i.projectId === undefined || i.host === undefined);
     for (const [set, iids] of grouped(updates, (i) => i.instanceId, row.instancePatch))
-      await w.add(w.k.updateTable('session_instances').set(set).where('session_id', '=', id).where('instance_id', 'in', iids).compile());
+      await w.add(updateWhere(this.shapes, 'session_instances', set, { session_id: id }, { in: { col: 'instance_id', values: iids } }));
   }
 
   /** An upsert into a table that grows; PostgreSQL counts the rows it inserted (to ANALYZE in time). */

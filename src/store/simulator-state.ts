@@ -5,6 +5,8 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { emptySimulatorRows, SIMULATOR_TABLES, type SimulatorRows, type SimulatorStateStore, type SimulatorTable } from '../ports/simulator-state.js';
 import { isPg, relaxedCommit } from './migrations/dialect.js';
 import type { DB } from './schema.js';
+import { Shapes } from './compiled.js';
+import { insertRows } from './shaped-writes.js';
 
 const TABLE = {
   hosts: 'simulator_hosts',
@@ -26,7 +28,12 @@ function* chunks<T>(xs: T[]): Generator<T[]> {
 
 export class KyselySimulatorState implements SimulatorStateStore {
   /** The database of a KyselyStore (`store.db`); the store owns and closes it. */
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(private readonly db: Kysely<DB>) {
+    this.shapes = new Shapes(db);
+  }
+
+  /** Upserts of a few rows each, the same shapes over and over (compiled.ts). */
+  private readonly shapes: Shapes;
 
   async load(): Promise<SimulatorRows> {
     const out = emptySimulatorRows();
@@ -57,12 +64,7 @@ export class KyselySimulatorState implements SimulatorStateStore {
           if (value === null) deletes.push(id);
           else upserts.push({ id, data: JSON.stringify(value) });
         }
-        for (const part of chunks(upserts))
-          await trx
-            .insertInto(table)
-            .values(part)
-            .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ data: eb.ref('excluded.data') })))
-            .execute();
+        for (const part of chunks(upserts)) await trx.executeQuery(insertRows(this.shapes, table, part, { conflict: { cols: ['id'], update: ['data'] } }));
         for (const part of chunks(deletes)) await trx.deleteFrom(table).where('id', 'in', part).execute();
       }
     });

@@ -4,12 +4,22 @@ import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnec
 import { KyselyStore } from '../kysely-store.js';
 import type { DB } from '../schema.js';
 
+/** Pages the write-ahead log may hold before a commit copies it into the database (see below). */
+const WAL_CHECKPOINT_PAGES = 10_000;
+
 export async function openSqliteStore(path: string): Promise<KyselyStore> {
   const sqlite = new Database(path);
   // WAL lets readers (the API) proceed while the engine writes; NORMAL sync is durable in WAL mode
   // against process crashes, which is what a restart must survive.
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
+  // In WAL mode with NORMAL sync, a commit only appends to the log; the checkpoint that copies the
+  // log into the database is what waits for the disk, and SQLite runs one inside whichever commit
+  // takes the log past `wal_autocheckpoint` pages (1,000 by default, about 4 MB). The engine commits
+  // a few small transactions per host, so with the default a large session spent about half of its
+  // commit time checkpointing, and copied the same hot pages (sessions, ops' indexes) again each time.
+  // Ten times fewer, larger checkpoints: the log may reach about 40 MB between them.
+  sqlite.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const store = new KyselyStore(new Kysely<DB>({ dialect: new WritersFirstSqliteDialect({ database: withStatementCache(sqlite) }) }), 'sqlite');
