@@ -1,7 +1,7 @@
 // The Store port over Kysely: one implementation for every SQL dialect. Dialect-specific setup
 // (connections, pragmas, type parsers) lives in sqlite/ and postgres/.
 import { randomUUID } from 'node:crypto';
-import { Migrator, sql, type AliasedRawBuilder, type CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { Migrator, sql, type CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { ownedConstraints, type Constraints, type GroupConstraint, type InstanceConstraint, type PersistedPlan } from '../domain/constraints.js';
 import type { Decision } from '../domain/decision.js';
 import type {
@@ -486,11 +486,8 @@ export class KyselyStore implements Store {
    */
   private async projectWrites(w: Statements, id: string, patches: NonNullable<Decision['projects']>): Promise<void> {
     for (const [cols, merged] of byColumns(patches, (p) => p.projectId, row.projectPatch)) {
-      const q = w.k
-        .insertInto('session_projects')
-        .values(merged.map((p) => ({ ...row.newProject(id, p), ...row.projectPatch(p) })))
-        .onConflict((oc) => (cols.length ? oc.columns(['session_id', 'project_id']).doUpdateSet(excluded(cols)) : oc.columns(['session_id', 'project_id']).doNothing()));
-      await this.growing(w, 'session_projects', q);
+      const rows = merged.map((p) => ({ ...row.newProject(id, p), ...row.projectPatch(p) }));
+      await this.growing(w, 'session_projects', rows, { cols: ['session_id', 'project_id'], update: cols });
     }
   }
 
@@ -501,23 +498,20 @@ export class KyselyStore implements Store {
   private async instanceWrites(w: Statements, id: string, patches: NonNullable<Decision['instances']>): Promise<void> {
     const merged = mergedBy(patches, (i) => i.instanceId);
     const creates = merged.filter((i) => i.projectId !== undefined && i.host !== undefined);
-    for (const [cols, rows] of byColumns(creates, (i) => i.instanceId, row.instancePatch)) {
-      const q = w.k
-        .insertInto('session_instances')
-        .values(rows.map((i) => row.newInstance(id, i)))
-        .onConflict((oc) => oc.columns(['session_id', 'instance_id']).doUpdateSet(excluded(cols)));
-      await this.growing(w, 'session_instances', q);
-    }
+    for (const [cols, rows] of byColumns(creates, (i) => i.instanceId, row.instancePatch))
+      await this.growing(w, 'session_instances', rows.map((i) => row.newInstance(id, i)), { cols: ['session_id', 'instance_id'], update: cols });
     const updates = merged.filter((i) => i.projectId === undefined || i.host === undefined);
     for (const [set, iids] of grouped(updates, (i) => i.instanceId, row.instancePatch))
       await w.add(updateWhere(this.shapes, 'session_instances', set, { session_id: id }, { in: { col: 'instance_id', values: iids } }));
   }
 
-  /** An upsert into a table that grows; PostgreSQL counts the rows it inserted (to ANALYZE in time). */
-  private async growing(w: Statements, table: GrowingTable, q: { compile(): CompiledQuery; returning: (e: AliasedRawBuilder<boolean, 'fresh'>) => { compile(): CompiledQuery<{ fresh: boolean }> } }): Promise<void> {
-    if (this.dialect !== 'postgres') return w.add(q.compile());
-    // xmax is 0 on a row version that no transaction has locked or updated: the row was inserted.
-    return w.add(q.returning(sql<boolean>`xmax = 0`.as('fresh')).compile(), (rows) => this.growth.note(table, rows.filter((r) => r.fresh).length));
+  /**
+   * An upsert into a table that grows (`update`: the columns a known row takes from the new one;
+   * none: it is left as it is); PostgreSQL counts the rows it inserted (to ANALYZE in time).
+   */
+  private async growing(w: Statements, table: GrowingTable, rows: Record<string, unknown>[], conflict: { cols: string[]; update: string[] }): Promise<void> {
+    if (this.dialect !== 'postgres') return w.add(insertRows(this.shapes, table, rows, { conflict }));
+    return w.add(insertRows<{ fresh: boolean }>(this.shapes, table, rows, { conflict, fresh: true }), (rows) => this.growth.note(table, rows.filter((r) => r.fresh).length));
   }
 
   async changesSince(id: string, changeSeq: number, globalSeq: number): Promise<SessionChanges | undefined> {
@@ -1309,9 +1303,6 @@ function byColumns<P extends object>(patches: readonly P[], key: (p: P) => strin
   return [...groups.values()].flatMap(([cols, ps]) => chunks(ps, 100).map((c) => [cols, c] as [string[], P[]]));
 }
 
-/** `SET col = excluded.col` for each column: an upsert's update of a known row. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const excluded = (cols: readonly string[]): any => Object.fromEntries(cols.map((c) => [c, sql.ref(`excluded.${c}`)]));
 
 /**
  * PostgreSQL: a decision's events written, and each new one (decided before: already fanned out)

@@ -39,13 +39,13 @@ export function updateWhere<R = unknown>(
 /**
  * `INSERT INTO table (<the first row's columns>) VALUES …` for rows that all have those columns,
  * `ON CONFLICT (<cols>) DO NOTHING` or `DO UPDATE SET c = excluded.c` for the columns named, and
- * `RETURNING` the columns named.
+ * `RETURNING` the columns named, and (PostgreSQL) whether each row was inserted as `fresh`.
  */
 export function insertRows<R = unknown>(
   shapes: Shapes,
   table: keyof DB,
   rows: readonly Row[],
-  opts: { conflict?: { cols: readonly string[]; update?: readonly string[] }; returning?: readonly string[] } = {},
+  opts: { conflict?: { cols: readonly string[]; update?: readonly string[] }; returning?: readonly string[]; fresh?: boolean } = {},
 ): CompiledQuery<R> {
   const cols = Object.keys(rows[0]!);
   const values: unknown[] = [];
@@ -54,7 +54,7 @@ export function insertRows<R = unknown>(
     for (const c of cols) values.push(r[c]);
   }
   const c = opts.conflict;
-  const key = `i|${table}|${cols.join(',')}|${rows.length}|${c ? `${c.cols.join(',')}:${c.update?.join(',') ?? ''}` : ''}|${opts.returning?.join(',') ?? ''}`;
+  const key = `i|${table}|${cols.join(',')}|${rows.length}|${c ? `${c.cols.join(',')}:${c.update?.join(',') ?? ''}` : ''}|${opts.returning?.join(',') ?? ''}|${opts.fresh ? 'fresh' : ''}`;
   return shapes.query<R>(key, values, (db, arg) => {
     let q: any = (db as Db).insertInto(table).values(rows.map((_, r) => Object.fromEntries(cols.map((col, j) => [col, arg(r * cols.length + j)]))));
     if (c)
@@ -62,6 +62,8 @@ export function insertRows<R = unknown>(
         c.update?.length ? oc.columns(c.cols).doUpdateSet(Object.fromEntries(c.update.map((u) => [u, sql.ref(`excluded.${u}`)]))) : oc.columns(c.cols).doNothing(),
       );
     if (opts.returning?.length) q = q.returning(opts.returning);
+    // PostgreSQL: xmax is 0 on a row version no transaction has locked or updated: the row was inserted.
+    if (opts.fresh) q = q.returning(sql<boolean>`xmax = 0`.as('fresh'));
     return q;
   });
 }
