@@ -468,7 +468,6 @@ export function planMaintenance(input: PlanInput): Plan {
     const self = (h: string) => h === c.name;
     for (const i of list) {
       let to = tier1.bestFit(i.p, self) ?? tierSoon.bestFit(i.p, self);
-      // A host maintained later: the one emptied soonest, so the instance's second move is early.
       // A host maintained later (the instance moves again then): best fit, so the fullest hosts,
       // which are emptied last, take them and the emptiest stay free to be emptied first.
       if (!to && allowDouble && i.moves === 0) to = tier2.bestFit(i.p, (h) => h === c.name || inBatch.has(h));
