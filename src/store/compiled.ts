@@ -10,24 +10,42 @@ type Db = Kysely<DB> | Transaction<DB>;
 /** A placeholder that stands for argument `i` while the query is compiled. */
 const slot = (i: number): string => `\u0000fenix-arg-${i}\u0000`;
 
+/** A compiled query kept as raw SQL, and where each of its bound parameters comes from. */
+interface Bound {
+  compiled: CompiledQuery;
+  /** An argument (by index) or a constant of the query. */
+  bind: ({ arg: number } | { value: unknown })[];
+}
+
+/**
+ * Compile what `build` made with `arity` placeholders standing for the arguments. Kept as raw SQL:
+ * the operation tree of a 200-row insert is thousands of nodes, and running a compiled query needs
+ * only its text (db.executeQuery, the PostgreSQL script). Throws when an argument is not bound.
+ */
+function bindOnce(q: Compilable<unknown>, arity: number, what: string): Bound {
+  const compiled = q.compile();
+  const slots = new Map(Array.from({ length: arity }, (_, i) => [slot(i), i]));
+  const bind = compiled.parameters.map((p) => {
+    const i = typeof p === 'string' ? slots.get(p) : undefined;
+    return i === undefined ? { value: p } : { arg: i };
+  });
+  if (new Set(bind.flatMap((b) => ('arg' in b ? [b.arg] : []))).size !== arity) throw new Error(`${what} does not bind each of its ${arity} values: an argument is not a bound parameter`);
+  return { compiled: CompiledQuery.raw(compiled.sql), bind };
+}
+
+/** The query of `b` with these values bound. */
+function withValues<R>(b: Bound, values: readonly unknown[]): CompiledQuery<R> {
+  return { ...b.compiled, parameters: b.bind.map((x) => ('arg' in x ? values[x.arg] : x.value)) } as CompiledQuery<R>;
+}
+
 /**
  * `build` receives placeholders (typed as the arguments, so it reads like any query) and must use
  * each only as a bound value, never to choose the query's shape. Returns a runner taking the
  * database or transaction to run on and the values.
  */
 export function compiledOnce<A extends unknown[], R>(db: Kysely<DB>, arity: A['length'], build: (db: Kysely<DB>, ...args: A) => Compilable<R>) {
-  const args = Array.from({ length: arity }, (_, i) => slot(i)) as A;
-  const compiled = build(db, ...args).compile();
-  // Where each bound parameter comes from: an argument (by index) or a constant of the query.
-  const bind: ({ arg: number } | { value: unknown })[] = compiled.parameters.map((p) => {
-    const i = typeof p === 'string' ? (args as unknown[]).indexOf(p) : -1;
-    return i >= 0 ? { arg: i } : { value: p };
-  });
-  if (new Set(bind.flatMap((b) => ('arg' in b ? [b.arg] : []))).size < arity) throw new Error('compiledOnce: an argument is not a bound parameter of the query');
-  return (on: Db, ...values: A): Promise<QueryResult<R>> => {
-    const parameters = bind.map((b) => ('arg' in b ? values[b.arg] : b.value));
-    return on.executeQuery<R>({ ...compiled, parameters } as CompiledQuery<R>);
-  };
+  const bound = bindOnce(build(db, ...(Array.from({ length: arity }, (_, i) => slot(i)) as A)), arity, 'compiledOnce: the query');
+  return (on: Db, ...values: A): Promise<QueryResult<R>> => on.executeQuery<R>(withValues<R>(bound, values));
 }
 
 /**
@@ -40,7 +58,7 @@ export function compiledOnce<A extends unknown[], R>(db: Kysely<DB>, arity: A['l
  * receives `arg(i)` placeholders for `values[i]` and must use each only as a bound value.
  */
 export class Shapes {
-  private readonly shapes = new Map<string, { compiled: CompiledQuery; bind: ({ arg: number } | { value: unknown })[] }>();
+  private readonly shapes = new Map<string, Bound>();
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -51,20 +69,10 @@ export class Shapes {
   query<R>(key: string, values: readonly unknown[], build: (db: Kysely<DB>, arg: (i: number) => never) => Compilable<R>): CompiledQuery<R> {
     let shape = this.shapes.get(key);
     if (!shape) {
-      const compiled = build(this.db, (i) => slot(i) as never).compile();
-      const slots = new Map(values.map((_, i) => [slot(i), i]));
-      const bind = compiled.parameters.map((p) => {
-        const i = typeof p === 'string' ? slots.get(p) : undefined;
-        return i === undefined ? { value: p } : { arg: i };
-      });
-      if (new Set(bind.flatMap((b) => ('arg' in b ? [b.arg] : []))).size !== values.length) throw new Error(`Shapes: shape ${key} does not bind each of its ${values.length} values`);
-      // Kept as raw SQL: the operation tree of a 200-row insert is thousands of nodes, and running a
-      // compiled query needs only its text (db.executeQuery, the PostgreSQL script).
-      shape = { compiled: CompiledQuery.raw(compiled.sql), bind };
+      shape = bindOnce(build(this.db, (i) => slot(i) as never), values.length, `Shapes: shape ${key}`);
       this.shapes.set(key, shape);
       if (this.shapes.size > this.max) this.shapes.delete(this.shapes.keys().next().value!);
     }
-    const parameters = shape.bind.map((b) => ('arg' in b ? values[b.arg] : b.value));
-    return { ...shape.compiled, parameters } as CompiledQuery<R>;
+    return withValues<R>(shape, values);
   }
 }

@@ -169,7 +169,7 @@ export class KyselyStore implements Store {
             })),
           )
           .execute();
-      await insertTimeline(trx, s.id, n.timeline);
+      await insertTimeline(this.shapes, trx, s.id, n.timeline);
       this.growth.note('session_hosts', n.hosts.length);
       return { busy: [] };
     }).finally(() => this.analyzeGrown());
@@ -385,10 +385,7 @@ export class KyselyStore implements Store {
       for (const chunk of chunks(events, 500)) await w.add(eventsWithFanout(id, chunk, now).compile(k), (rows) => rows.forEach((r) => fanout.set(r.key, Number(r.n))));
     else if (events.length && w instanceof RunNow) await this.fanOut(w.k, id, events, now, fanout);
 
-    for (const chunk of chunks(d.timeline ?? [], 500)) {
-      const rows = chunk.map((e) => ({ session_id: id, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null }));
-      await w.add(insertRows<{ id: number }>(this.shapes, 'timeline', rows, { returning: ['id'] }), (rows) => timelineIds.push(...rows.map((r) => Number(r.id))));
-    }
+    for (const q of timelineWrites(this.shapes, id, d.timeline ?? [])) await w.add(q, (rows) => timelineIds.push(...rows.map((r) => Number(r.id))));
     return () => {
       this.growth.note('ops', ops.length);
       ops.sort((a, b) => a.id - b.id);
@@ -675,7 +672,7 @@ export class KyselyStore implements Store {
       await bumpSession(trx, r.sessionId, r.at, [['project', r.projectId], ...touched.map((iid) => ['instance', iid] as const)], accepted);
       if (!duplicate) {
         const what = perInstance.length ? ` for ${perInstance.join(', ')}` : r.instanceId !== undefined ? ` for ${r.instanceId}` : '';
-        await insertTimeline(trx, r.sessionId, [
+        await insertTimeline(this.shapes, trx, r.sessionId, [
           {
             at: r.at,
             kind: accepted ? 'reply' : 'reply_ignored',
@@ -755,7 +752,7 @@ export class KyselyStore implements Store {
   }
 
   async appendTimeline(id: string, e: TimelineEntry): Promise<void> {
-    await insertTimeline(this.db, id, [e]);
+    await insertTimeline(this.shapes, this.db, id, [e]);
   }
 
   // ---- leases ---------------------------------------------------------------------------------
@@ -1093,19 +1090,20 @@ async function bumpGlobal(trx: Transaction<DB>, kind: 'subscriptions' | 'constra
  * entries of a session: whenever an insert crosses a multiple of TRIM_EVERY ids, older ones go
  * (amortised O(1) per entry; the index on (session_id, id) finds the cut).
  */
-async function insertTimeline(db: Kysely<DB> | Transaction<DB>, sessionId: string, entries: readonly TimelineEntry[]): Promise<void> {
+async function insertTimeline(shapes: Shapes, db: Kysely<DB> | Transaction<DB>, sessionId: string, entries: readonly TimelineEntry[]): Promise<void> {
   const ids: number[] = [];
-  for (const q of timelineWrites(db, sessionId, entries)) ids.push(...(await db.executeQuery(q)).rows.map((r) => Number(r.id)));
+  for (const q of timelineWrites(shapes, sessionId, entries)) ids.push(...(await db.executeQuery(q)).rows.map((r) => Number(r.id)));
   await trimTimeline(db, sessionId, ids);
 }
 
-function timelineWrites(k: Kysely<DB>, sessionId: string, entries: readonly TimelineEntry[]): CompiledQuery<{ id: number }>[] {
+function timelineWrites(shapes: Shapes, sessionId: string, entries: readonly TimelineEntry[]): CompiledQuery<{ id: number }>[] {
   return chunks(entries, 500).map((chunk) =>
-    k
-      .insertInto('timeline')
-      .values(chunk.map((e) => ({ session_id: sessionId, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null })))
-      .returning('id')
-      .compile(),
+    insertRows<{ id: number }>(
+      shapes,
+      'timeline',
+      chunk.map((e) => ({ session_id: sessionId, at: e.at, kind: e.kind, message: e.message, data: e.data ? JSON.stringify(e.data) : null })),
+      { returning: ['id'] },
+    ),
   );
 }
 
