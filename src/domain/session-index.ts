@@ -5,7 +5,9 @@
 // built on first use. Every lookup here is O(1) or O(answer).
 import type { HostInfo, InstanceInfo } from './infra.js';
 import type { HostStatus, Op, SessionHost, SessionInstance, SessionProject } from './model.js';
+import { OpenHosts, type OpenHostsView } from './open-hosts.js';
 import type { SessionData } from './snapshot.js';
+import { SortedList } from './sorted-list.js';
 
 /** Read side, for workflows. */
 export interface SessionIndex {
@@ -27,6 +29,11 @@ export interface SessionIndex {
   /** Ops pending or started. */
   active(): ReadonlySet<Op>;
   emitted(key: string): boolean;
+  /**
+   * The hosts still to maintain, ranked against this observed world: built on first use (O(hosts)),
+   * then kept current by the index's updates.
+   */
+  openHosts(observed: ObservedIndex): OpenHostsView;
 }
 
 /** The observed world, indexed. */
@@ -41,12 +48,21 @@ export interface ObservedIndex {
   floatingOn(host: string): number;
   /** Every observed host's name, sorted. */
   hostNames(): readonly string[];
+  /** The `k` largest free vCPU counts of enabled compute hosts other than `except`: O(k + log hosts). */
+  largestFree(k: number, except: string): number[];
 }
 
 /** The op kinds opsOf lists. */
 export type IndexedOpKind = Exclude<Op['kind'], 'move'>;
 
 const EMPTY: ReadonlySet<never> = new Set();
+
+/** A compute host's free vCPUs (as planner/capacity.ts counts them). */
+interface Slot {
+  name: string;
+  free: number;
+}
+const byFree = (a: Slot, b: Slot): number => b.free - a.free || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const NONE: readonly never[] = [];
 
 /** Mutable index of a session: the engine applies every change through it. */
@@ -61,6 +77,7 @@ export class MutableSessionIndex implements SessionIndex {
   private readonly opsBy = new Map<string, Op[]>();
   private readonly activeOps = new Set<Op>();
   private readonly events = new Set<string>();
+  private open: OpenHosts | null = null;
 
   /** O(session), once: when a session is loaded. */
   constructor(d: Pick<SessionData, 'hosts' | 'instances' | 'projects' | 'ops' | 'eventKeys'>) {
@@ -82,20 +99,33 @@ export class MutableSessionIndex implements SessionIndex {
   active = (): ReadonlySet<Op> => this.activeOps;
   emitted = (key: string) => this.events.has(key);
 
+  openHosts(observed: ObservedIndex): OpenHostsView {
+    if (this.open?.observed !== observed) this.open = new OpenHosts(this.hosts.values(), observed);
+    return this.open;
+  }
+
   // ---- updates (the engine's, as it applies a decision) ----
 
-  addHost(h: SessionHost): void {
+  /** Hosts come only with the session (the open hosts are built from them). */
+  private addHost(h: SessionHost): void {
     this.hosts.set(h.name, h);
     this.setOf(this.byStatus, h.status).add(h);
   }
 
   /** Patch a host in place, keeping the status index right. */
   patchHost(h: SessionHost, patch: Partial<SessionHost>): void {
-    if (patch.status !== undefined && patch.status !== h.status) {
+    const moved = patch.status !== undefined && patch.status !== h.status;
+    if (moved) {
       this.byStatus.get(h.status)?.delete(h);
-      this.setOf(this.byStatus, patch.status).add(h);
+      this.setOf(this.byStatus, patch.status!).add(h);
     }
     Object.assign(h, patch);
+    if (moved) this.open?.update(h);
+  }
+
+  /** These hosts' observed instances changed (in the observed index the open hosts are ranked against). */
+  retally(hosts: Iterable<string>): void {
+    this.open?.retally(hosts);
   }
 
   addInstance(i: SessionInstance): void {
@@ -154,9 +184,15 @@ export class MutableObservedIndex implements ObservedIndex {
   private readonly floating = new Map<string, number>();
   /** Host names sorted; a new host is inserted in place (hosts come and go rarely). */
   private readonly names: string[];
+  /** Enabled compute hosts by free vCPUs, most first (then name). */
+  private readonly free = new SortedList<Slot>(byFree);
+  private readonly slots = new Map<string, Slot>();
 
   constructor(o: { hosts: readonly HostInfo[]; instances: readonly InstanceInfo[] }) {
-    for (const h of o.hosts) this.hosts.set(h.name, h);
+    for (const h of o.hosts) {
+      this.hosts.set(h.name, h);
+      this.slot(h);
+    }
     this.names = [...this.hosts.keys()].sort();
     for (const i of o.instances) this.putInstance(i);
   }
@@ -167,6 +203,17 @@ export class MutableObservedIndex implements ObservedIndex {
   vcpusOn = (host: string): number => this.used.get(host) ?? 0;
   floatingOn = (host: string): number => this.floating.get(host) ?? 0;
   hostNames = (): readonly string[] => this.names;
+
+  largestFree(k: number, except: string): number[] {
+    const out: number[] = [];
+    if (k <= 0) return out;
+    for (const s of this.free) {
+      if (s.name === except) continue;
+      out.push(s.free);
+      if (out.length === k) break;
+    }
+    return out;
+  }
 
   private hostsCache: HostInfo[] | null = null;
   private instancesCache: InstanceInfo[] | null = null;
@@ -188,6 +235,21 @@ export class MutableObservedIndex implements ObservedIndex {
     }
     this.hosts.set(h.name, h);
     this.hostsCache = null;
+    this.slot(h);
+  }
+
+  /** Keep the host's free slot current: O(log hosts). */
+  private slot(h: HostInfo): void {
+    const old = this.slots.get(h.name);
+    if (old) {
+      this.free.delete(old);
+      this.slots.delete(h.name);
+    }
+    if (h.type === 'compute' && h.enabled) {
+      const slot = { name: h.name, free: Math.max(0, h.vcpus - h.vcpusUsed) };
+      this.slots.set(h.name, slot);
+      this.free.insert(slot);
+    }
   }
 
   putInstance(i: InstanceInfo): void {

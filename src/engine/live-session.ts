@@ -9,6 +9,7 @@ import type { Op, SessionInstance, SessionProject } from '../domain/model.js';
 import { MutableSessionIndex } from '../domain/session-index.js';
 import type { SessionData } from '../domain/snapshot.js';
 import type { Applied, LoadedSnapshot, OpPatch, SessionChanges } from '../ports/store.js';
+import type { WorldChanges } from './world.js';
 
 /** Own defined fields only: a patch's `undefined` means "not changed". */
 const defined = <T extends object>(p: T): Partial<T> => {
@@ -180,10 +181,14 @@ export class LiveSession {
     this.data.constraints = ownedConstraints(merged, (id) => this.index.instance(id)?.projectId);
   }
 
-  /** The world was observed again: these instances changed ('all': a new world). */
-  observedChanges(changed: ReadonlySet<string> | 'all'): void {
-    if (changed === 'all') this.inventory = undefined;
-    else if (this.inventory) for (const id of changed) this.inventory.add(id);
+  /** The world was observed again: these instances and hosts changed ('all': a new world). */
+  observedChanges(changed: WorldChanges): void {
+    if (changed === 'all') {
+      this.inventory = undefined;
+      return;
+    }
+    if (this.inventory) for (const id of changed.instances) this.inventory.add(id);
+    this.index.retally(changed.hosts);
   }
 
   inventoryChanges(): ReadonlySet<string> | undefined {

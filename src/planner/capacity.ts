@@ -111,6 +111,28 @@ export function chooseHostToEmpty(candidates: string[], hosts: HostInfo[], insta
   return { host: null, reason: worst || 'no compute host to empty' };
 }
 
+/** Free vCPUs of enabled compute hosts, largest first (an observed index keeps them sorted). */
+export interface FreeSlots {
+  largestFree(k: number, except: string): number[];
+}
+
+/**
+ * chooseHostToEmpty over candidates already ranked as it ranks them (the session's open hosts,
+ * domain/open-hosts.ts): the first one the world knows is its best. O(k + log hosts) for a best of k
+ * instances that fits into the k largest free slots elsewhere (the usual case); otherwise the
+ * answer of chooseHostToEmpty over every candidate, O(hosts), which is the same by construction.
+ */
+export function chooseRankedHostToEmpty(ranked: Iterable<string>, tallies: HostTallies & FreeSlots, hosts: () => HostInfo[]): HostChoice {
+  for (const c of ranked) {
+    if (tallies.host(c) === undefined) continue;
+    const sizes: number[] = [];
+    for (const i of tallies.on(c)) sizes.push(i.vcpus);
+    if (fitsOn(sizes, tallies.largestFree(sizes.length, c))) return { host: c, reason: `its ${tallies.vcpusOn(c)} vCPUs fit elsewhere` };
+    break;
+  }
+  return chooseHostToEmpty([...ranked], hosts(), (h) => tallies.on(h), tallies);
+}
+
 /** The k largest values, O(n·k) for the small k of one host's instances. */
 function largest(xs: number[], k: number): number[] {
   const top: number[] = [];

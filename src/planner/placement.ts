@@ -2,7 +2,7 @@
 // of hosts (placed instances plus reservations of moves in flight). Shared by the planner's
 // simulation and the vnf workflow's live checks, so both judge a target the same way. Pure.
 import type { GroupRules } from '../domain/constraints.js';
-import { SortedList } from './sorted-list.js';
+import { SortedList } from '../domain/sorted-list.js';
 
 export interface PlacementHost {
   name: string;

@@ -28,7 +28,7 @@ import type { HostType, InstanceAction } from '../domain/states.js';
 import { EventQueue } from './heap.js';
 import { lowerBound, type BoundGroup, type BoundHost, type LowerBound } from './lower-bound.js';
 import { describeRefusal, Placement, type HostPool, type Placeable, type Refusal } from './placement.js';
-import { SortedList } from './sorted-list.js';
+import { SortedList } from '../domain/sorted-list.js';
 
 export type ActionPolicy = 'vnf' | 'k8s';
 

@@ -8,6 +8,7 @@ import type { NewOp, Op, SessionHost, SessionInstance, SessionProject } from '..
 import type { Snapshot } from '../domain/snapshot.js';
 import type { InstanceAction, PluginType, ReplyState, SessionState } from '../domain/states.js';
 import { ackOf, isTerminal } from '../domain/states.js';
+import type { OpenHostsView } from '../domain/open-hosts.js';
 import { MutableObservedIndex, MutableSessionIndex, type ObservedIndex, type SessionIndex } from '../domain/session-index.js';
 import { nextOpen } from '../domain/windows.js';
 
@@ -50,6 +51,9 @@ export function ox(s: Snapshot): ObservedIndex {
   if (!i) observedBuilt.set(o, (i = new MutableObservedIndex(o)));
   return i;
 }
+
+/** The session's hosts still to maintain, ranked against the observed world (O(hosts) once, then kept current). */
+export const openHosts = (s: Snapshot): OpenHostsView => ix(s).openHosts(ox(s));
 
 export const opByKey = (s: Snapshot, key: string): Op | undefined => ix(s).op(key);
 export const emitted = (s: Snapshot, key: string): boolean => ix(s).emitted(key);

@@ -6,7 +6,7 @@ import { prng } from '../../src/bench/cloud.js';
 import type { GroupRules } from '../../src/domain/constraints.js';
 import { EventQueue } from '../../src/planner/heap.js';
 import { Placement, type Placeable } from '../../src/planner/placement.js';
-import { SortedList } from '../../src/planner/sorted-list.js';
+import { SortedList } from '../../src/domain/sorted-list.js';
 
 describe('HostPool', () => {
   it('answers best fit as Placement.bestFit does over its hosts in insertion order, as hosts fill, empty, join and leave', () => {

@@ -116,7 +116,7 @@ function run(policy: 'vnf' | 'k8s', maxParallelHosts: number, hmS: number, plugi
         const inst = world.instance(o.subject)!;
         world.putInstance({ ...inst, host: String(o.args.target) });
         result.host = o.args.target;
-        ls.observedChanges(new Set([o.subject]));
+        ls.observedChanges({ instances: new Set([o.subject]), hosts: new Set([inst.host, String(o.args.target)]) });
       } else if (o.kind === 'scheduling') world.putHost({ ...world.host(o.subject)!, enabled: o.args.enabled === true });
       ls.patchOp(ls.index.op(o.key)!, { status: 'done', finishedAt: at, result });
     }

@@ -1,5 +1,5 @@
 // The engine's observed world over a driver with a change feed (the simulated driver): it never
-// lists the cloud, tells which instances changed, and stays equal to what the listings show.
+// lists the cloud, tells which instances and hosts changed, and stays equal to what the listings show.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/manual.js';
 import { SimulatedDriver, type ScenarioInput } from '../../src/drivers/simulated/index.js';
@@ -38,15 +38,18 @@ describe('World over a change feed', () => {
     const sim = new SimulatedDriver(scenario, clock);
     const { driver, lists } = counted(sim);
     const world = new World(driver);
+    const none = { instances: new Set(), hosts: new Set() };
     expect(await world.refresh()).toBe('all');
-    expect(await world.refresh()).toEqual(new Set());
+    expect(await world.refresh()).toEqual(none);
 
     await sim.startMove('i-1', 'MIGRATE', 'k1');
-    expect(await world.refresh()).toEqual(new Set()); // in flight: nothing visible changed yet
+    expect(await world.refresh()).toEqual(none); // in flight: nothing visible changed yet
     clock.advance(10_000);
     const created = sim.createInstance({ name: 'x', projectId: 'p3', vcpus: 1 });
     sim.deleteInstance('i-2');
-    expect(await world.refresh()).toEqual(new Set(['i-1', 'i-2', created.id]));
+    const landed = sim.snapshot().instances.find((i) => i.id === 'i-1')!.host;
+    // The hosts whose instances changed: where i-1 and i-2 were, and where i-1 and the new one are.
+    expect(await world.refresh()).toEqual({ instances: new Set(['i-1', 'i-2', created.id]), hosts: new Set(['compute-0', landed, created.host]) });
 
     const view = world.view(undefined);
     expect(view.hosts).toEqual(await sim.listHosts());
@@ -63,8 +66,8 @@ describe('World over a change feed', () => {
     await world.refresh();
     await sim.startMove('i-1', 'MIGRATE', 'k1');
     const [a, b] = await Promise.all([world.refresh(), world.refresh()]);
-    expect(a).toEqual(new Set(['i-1']));
-    expect(b).toEqual(new Set());
+    expect(a).toEqual({ instances: new Set(['i-1']), hosts: new Set(['compute-0', (await sim.getInstance('i-1'))!.host]) });
+    expect(b).toEqual({ instances: new Set(), hosts: new Set() });
     expect(world.view(undefined).instances).toEqual(await sim.listInstances());
   });
 

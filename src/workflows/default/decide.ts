@@ -6,7 +6,7 @@ import { merge } from '../../domain/decision.js';
 import type { SessionHost, SessionInstance } from '../../domain/model.js';
 import type { Snapshot } from '../../domain/snapshot.js';
 import type { InstanceAction, ReplyState } from '../../domain/states.js';
-import { chooseHostToEmpty, freeCapacity } from '../../planner/capacity.js';
+import { chooseRankedHostToEmpty, freeCapacity } from '../../planner/capacity.js';
 import {
   ask,
   attempt,
@@ -15,6 +15,7 @@ import {
   intent,
   maintainHost,
   observedOn,
+  openHosts,
   opByKey,
   project,
   projectUrl,
@@ -73,23 +74,18 @@ const maintenance = (s: Snapshot, now: number): Decision => maintenanceRound(s, 
  * be emptied into free capacity → PREPARE / PLANNED_MAINTENANCE; otherwise SCALE_IN.
  */
 function next(s: Snapshot, now: number): Decision {
-  const pending = s.hosts.filter((h) => h.status !== 'maintained' && h.status !== 'failed');
-  if (!pending.length) return transition(s, now, 'MAINTENANCE_COMPLETE', 'every host is maintained');
+  // O(log hosts + answer): the open hosts are kept ranked, not scanned on every step.
+  const open = openHosts(s);
+  if (!open.size) return transition(s, now, 'MAINTENANCE_COMPLETE', 'every host is maintained');
   const gate = windowGate(s, now); // no new host is taken down outside the windows
   if (gate) return gate;
   const firstRound = !s.session.phase.computesDisabled;
   // Non-compute hosts are maintained in a START round after a compute host (or alone, when no
   // compute host is left): starting with them would disable every compute host with nowhere to go.
-  const computes = pending.filter((h) => h.type === 'compute');
-  const empty = computes.length ? computes.filter((h) => ox(s).on(h.name).size === 0) : pending;
-  if (empty.length) return transition(s, now, 'START_MAINTENANCE', `${empty.map((h) => h.name).join(', ')} can be maintained now`);
+  const empty = open.computeCount ? open.emptyComputes() : open.others();
+  if (empty.length) return transition(s, now, 'START_MAINTENANCE', `${empty.join(', ')} can be maintained now`);
 
-  const choice = chooseHostToEmpty(
-    computes.map((h) => h.name),
-    s.observed.hosts,
-    (h) => ox(s).on(h),
-    ox(s),
-  );
+  const choice = chooseRankedHostToEmpty(open.cheapest(), ox(s), () => s.observed.hosts);
   const state = firstRound ? 'PREPARE_MAINTENANCE' : 'PLANNED_MAINTENANCE';
   if (choice.host)
     return transition(s, now, state, `emptying ${choice.host}`, {
@@ -268,8 +264,8 @@ function startMaintenance(s: Snapshot, now: number): Decision {
     return { session: { phase: { ...s.session.phase, computesDisabled: true } }, wakeAt: now };
   }
   const current = first(ix(s).hostsWith('maintaining'));
-  const target =
-    current ?? s.hosts.find((h) => h.status !== 'maintained' && h.status !== 'failed' && (h.type !== 'compute' || observedOn(s, h.name).length === 0));
+  const ready = current ? undefined : openHosts(s).firstReady();
+  const target = current ?? (ready === undefined ? undefined : ix(s).host(ready));
   if (!target) return next(s, now);
   if (!current && target.status === 'pending') {
     // A host not touched yet is taken down only in a window; one already emptied goes on.

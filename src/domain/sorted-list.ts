@@ -1,7 +1,8 @@
 // A sorted list kept in chunks of at most 2·B items: insert, delete and shift cost O(log n + B),
 // plus O(n / B) when a chunk splits or empties; iteration is in order. The planner's large ordered
-// sets (hosts by load, a pool's hosts by free vCPUs and order, a group's waiting moves) change one
-// item at a time, and one flat array would move O(n) items per change. Pure.
+// sets (hosts by load, a pool's hosts by free vCPUs and order, a group's waiting moves) and the
+// session's open hosts (open-hosts.ts) change one item at a time, and one flat array would move
+// O(n) items per change. Pure.
 
 const B = 64;
 
