@@ -1,8 +1,9 @@
 // Indexes over a session and the observed world, so that a workflow step costs what it looks at,
 // not what the session holds: hosts, instances, projects and ops by key; instances by host; the ops
-// still in flight; hosts by status. The engine keeps one per live session and updates it as it
-// applies each decision (see engine/live-session.ts); a snapshot built by hand (tests) gets one
-// built on first use. Every lookup here is O(1) or O(answer).
+// still in flight; hosts by status; the hosts still to maintain, ranked (open-hosts.ts); the free
+// vCPUs of the observed compute hosts, sorted. The engine keeps one per live session and updates it
+// as it applies each decision (see engine/live-session.ts); a snapshot built by hand (tests) gets
+// one built on first use. Every lookup here is O(1), O(log n) or O(answer).
 import type { HostInfo, InstanceInfo } from './infra.js';
 import type { HostStatus, Op, SessionHost, SessionInstance, SessionProject } from './model.js';
 import { OpenHosts, type OpenHostsView } from './open-hosts.js';
@@ -56,6 +57,7 @@ export interface ObservedIndex {
 export type IndexedOpKind = Exclude<Op['kind'], 'move'>;
 
 const EMPTY: ReadonlySet<never> = new Set();
+const NONE: readonly never[] = [];
 
 /** A compute host's free vCPUs (as planner/capacity.ts counts them). */
 interface Slot {
@@ -63,7 +65,6 @@ interface Slot {
   free: number;
 }
 const byFree = (a: Slot, b: Slot): number => b.free - a.free || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-const NONE: readonly never[] = [];
 
 /** Mutable index of a session: the engine applies every change through it. */
 export class MutableSessionIndex implements SessionIndex {
