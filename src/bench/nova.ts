@@ -10,7 +10,8 @@
 // migrations (os-migrations: count, created_at → updated_at); the Nova API requests the service made
 // during the session and Nova's 4xx answers to them, counted AT NOVA from nova-api's log (one line
 // per request, the request context names the user: the service runs as the `fenix` service user);
-// vnf: anti-affinity / max_impacted_members violations, from Nova's own migration records.
+// vnf: anti-affinity / max_impacted_members violations, from Nova's own migration records; every
+// move with a planned host (the session's detail) against where Nova's record says it went.
 // It imports nothing from the project: it must measure any version of the service.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -395,6 +396,49 @@ async function migrationsOf(admin: OpenStack, serverIds: string[]): Promise<Migr
 
 const FINISHED = new Set(['confirmed', 'completed', 'finished']);
 
+/** A move as the session's detail records it: its planned host (null: Nova's scheduler chose) and where it landed. */
+export interface SessionMove {
+  instance: string;
+  target: string | null;
+  host: string | null;
+  status: string;
+  started: number;
+}
+
+/** The session's moves from its detail; null when this version's detail does not say their planned host. */
+async function sessionMoves(api: string, sid: string): Promise<SessionMove[] | null> {
+  const d = await call(`${api}/v1/maintenance/${sid}/detail?lists=instances&limit=1000`, 'GET');
+  if (d.status !== 200 || !Array.isArray(d.body?.instances)) return null;
+  const out: SessionMove[] = [];
+  for (const i of d.body.instances as Json[])
+    for (const o of (i.operations ?? []) as Json[]) {
+      if (!('target' in o)) return null;
+      out.push({ instance: String(i.instance_id), target: o.target ?? null, host: o.host ?? null, status: String(o.status), started: Date.parse(o.started_at) });
+    }
+  return out;
+}
+
+/**
+ * Moves that did not land on their planned host, per Nova's own record: a server's finished moves
+ * in the session, in order, against its finished migrations in Nova, in order (each move is one
+ * migration). A server whose counts differ is reported too.
+ */
+export function offPlan(moves: SessionMove[], migrations: Migration[]): string[] {
+  const out: string[] = [];
+  for (const id of [...new Set(moves.map((m) => m.instance))]) {
+    const done = moves.filter((m) => m.instance === id && m.status === 'done').sort((a, b) => a.started - b.started);
+    const nova = migrations.filter((m) => m.instance === id && FINISHED.has(m.status)); // sorted by created_at
+    if (done.length !== nova.length) {
+      out.push(`${id.slice(0, 8)}: ${done.length} moves done in the session, ${nova.length} finished migrations in Nova`);
+      continue;
+    }
+    done.forEach((m, k) => {
+      if (m.target !== null && nova[k]!.dest !== m.target) out.push(`${id.slice(0, 8)}: planned on ${m.target}, Nova moved it to ${nova[k]!.dest}`);
+    });
+  }
+  return out;
+}
+
 /**
  * From Nova's migration records of an anti-affinity pair: moments when both members were on one
  * host (a member occupies its source and its target from created_at to updated_at, then the
@@ -721,6 +765,11 @@ export interface RunResult {
   /** vnf: anti-affinity / max_impacted_members violations per Nova's records. */
   violations: number | null;
   violation_list: string[];
+  /** Moves with a planned host (null: this version's detail does not say). */
+  planned_moves: number | null;
+  /** Of those, or of the server's moves, what Nova's record contradicts (see offPlan). */
+  off_plan: number | null;
+  off_plan_list: string[];
   nova_notifications: boolean;
   manager: { received: Record<string, number>; replies: number; errors: string[] } | null;
   servers_after: { name: string; host: string | null; status: string }[];
@@ -731,12 +780,13 @@ async function oneRun(o: Options, admin: OpenStack, inProject: OpenStack, ids: C
   const res: RunResult = {
     workflow, run, outcome: 'ERROR', reason: null, total_s: null, after_lead_s: null, migrations: 0, migrations_failed: 0, s_per_migration: null,
     migration_list: [], nova_requests: null, nova_4xx: null, nova: null, nova_requests_before_session: null, violations: null, violation_list: [],
-    nova_notifications: !!notifications, manager: null, servers_after: [], computes_disabled_after: [],
+    planned_moves: null, off_plan: null, off_plan_list: [], nova_notifications: !!notifications, manager: null, servers_after: [], computes_disabled_after: [],
   };
   let svc: Fenix | undefined;
   let mgr: Manager | undefined;
   let created: Created | undefined;
   let sid: string | undefined;
+  let moves: SessionMove[] | null = null;
   try {
     log(`${workflow} run ${run}: reset`);
     await resetCloud(admin);
@@ -808,6 +858,7 @@ async function oneRun(o: Options, admin: OpenStack, inProject: OpenStack, ids: C
       errors: mgr.errors,
     };
     if (res.outcome !== 'MAINTENANCE_DONE') log(`  ${res.outcome}: ${res.reason}`);
+    moves = await sessionMoves(svc.url, sid).catch(() => null);
   } catch (e) {
     res.reason = [(e as Error).message, svc?.tail()].filter(Boolean).join('\n');
     log(`  error: ${res.reason}`);
@@ -835,6 +886,11 @@ async function oneRun(o: Options, admin: OpenStack, inProject: OpenStack, ids: C
       res.violation_list = violations(created.servers.filter((s) => s.grouped), res.migration_list);
       res.violations = res.violation_list.length;
     }
+    if (moves) {
+      res.planned_moves = moves.filter((m) => m.target !== null).length;
+      res.off_plan_list = offPlan(moves, res.migration_list);
+      res.off_plan = res.off_plan_list.length;
+    }
     for (const s of created.servers) {
       const r = await admin.req('compute', 'GET', `/servers/${s.id}`);
       res.servers_after.push({ name: s.name, host: r.status === 200 ? r.body.server['OS-EXT-SRV-ATTR:host'] : null, status: r.status === 200 ? r.body.server.status : `HTTP ${r.status}` });
@@ -844,14 +900,15 @@ async function oneRun(o: Options, admin: OpenStack, inProject: OpenStack, ids: C
   }
   log(
     `  ${res.outcome}: total ${res.total_s ?? '-'} s, after lead ${res.after_lead_s ?? '-'} s, ${res.migrations} migrations` +
-      `, nova requests ${res.nova_requests ?? '-'} (4xx ${res.nova_4xx ?? '-'})${res.violations !== null ? `, violations ${res.violations}` : ''}`,
+      `, nova requests ${res.nova_requests ?? '-'} (4xx ${res.nova_4xx ?? '-'})${res.violations !== null ? `, violations ${res.violations}` : ''}` +
+      (res.planned_moves ? `, ${res.planned_moves - (res.off_plan ?? 0)}/${res.planned_moves} on their planned host` : ''),
   );
   return res;
 }
 
 // ---- output ---------------------------------------------------------------------------------
 
-export const TARGETS = { default_after_lead_s: 17, vnf_after_lead_s: 15, nova_requests: 51, nova_4xx: 0, vnf_violations: 0 };
+export const TARGETS = { default_after_lead_s: 17, vnf_after_lead_s: 15, nova_requests: 51, nova_4xx: 0, vnf_violations: 0, vnf_off_plan: 0 };
 
 function table(rows: Record<string, string | number>[]): string {
   if (!rows.length) return '(nothing measured)';
@@ -874,6 +931,9 @@ export interface Summary {
   nova_requests: number | null;
   nova_4xx: number | null;
   violations: number | null;
+  /** All runs: moves with a planned host, and those Nova's record contradicts (null: not reported). */
+  planned_moves: number | null;
+  off_plan: number | null;
 }
 
 export function summarize(results: RunResult[]): Summary[] {
@@ -893,13 +953,16 @@ export function summarize(results: RunResult[]): Summary[] {
       nova_requests: med((r) => r.nova_requests),
       nova_4xx: med((r) => r.nova_4xx),
       violations: wf === 'vnf' ? rs.reduce((a, r) => a + (r.violations ?? 0), 0) : null,
+      planned_moves: rs.some((r) => r.planned_moves !== null) ? rs.reduce((a, r) => a + (r.planned_moves ?? 0), 0) : null,
+      off_plan: rs.some((r) => r.off_plan !== null) ? rs.reduce((a, r) => a + (r.off_plan ?? 0), 0) : null,
     });
   }
   return out;
 }
 
 export function report(results: RunResult[], summary: Summary[], o: Options): string {
-  const row = (wf: string, run: string, r: { total_s: number | null; after_lead_s: number | null; migrations: number | null; s_per_migration: number | null; nova_requests: number | null; nova_4xx: number | null; violations: number | null }, outcome: string) => ({
+  type Row = Pick<RunResult, 'total_s' | 'after_lead_s' | 's_per_migration' | 'nova_requests' | 'nova_4xx' | 'violations' | 'planned_moves' | 'off_plan'> & { migrations: number | null };
+  const row = (wf: string, run: string, r: Row, outcome: string) => ({
     workflow: wf,
     run,
     outcome,
@@ -910,6 +973,7 @@ export function report(results: RunResult[], summary: Summary[], o: Options): st
     nova_requests: fmt(r.nova_requests, 0),
     nova_4xx: fmt(r.nova_4xx, 0),
     violations: r.violations === null ? '-' : String(r.violations),
+    on_planned_host: r.planned_moves ? `${r.planned_moves - (r.off_plan ?? 0)}/${r.planned_moves}` : '-',
   });
   const parts = [
     `Real Nova: ${o.runs} run(s) per workflow, 4 servers (${o.flavor}) laid out 1/1/2 over 3 fake computes, session over every host, maintenance_at = create + ${o.leadS} s`,
@@ -919,12 +983,13 @@ export function report(results: RunResult[], summary: Summary[], o: Options): st
     ]),
     '',
   ];
-  const problems = results.filter((r) => r.outcome !== 'MAINTENANCE_DONE' || r.violation_list.length || r.manager?.errors.length || r.computes_disabled_after.length);
+  const problems = results.filter((r) => r.outcome !== 'MAINTENANCE_DONE' || r.violation_list.length || r.off_plan_list.length || r.manager?.errors.length || r.computes_disabled_after.length);
   if (problems.length) {
     parts.push('Problems:');
     for (const r of problems) {
       if (r.outcome !== 'MAINTENANCE_DONE') parts.push(`- ${r.workflow} run ${r.run}: ${r.outcome}: ${r.reason}`);
       for (const v of r.violation_list) parts.push(`- ${r.workflow} run ${r.run}: violation: ${v}`);
+      for (const v of r.off_plan_list) parts.push(`- ${r.workflow} run ${r.run}: off plan: ${v}`);
       for (const e of r.manager?.errors ?? []) parts.push(`- ${r.workflow} run ${r.run}: application manager: ${e}`);
       if (r.computes_disabled_after.length) parts.push(`- ${r.workflow} run ${r.run}: still disabled after the session: ${r.computes_disabled_after.join(', ')}`);
     }
@@ -947,6 +1012,9 @@ export function report(results: RunResult[], summary: Summary[], o: Options): st
     parts.push(check(`${x.workflow}, Nova 4xx per session`, x.nova_4xx, TARGETS.nova_4xx));
   }
   if (s.has('vnf')) parts.push(check('vnf, constraint violations (all runs)', s.get('vnf')!.violations, TARGETS.vnf_violations));
+  const vnf = s.get('vnf');
+  if (vnf?.planned_moves) parts.push(check(`vnf, moves off their planned host per Nova's records (all runs, of ${vnf.planned_moves} planned)`, vnf.off_plan, TARGETS.vnf_off_plan));
+  else if (vnf) parts.push(`? vnf, moves on their planned host: ${vnf.planned_moves === null ? "this version's detail does not say the planned host" : 'no move had a planned host'}`);
   return parts.join('\n');
 }
 

@@ -209,7 +209,17 @@ const VIEWS: Views = {
   },
   instances: (i) => ({
     ...instanceView(i),
-    operations: i.moveOps.map((o) => ({ action: o.args.kind, from: o.args.from, status: o.status, error: o.error, started_at: iso(o.startedAt), finished_at: iso(o.finishedAt) })),
+    operations: i.moveOps.map((o) => ({
+      action: o.args.kind,
+      from: o.args.from,
+      // The planned host (null: the cloud's scheduler chooses), and where the driver saw it land.
+      target: typeof o.args.target === 'string' ? o.args.target : null,
+      host: typeof o.result?.host === 'string' ? o.result.host : null,
+      status: o.status,
+      error: o.error,
+      started_at: iso(o.startedAt),
+      finished_at: iso(o.finishedAt),
+    })),
   }),
   plugin_runs: (o) => ({
     plugin: o.subject,

@@ -166,6 +166,10 @@ describe('conformance: Doctor vnfm, vnf workflow', () => {
       constraints,
     });
     expect(violations).toEqual([]);
+    // Every move had its planned host and landed there (the detail's operations of each instance).
+    const ops = detail.instances.flatMap((i: { operations: { status: string; target: string | null; host: string | null }[] }) => i.operations);
+    expect(ops.length).toBe(moves.length);
+    for (const o of ops) expect(o).toMatchObject({ status: 'done', target: expect.any(String), host: o.target });
     // Lead time, stated plainly too: every move began at least lead_time after its notification.
     for (const m of moves) {
       const notice = Math.max(...perInstance.filter((e) => (e.payload.instance_ids as string[])[0] === m.instance && e.generated <= m.startMs).map((e) => e.generated));
