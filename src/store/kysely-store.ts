@@ -35,7 +35,7 @@ import { CAPABILITIES } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import { planKey } from './migrations/0009_session_plans.js';
 import { FENCE_LOST_SQLSTATE } from './migrations/0011_fenced_commit.js';
-import { inlineParameters, type ScriptRunner } from './postgres/script.js';
+import type { ScriptRunner } from './postgres/script.js';
 import type { DB } from './schema.js';
 import * as row from './rows.js';
 import { readDetail } from './detail-reads.js';
@@ -1262,13 +1262,13 @@ class RunNow implements Statements {
 
 /** PostgreSQL: the statements gathered into one script, one transaction in one round trip. */
 class Script implements Statements {
-  private readonly parts: { text: string; then?: (rows: never[]) => void }[] = [];
+  private readonly parts: { q: CompiledQuery; then?: (rows: never[]) => void }[] = [];
   constructor(readonly k: Kysely<DB>) {}
   async add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): Promise<void> {
-    this.parts.push({ text: inlineParameters(q), ...(then && { then: then as (rows: never[]) => void }) });
+    this.parts.push({ q, ...(then && { then: then as (rows: never[]) => void }) });
   }
   async run(runner: ScriptRunner): Promise<void> {
-    const results = await runner(this.parts.map((p) => p.text));
+    const results = await runner(this.parts.map((p) => p.q));
     this.parts.forEach((p, i) => p.then?.(results[i]!.rows as never[]));
   }
 }

@@ -1,6 +1,7 @@
 // PostgreSQL scripts (src/store/postgres/script.ts): the engine's commit goes out as one
 // simple-protocol query with its parameters written in as literals. What a value becomes must read
-// back as exactly that value, whatever it holds; a failing statement must roll back the script.
+// back as exactly that value, whatever it holds; a failing statement must roll back the script. A
+// statement seen again on a connection is prepared there and executed, with the same answers.
 import { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,6 +90,29 @@ describe('scripts on PostgreSQL', () => {
       expect(rows.map((r) => r.rows[0].id ?? r.rows[0].n)).toEqual([2, 3, 4, 5, 5]);
     } finally {
       await pool.query(`drop table ${table}`);
+    }
+  });
+
+  it('prepares a statement seen again on a connection and executes it: same answers, hostile values included', async () => {
+    const one = new pg.Pool({ connectionString: TEST_PG_URL, max: 1 }); // one connection: what it prepared stays
+    try {
+      const run = scriptRunner(one);
+      const shape = 'select $1::text as v, $2::bigint as n';
+      const prepared = async () => (await one.query(`select statement from pg_prepared_statements`)).rows.map((r) => String(r.statement));
+      const values = ["'; drop table sessions; --", '$1 $$ \\ ünï', ''];
+      for (let round = 0; round < 3; round++) {
+        const r = await run(values.map((v, i) => q(shape, v, -1 - i)));
+        expect(r.map((x) => [x.rows[0].v, Number(x.rows[0].n)])).toEqual(values.map((v, i) => [v, -1 - i]));
+      }
+      expect((await prepared()).filter((t) => t.includes(shape))).toHaveLength(1);
+      // The server cannot tell the type of $1 here: not prepared, still run (written in), every time.
+      for (let round = 0; round < 3; round++) expect((await run([q('select $1 + $2 as v', 2, 3)]))[0]!.rows[0].v).toBe(5);
+      expect((await prepared()).some((t) => t.includes('select $1 + $2'))).toBe(false);
+      // A failing script leaves what was prepared usable.
+      await expect(run([q(shape, 'a', 1), q('select 1 / $1::int as x', 0)])).rejects.toThrow(/division by zero/);
+      expect((await run([q(shape, 'b', 2)]))[0]!.rows[0]).toEqual({ v: 'b', n: '2' });
+    } finally {
+      await one.end();
     }
   });
 });

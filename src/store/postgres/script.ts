@@ -6,11 +6,34 @@
 // bound parameters, so each statement's parameters are written into its text as literals, escaped
 // by node-postgres's own `escapeLiteral`. A very large commit goes out in parts, in one explicit
 // transaction.
+//
+// Written in as literals, a statement is parsed and planned again on every commit: that was about
+// half of what the server spent on the engine's commits. So a statement text that comes back on a
+// connection (the store's statements are compiled once per shape) is prepared there once, and the
+// script then says `EXECUTE name(literals…)`, which the server neither parses nor plans again.
 import type { CompiledQuery } from 'kysely';
 import pg from 'pg';
 
+/** A statement of a script: SQL text as it is, or a compiled query (its parameters written in, or executed prepared). */
+export type ScriptStatement = string | CompiledQuery;
+
 /** Runs statements as one transaction, in one round trip (a very large script in parts); their results, in order. */
-export type ScriptRunner = (statements: readonly string[]) => Promise<pg.QueryResult[]>;
+export type ScriptRunner = (statements: readonly ScriptStatement[]) => Promise<pg.QueryResult[]>;
+
+/** Statement texts prepared on one connection at most; past it, texts are written in as before. */
+const MAX_PREPARED = 256;
+/** Longer texts are written in: a shape that large comes once (a session's first inventory). */
+const MAX_PREPARED_CHARS = 16_384;
+
+/** What one connection has prepared, and the texts it has seen once (prepared when seen again). */
+interface Prepared {
+  names: Map<string, string>;
+  seen: Set<string>;
+  /** Texts the server could not prepare (a parameter whose type it cannot infer): always written in. */
+  refused: Set<string>;
+}
+const preparedOn = new WeakMap<pg.PoolClient, Prepared>();
+let nextName = 0;
 
 /**
  * SQL text sent in one round trip at most. A commit is a few kB; the first step of a 10,000-host
@@ -22,10 +45,10 @@ export const SCRIPT_PART_CHARS = 1 << 20;
 export function scriptRunner(pool: pg.Pool, partChars = SCRIPT_PART_CHARS): ScriptRunner {
   return async (statements) => {
     if (!statements.length) return [];
-    const parts = partsOf(statements, partChars);
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
+      const parts = partsOf(await texts(client, statements), partChars);
       if (parts.length === 1) return results(await client.query(parts[0]!.join(';\n')));
       await client.query('begin');
       try {
@@ -44,6 +67,37 @@ export function scriptRunner(pool: pg.Pool, partChars = SCRIPT_PART_CHARS): Scri
 }
 
 const results = (r: pg.QueryResult | pg.QueryResult[]): pg.QueryResult[] => (Array.isArray(r) ? r : [r]);
+
+/**
+ * The statements as text for this connection: a compiled query it has prepared as `EXECUTE`, any
+ * other written in. A text seen for the second time is prepared first, in its own query outside the
+ * script (one more round trip, once per text and connection), so that a text the server refuses to
+ * prepare fails nothing but its preparation.
+ */
+async function texts(client: pg.PoolClient, statements: readonly ScriptStatement[]): Promise<string[]> {
+  let p = preparedOn.get(client);
+  if (!p) preparedOn.set(client, (p = { names: new Map(), seen: new Set(), refused: new Set() }));
+  for (const st of statements) {
+    if (typeof st === 'string' || !st.parameters.length || p.names.has(st.sql) || p.refused.has(st.sql)) continue;
+    if (!p.seen.has(st.sql)) {
+      if (st.sql.length <= MAX_PREPARED_CHARS && p.seen.size < 4 * MAX_PREPARED) p.seen.add(st.sql);
+      continue;
+    }
+    if (p.names.size >= MAX_PREPARED) continue;
+    const name = `fenix_s${++nextName}`;
+    try {
+      await client.query(`prepare ${name} as ${st.sql}`);
+      p.names.set(st.sql, name);
+    } catch {
+      p.refused.add(st.sql);
+    }
+  }
+  return statements.map((st) => {
+    if (typeof st === 'string') return st;
+    const name = p.names.get(st.sql);
+    return name ? `execute ${name}(${st.parameters.map(literal).join(', ')})` : inlineParameters(st);
+  });
+}
 
 /** Consecutive statements grouped up to `max` characters a group (a longer statement alone). */
 function partsOf(statements: readonly string[], max: number): string[][] {
