@@ -35,7 +35,7 @@ import { CAPABILITIES } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import { planKey } from './migrations/0009_session_plans.js';
 import { FENCE_LOST_SQLSTATE } from './migrations/0011_fenced_commit.js';
-import type { ScriptRunner } from './postgres/script.js';
+import { scriptStatement, type ScriptRunner, type ScriptStatement } from './postgres/script.js';
 import type { DB } from './schema.js';
 import * as row from './rows.js';
 import { readDetail } from './detail-reads.js';
@@ -1262,10 +1262,10 @@ class RunNow implements Statements {
 
 /** PostgreSQL: the statements gathered into one script, one transaction in one round trip. */
 class Script implements Statements {
-  private readonly parts: { q: CompiledQuery; then?: (rows: never[]) => void }[] = [];
+  private readonly parts: { q: ScriptStatement; then?: (rows: never[]) => void }[] = [];
   constructor(readonly k: Kysely<DB>) {}
   async add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): Promise<void> {
-    this.parts.push({ q, ...(then && { then: then as (rows: never[]) => void }) });
+    this.parts.push({ q: scriptStatement(q), ...(then && { then: then as (rows: never[]) => void }) });
   }
   async run(runner: ScriptRunner): Promise<void> {
     const results = await runner(this.parts.map((p) => p.q));

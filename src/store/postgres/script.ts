@@ -24,6 +24,15 @@ export type ScriptRunner = (statements: readonly ScriptStatement[]) => Promise<p
 const MAX_PREPARED = 256;
 /** Longer texts are written in: a shape that large comes once (a session's first inventory). */
 const MAX_PREPARED_CHARS = 16_384;
+/**
+ * A statement with more values is a bulk write (a session's first 80,000 instances): its text is
+ * written at once, as it is added, so its values are not held until the script runs (tens of MB),
+ * and planning it again costs little against what it writes.
+ */
+const MAX_PREPARED_PARAMS = 256;
+
+/** A compiled query as a script holds it until it runs: itself when it may be prepared, else its text now. */
+export const scriptStatement = (q: CompiledQuery): ScriptStatement => (q.parameters.length > MAX_PREPARED_PARAMS ? inlineParameters(q) : q);
 
 /** What one connection has prepared, and the texts it has seen once (prepared when seen again). */
 interface Prepared {
@@ -48,12 +57,15 @@ export function scriptRunner(pool: pg.Pool, partChars = SCRIPT_PART_CHARS): Scri
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
+      // Texts are written a part at a time: a large commit's text never exists whole.
       const parts = partsOf(await texts(client, statements), partChars);
-      if (parts.length === 1) return results(await client.query(parts[0]!.join(';\n')));
+      const first = parts.next().value!;
+      let next = parts.next();
+      if (next.done) return results(await client.query(first.join(';\n')));
       await client.query('begin');
       try {
-        const out: pg.QueryResult[] = [];
-        for (const part of parts) out.push(...results(await client.query(part.join(';\n'))));
+        const out = results(await client.query(first.join(';\n')));
+        for (; !next.done; next = parts.next()) out.push(...results(await client.query(next.value.join(';\n'))));
         await client.query('commit');
         return out;
       } catch (e) {
@@ -74,7 +86,7 @@ const results = (r: pg.QueryResult | pg.QueryResult[]): pg.QueryResult[] => (Arr
  * script (one more round trip, once per text and connection), so that a text the server refuses to
  * prepare fails nothing but its preparation.
  */
-async function texts(client: pg.PoolClient, statements: readonly ScriptStatement[]): Promise<string[]> {
+async function texts(client: pg.PoolClient, statements: readonly ScriptStatement[]): Promise<Iterable<string>> {
   let p = preparedOn.get(client);
   if (!p) preparedOn.set(client, (p = { names: new Map(), seen: new Set(), refused: new Set() }));
   for (const st of statements) {
@@ -92,26 +104,32 @@ async function texts(client: pg.PoolClient, statements: readonly ScriptStatement
       p.refused.add(st.sql);
     }
   }
-  return statements.map((st) => {
-    if (typeof st === 'string') return st;
-    const name = p.names.get(st.sql);
-    return name ? `execute ${name}(${st.parameters.map(literal).join(', ')})` : inlineParameters(st);
-  });
+  const names = p.names;
+  return (function* () {
+    for (const st of statements) {
+      if (typeof st === 'string') yield st;
+      else {
+        const name = names.get(st.sql);
+        yield name ? `execute ${name}(${st.parameters.map(literal).join(', ')})` : inlineParameters(st);
+      }
+    }
+  })();
 }
 
-/** Consecutive statements grouped up to `max` characters a group (a longer statement alone). */
-function partsOf(statements: readonly string[], max: number): string[][] {
-  const parts: string[][] = [];
-  let size = Infinity;
+/** Consecutive statements grouped up to `max` characters a group (a longer statement alone), lazily. */
+function* partsOf(statements: Iterable<string>, max: number): Generator<string[]> {
+  let part: string[] = [];
+  let size = 0;
   for (const st of statements) {
-    if (size + st.length > max) {
-      parts.push([]);
+    if (part.length && size + st.length > max) {
+      yield part;
+      part = [];
       size = 0;
     }
-    parts.at(-1)!.push(st);
+    part.push(st);
     size += st.length + 2;
   }
-  return parts;
+  if (part.length) yield part;
 }
 
 /**
