@@ -8,10 +8,10 @@ import type { HostInfo, InstanceInfo } from './infra.js';
 import type { SessionHost } from './model.js';
 import { SortedList } from './sorted-list.js';
 
-/** What the ranking reads of the observed world (an ObservedIndex): O(1) per host. */
-export interface Tallies {
+/** O(1) facts about a host's observed instances (an ObservedIndex keeps them). */
+export interface HostTallies {
   host(name: string): HostInfo | undefined;
-  on(host: string): ReadonlySet<InstanceInfo>;
+  on(host: string): Iterable<InstanceInfo> & { readonly size: number };
   vcpusOn(host: string): number;
   floatingOn(host: string): number;
 }
@@ -19,7 +19,7 @@ export interface Tallies {
 /** Read side, for workflows. */
 export interface OpenHostsView {
   /** The observed world the ranking is current with. */
-  readonly observed: Tallies;
+  readonly observed: HostTallies;
   /** Open hosts, of every type. */
   readonly size: number;
   readonly computeCount: number;
@@ -33,7 +33,8 @@ export interface OpenHostsView {
   firstReady(): string | undefined;
 }
 
-interface Ranked {
+/** A host as ranked for emptying, from its tallies. */
+export interface Ranked {
   name: string;
   /** 1 when any of its instances has a floating IP. */
   floating: number;
@@ -41,12 +42,15 @@ interface Ranked {
   count: number;
 }
 
-/** Cheapest to empty first: no floating-IP instance, fewest vCPUs used, fewest instances, name (as planner/capacity.ts ranks). */
-const cheaper = (a: Ranked, b: Ranked): number =>
+/**
+ * Cheapest to empty first: no floating-IP instance, fewest vCPUs used, fewest instances, name. The
+ * one order of planner/capacity.ts's choice and of this ranking (the ranked choice relies on it).
+ */
+export const cheaper = (a: Ranked, b: Ranked): number =>
   a.floating - b.floating || a.used - b.used || a.count - b.count || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const byNumber = (a: number, b: number): number => a - b;
 
-export const isOpen = (h: SessionHost): boolean => h.status !== 'maintained' && h.status !== 'failed';
+const isOpen = (h: SessionHost): boolean => h.status !== 'maintained' && h.status !== 'failed';
 
 export class OpenHosts implements OpenHostsView {
   private readonly ranked = new SortedList<Ranked>(cheaper);
@@ -62,7 +66,7 @@ export class OpenHosts implements OpenHostsView {
   /** O(hosts · log hosts), once per session index and observed world. `hosts` in session order. */
   constructor(
     hosts: Iterable<SessionHost>,
-    readonly observed: Tallies,
+    readonly observed: HostTallies,
   ) {
     for (const h of hosts) {
       this.position.set(h.name, this.names.length);

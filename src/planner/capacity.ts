@@ -1,5 +1,6 @@
 // Capacity arithmetic over observed hosts and instances: pure, deterministic.
 import type { HostInfo, InstanceInfo } from '../domain/infra.js';
+import { cheaper, type HostTallies, type Ranked } from '../domain/open-hosts.js';
 
 /** Free vCPUs on hosts that can take instances (enabled compute hosts). */
 export function freeCapacity(hosts: HostInfo[]): number {
@@ -37,25 +38,12 @@ export function byHostOf(instances: readonly InstanceInfo[]): InstancesOn {
   return (h) => m.get(h) ?? [];
 }
 
-interface Candidate {
-  name: string;
+/** A candidate, ranked in the one order of the session's open hosts (domain/open-hosts.ts). */
+interface Candidate extends Ranked {
   /** Its instances (with tallies: listed only for the candidates tried). */
   on: InstanceInfo[];
-  count: number;
-  floating: number;
-  used: number;
 }
 
-const better = (a: Candidate, b: Candidate): number =>
-  a.floating - b.floating || a.used - b.used || a.count - b.count || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
-/** O(1) facts about a host's instances (an observed index keeps them). */
-export interface HostTallies {
-  host(name: string): HostInfo | undefined;
-  on(host: string): Iterable<InstanceInfo> & { readonly size: number };
-  vcpusOn(host: string): number;
-  floatingOn(host: string): number;
-}
 
 /**
  * The next host to empty: one whose instances fit on the other enabled compute hosts, preferring
@@ -87,7 +75,7 @@ export function chooseHostToEmpty(candidates: string[], hosts: HostInfo[], insta
   for (const c of candidates) {
     if (!known(c)) continue;
     const t = tally(c);
-    if (!best || better(t, best) < 0) best = t;
+    if (!best || cheaper(t, best) < 0) best = t;
   }
   if (!best) return { host: null, reason: 'no compute host to empty' };
   const targets = hosts.filter((h) => h.type === 'compute' && h.enabled);
@@ -101,7 +89,7 @@ export function chooseHostToEmpty(candidates: string[], hosts: HostInfo[], insta
   if (fits(best)) return { host: best.name, reason: `its ${best.used} vCPUs fit elsewhere` };
   const ranked = candidates.filter(known).map((c) => listed(tally(c)));
   let worst = '';
-  for (const c of ranked.sort(better)) {
+  for (const c of ranked.sort(cheaper)) {
     if (c.name !== best.name && fits(c)) return { host: c.name, reason: `its ${c.used} vCPUs fit elsewhere` };
     if (!worst) {
       const free = freeOf(c.name);
