@@ -14,7 +14,7 @@ import { DriverError, type InfraDriver, type MoveKind } from '../ports/infra-dri
 import type { Lease, OpPatch, Store } from '../ports/store.js';
 import { applyControl } from '../workflows/control.js';
 import { workflowFor } from '../workflows/index.js';
-import { LiveSession } from './live-session.js';
+import { LiveSession, rowsOf } from './live-session.js';
 import { PluginRuns, PluginStop } from './plugin-runs.js';
 import { World } from './world.js';
 import { reachesInventory } from '../workflows/common.js';
@@ -64,6 +64,12 @@ export interface MoveLimits {
 
 /** Decisions without intents held in memory before they are written anyway. */
 const MAX_DEFERRED = 64;
+/**
+ * Nor decisions of more rows than this: a large one (a 10,000-host session's first inventory, 80,000
+ * instances) is written at once, not merged with the next (its round of asks, as many again), so
+ * the largest commit's patches and statements are in memory one decision at a time.
+ */
+const MAX_DEFERRED_ROWS = 5_000;
 
 /** A download that takes longer fails the session (the admin can continue it). */
 const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
@@ -246,7 +252,7 @@ export class Engine {
    * not one per step.
    */
   private async commit(ls: LiveSession, d: Decision, now: number, defer = false): Promise<boolean> {
-    if (defer && !d.ops?.length && ls.bufferedCount < MAX_DEFERRED) {
+    if (defer && !d.ops?.length && ls.bufferedCount < MAX_DEFERRED && ls.bufferedRows + rowsOf(d) <= MAX_DEFERRED_ROWS) {
       await this.joined(ls, ls.defer(d, now));
       return true;
     }
@@ -393,7 +399,7 @@ export class Engine {
    */
   private note(ls: LiveSession, op: Op, patch: OpPatch): void {
     ls.patchOp(op, patch);
-    ls.pendingOps.set(op.id, { ...ls.pendingOps.get(op.id), ...patch });
+    ls.pendingOps.set(op.id, Object.assign({}, ls.pendingOps.get(op.id), patch));
   }
 
   /**

@@ -58,6 +58,10 @@ const newInstance = (sessionId: string, i: InstancePatch): SessionInstance => ({
   repliedAt: i.repliedAt ?? null,
 });
 
+/** The rows a decision writes, about: what holding it until the next write costs. */
+export const rowsOf = (d: Decision): number =>
+  (d.hosts?.length ?? 0) + (d.projects?.length ?? 0) + (d.instances?.length ?? 0) + (d.ops?.length ?? 0) + (d.events?.length ?? 0) + (d.timeline?.length ?? 0);
+
 export class LiveSession {
   readonly data: SessionData;
   readonly index: MutableSessionIndex;
@@ -150,14 +154,21 @@ export class LiveSession {
    * was done on their strength, and the next engine decides them again from the rows.
    */
   private buffered: Decision[] = [];
+  /** Rows the buffered decisions write (rowsOf). */
+  private bufferedRowCount = 0;
 
   get bufferedCount(): number {
     return this.buffered.length;
   }
 
+  get bufferedRows(): number {
+    return this.bufferedRowCount;
+  }
+
   /** Apply a decision without intents in memory and keep it for the next write. */
   defer(d: Decision, now: number): string[] {
     this.buffered.push(d);
+    this.bufferedRowCount += rowsOf(d);
     return this.apply(d, { ops: [], fanout: new Map(), changeSeq: this.changeSeq }, now);
   }
 
@@ -165,6 +176,7 @@ export class LiveSession {
   withBuffered(d: Decision): { all: Decision; earlier: Decision[] } {
     const earlier = this.buffered;
     this.buffered = [];
+    this.bufferedRowCount = 0;
     if (!earlier.length) return { all: d, earlier };
     const all = merge(...earlier, d);
     let wake: number | null | undefined;

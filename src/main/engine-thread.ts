@@ -129,6 +129,18 @@ export async function startThreadedService(config: Config): Promise<ThreadedServ
   };
 }
 
+/** The simulated cloud in this thread, and its server for the API's thread. */
+async function startInProcessCloud(config: Config, clock: SystemClock, store: KyselyStore, secret: string) {
+  const scenario = scenarioOf(config);
+  const simulator = await inProcessSimulator(scenario, clock, config, store, 'all');
+  try {
+    return { simulator, simServer: await startSimulatorServer({ scenario, driver: simulator, secret, clock }) };
+  } catch (e) {
+    await simulator.close();
+    throw e;
+  }
+}
+
 /** The worker: phase 1 at load, phase 2 on 'start', then runs until 'stop'. */
 async function runEngineThread(port: MessagePort, config: Config, logColour: boolean): Promise<void> {
   const post = (m: FromWorker) => port.postMessage(m);
@@ -142,9 +154,9 @@ async function runEngineThread(port: MessagePort, config: Config, logColour: boo
     // In the try: a database that refuses the connection is reported as 'failed', not a thread crash.
     store = await openStore(config.db);
     if (config.driver === 'simulated' && !config.simulatorUrl) {
-      const scenario = scenarioOf(config);
-      simulator = await inProcessSimulator(scenario, clock, config, store, 'all');
-      simServer = await startSimulatorServer({ scenario, driver: simulator, secret, clock });
+      // In a helper, not here: this frame lives as long as the thread, and the scenario (tens of MB
+      // at 10,000 hosts) is needed only to build the cloud.
+      ({ simulator, simServer } = await startInProcessCloud(config, clock, store, secret));
     }
     post({ type: 'ready', simulatorUrl: simServer?.url ?? null, secret });
     const start = await new Promise<ToWorker>((resolve) => {

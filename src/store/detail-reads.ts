@@ -85,7 +85,7 @@ const PAGES: { [L in DetailList]: (trx: Trx, id: string, limit: number, after: D
       if (list) list.push(o);
       else by.set(o.subject, [o]);
     }
-    return { ...page, rows: page.rows.map((i) => ({ ...i, moveOps: by.get(i.instanceId) ?? [] })) };
+    return { ...page, rows: page.rows.map((i) => Object.assign({}, i, { moveOps: by.get(i.instanceId) ?? [] })) };
   },
 
   async plugin_runs(trx, id, limit, after) {

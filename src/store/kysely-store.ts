@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Migrator, sql, type CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { ownedConstraints, type Constraints, type GroupConstraint, type InstanceConstraint, type PersistedPlan } from '../domain/constraints.js';
-import type { Decision } from '../domain/decision.js';
+import type { Decision, InstancePatch } from '../domain/decision.js';
 import type {
   OutboxRow,
   Phase,
@@ -35,7 +35,7 @@ import { CAPABILITIES } from './migrations/dialect.js';
 import { migrationProvider } from './migrations/index.js';
 import { planKey } from './migrations/0009_session_plans.js';
 import { FENCE_LOST_SQLSTATE } from './migrations/0011_fenced_commit.js';
-import { scriptStatement, type ScriptRunner, type ScriptStatement } from './postgres/script.js';
+import { inlineParameters, scriptStatement, type ScriptRunner, type ScriptStatement } from './postgres/script.js';
 import type { DB } from './schema.js';
 import * as row from './rows.js';
 import { readDetail } from './detail-reads.js';
@@ -482,33 +482,66 @@ export class KyselyStore implements Store {
    * gets its defaults and the patch, a known one only the patched columns (no read first).
    */
   private async projectWrites(w: Statements, id: string, patches: NonNullable<Decision['projects']>): Promise<void> {
-    for (const [cols, merged] of byColumns(patches, (p) => p.projectId, row.projectPatch)) {
-      const rows = merged.map((p) => ({ ...row.newProject(id, p), ...row.projectPatch(p) }));
+    for (const [cols, merged] of byColumns(mergedBy(patches, (p) => p.projectId), row.projectPatch)) {
+      const rows = merged.map((p) => Object.assign(row.newProject(id, p), row.projectPatch(p)));
       await this.growing(w, 'session_projects', rows, { cols: ['session_id', 'project_id'], update: cols });
     }
   }
 
   /**
    * Instance patches likewise. A patch naming the project and host may be of a new instance: an
-   * upsert; any other patches an existing row: an UPDATE per distinct change.
+   * upsert; any other patches an existing row. SQLite: an UPDATE per distinct change (each runs as
+   * it comes). PostgreSQL: an UPDATE … FROM (VALUES …) per set of columns and 100 rows: a
+   * maintenance round gives each instance its own ask key, and an UPDATE per distinct change was
+   * then one per instance (80,000 of them held in one script at 10,000 hosts).
    */
   private async instanceWrites(w: Statements, id: string, patches: NonNullable<Decision['instances']>): Promise<void> {
     const merged = mergedBy(patches, (i) => i.instanceId);
     const creates = merged.filter((i) => i.projectId !== undefined && i.host !== undefined);
-    for (const [cols, rows] of byColumns(creates, (i) => i.instanceId, row.instancePatch))
-      await this.growing(w, 'session_instances', rows.map((i) => row.newInstance(id, i)), { cols: ['session_id', 'instance_id'], update: cols });
+    for (const [cols, part] of byColumns(creates, row.instancePatch))
+      await this.growing(w, 'session_instances', later(part, () => part.map((i) => row.newInstance(id, i))), { cols: ['session_id', 'instance_id'], update: cols });
     const updates = merged.filter((i) => i.projectId === undefined || i.host === undefined);
-    for (const [set, iids] of grouped(updates, (i) => i.instanceId, row.instancePatch))
-      await w.add(updateWhere(this.shapes, 'session_instances', set, { session_id: id }, { in: { col: 'instance_id', values: iids } }));
+    if (this.dialect === 'sqlite') {
+      for (const [set, iids] of grouped(updates, (i) => i.instanceId, row.instancePatch))
+        await w.add(updateWhere(this.shapes, 'session_instances', set, { session_id: id }, { in: { col: 'instance_id', values: iids } }));
+      return;
+    }
+    for (const [cols, part] of byColumns(updates, row.instancePatch)) {
+      if (!cols.length) continue;
+      const q = () => this.instanceUpdate(id, cols, part);
+      await w.add(part.length > LATER_ROWS ? q : q());
+    }
+  }
+
+  /** PostgreSQL: `cols` of these instances set from a VALUES list (compiled once per shape). */
+  private instanceUpdate(id: string, cols: readonly string[], part: readonly InstancePatch[]): CompiledQuery {
+    const spec = cols.map((c) => row.INSTANCE_UPDATES.find((u) => u[1] === c)!);
+    const width = spec.length + 1;
+    const values: unknown[] = [id];
+    for (const p of part) {
+      values.push(p.instanceId);
+      for (const [field] of spec) values.push(p[field]);
+    }
+    return this.shapes.query(`uv|session_instances|${cols.join(',')}|${part.length}`, values, (db, arg) => {
+      const at = (r: number, j: number) => arg(1 + r * width + j);
+      const rows = part.map((_, r) => sql`(${sql.join([sql`${at(r, 0)}::varchar`, ...spec.map(([, , type], j) => sql`${at(r, j + 1)}::${sql.raw(type)}`)])})`);
+      const q = sql`update session_instances as t set ${sql.join(spec.map(([, c]) => sql`${sql.id(c)} = v.${sql.id(c)}`))}
+        from (values ${sql.join(rows)}) as v(instance_id, ${sql.join(spec.map(([, c]) => sql.id(c)))})
+        where t.session_id = ${arg(0)} and t.instance_id = v.instance_id`;
+      return { compile: () => q.compile(db) };
+    });
   }
 
   /**
    * An upsert into a table that grows (`update`: the columns a known row takes from the new one;
-   * none: it is left as it is); PostgreSQL counts the rows it inserted (to ANALYZE in time).
+   * none: it is left as it is); PostgreSQL counts the rows it inserted (to ANALYZE in time). Rows
+   * given as a function: a bulk write, built when it runs (Deferred).
    */
-  private async growing(w: Statements, table: GrowingTable, rows: Record<string, unknown>[], conflict: { cols: string[]; update: string[] }): Promise<void> {
-    if (this.dialect !== 'postgres') return w.add(insertRows(this.shapes, table, rows, { conflict }));
-    return w.add(insertRows<{ fresh: boolean }>(this.shapes, table, rows, { conflict, fresh: true }), (rows) => this.growth.note(table, rows.filter((r) => r.fresh).length));
+  private async growing(w: Statements, table: GrowingTable, rows: Record<string, unknown>[] | (() => Record<string, unknown>[]), conflict: { cols: string[]; update: string[] }): Promise<void> {
+    const fresh = this.dialect === 'postgres';
+    const build = () => insertRows<{ fresh: boolean }>(this.shapes, table, typeof rows === 'function' ? rows() : rows, { conflict, fresh });
+    const then = fresh ? (r: { fresh: boolean }[]) => this.growth.note(table, r.filter((x) => x.fresh).length) : undefined;
+    return w.add(typeof rows === 'function' ? build : build(), then);
   }
 
   async changesSince(id: string, changeSeq: number, globalSeq: number): Promise<SessionChanges | undefined> {
@@ -1241,10 +1274,24 @@ function hotReads(db: Kysely<DB>) {
  * Where a commit's statements go, in order; `then` sees a statement's rows once it has run. The
  * writer awaits each `add` before it builds the next statement.
  */
+/**
+ * A bulk statement built only when it runs (a function of what the caller holds anyway): in
+ * PostgreSQL's script its text exists one part at a time, never for the whole commit. Never prepared.
+ */
+type Deferred<R> = () => CompiledQuery<R>;
+
+/**
+ * Writes of more rows than this are Deferred: large and rare, their text is not worth holding;
+ * smaller ones come back step after step, and PostgreSQL's script prepares them.
+ */
+const LATER_ROWS = 16;
+/** The rows now, or, for a large part, a function that builds them when the statement runs. */
+const later = <T>(part: readonly unknown[], rows: () => T[]): T[] | (() => T[]) => (part.length > LATER_ROWS ? rows : rows());
+
 interface Statements {
   /** Builds the statements. */
   readonly k: Kysely<DB>;
-  add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): Promise<void>;
+  add<R>(q: CompiledQuery<R> | Deferred<R>, then?: (rows: R[]) => void): Promise<void>;
 }
 
 /**
@@ -1253,9 +1300,9 @@ interface Statements {
  */
 class RunNow implements Statements {
   constructor(readonly k: Transaction<DB>) {}
-  async add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): Promise<void> {
+  async add<R>(q: CompiledQuery<R> | Deferred<R>, then?: (rows: R[]) => void): Promise<void> {
     // Run first, then call back: `then?.(await …)` would skip the statement when there is no `then`.
-    const { rows } = await this.k.executeQuery<R>(q);
+    const { rows } = await this.k.executeQuery<R>(typeof q === 'function' ? q() : q);
     then?.(rows);
   }
 }
@@ -1264,8 +1311,8 @@ class RunNow implements Statements {
 class Script implements Statements {
   private readonly parts: { q: ScriptStatement; then?: (rows: never[]) => void }[] = [];
   constructor(readonly k: Kysely<DB>) {}
-  async add<R>(q: CompiledQuery<R>, then?: (rows: R[]) => void): Promise<void> {
-    this.parts.push({ q: scriptStatement(q), ...(then && { then: then as (rows: never[]) => void }) });
+  async add<R>(q: CompiledQuery<R> | Deferred<R>, then?: (rows: R[]) => void): Promise<void> {
+    this.parts.push({ q: typeof q === 'function' ? () => inlineParameters(q()) : scriptStatement(q), ...(then && { then: then as (rows: never[]) => void }) });
   }
   async run(runner: ScriptRunner): Promise<void> {
     const results = await runner(this.parts.map((p) => p.q));
@@ -1280,7 +1327,10 @@ function mergedBy<P extends object>(patches: readonly P[], key: (p: P) => string
     const prev = out.get(key(p));
     if (!prev) out.set(key(p), p);
     else {
-      const next = { ...prev } as Record<string, unknown>;
+      // Object.assign onto {}, not a spread: V8 gives each spread copy that then gains fields a
+      // map (hidden class) of its own, some 400 bytes an object (80,000 asks merged with the
+      // inventory: 30 MB), where copies made field by field share one.
+      const next = Object.assign({}, prev) as Record<string, unknown>;
       for (const [f, v] of Object.entries(p)) if (v !== undefined) next[f] = v;
       out.set(key(p), next as P);
     }
@@ -1288,10 +1338,10 @@ function mergedBy<P extends object>(patches: readonly P[], key: (p: P) => string
   return [...out.values()];
 }
 
-/** Patches merged per row, then grouped by the columns they set (one upsert per group). */
-function byColumns<P extends object>(patches: readonly P[], key: (p: P) => string, toSet: (p: P) => object): [string[], P[]][] {
+/** Patches (merged per row) grouped by the columns they set, 100 to a group (one statement each). */
+function byColumns<P extends object>(patches: readonly P[], toSet: (p: P) => object): [string[], P[]][] {
   const groups = new Map<string, [string[], P[]]>();
-  for (const p of mergedBy(patches, key)) {
+  for (const p of patches) {
     const cols = Object.keys(toSet(p)).sort();
     const sig = cols.join(',');
     const g = groups.get(sig);

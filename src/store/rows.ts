@@ -210,23 +210,31 @@ export const newProject = (sessionId: string, p: ProjectPatch): Selectable<Sessi
   unreachable: 0,
 });
 
+/**
+ * The instance fields a patch may change on an existing row: field, column, and the column's type in
+ * PostgreSQL (a bulk UPDATE … FROM (VALUES …) casts its values to it).
+ */
+export const INSTANCE_UPDATES = [
+  ['projectId', 'project_id', 'varchar'],
+  ['name', 'name', 'varchar'],
+  ['host', 'host', 'varchar'],
+  ['vcpus', 'vcpus', 'integer'],
+  ['action', 'action', 'varchar'],
+  ['status', 'status', 'varchar'],
+  ['moves', 'moves', 'integer'],
+  ['error', 'error', 'text'],
+  ['askState', 'ask_state', 'varchar'],
+  ['askKey', 'ask_key', 'varchar'],
+  ['notifiedAt', 'notified_at', 'bigint'],
+  ['replyAt', 'reply_at', 'bigint'],
+  ['reply', 'reply', 'varchar'],
+  ['repliedAt', 'replied_at', 'bigint'],
+] as const satisfies readonly (readonly [keyof InstancePatch, keyof SessionInstancesTable, string])[];
+
 export function instancePatch(i: InstancePatch): Updateable<SessionInstancesTable> {
-  return {
-    ...(i.projectId !== undefined && { project_id: i.projectId }),
-    ...(i.name !== undefined && { name: i.name }),
-    ...(i.host !== undefined && { host: i.host }),
-    ...(i.vcpus !== undefined && { vcpus: i.vcpus }),
-    ...(i.action !== undefined && { action: i.action }),
-    ...(i.status !== undefined && { status: i.status }),
-    ...(i.moves !== undefined && { moves: i.moves }),
-    ...(i.error !== undefined && { error: i.error }),
-    ...(i.askState !== undefined && { ask_state: i.askState }),
-    ...(i.askKey !== undefined && { ask_key: i.askKey }),
-    ...(i.notifiedAt !== undefined && { notified_at: i.notifiedAt }),
-    ...(i.replyAt !== undefined && { reply_at: i.replyAt }),
-    ...(i.reply !== undefined && { reply: i.reply }),
-    ...(i.repliedAt !== undefined && { replied_at: i.repliedAt }),
-  };
+  const out: Record<string, unknown> = {};
+  for (const [field, col] of INSTANCE_UPDATES) if (i[field] !== undefined) out[col] = i[field];
+  return out as Updateable<SessionInstancesTable>;
 }
 
 export const newInstance = (sessionId: string, i: InstancePatch): Selectable<SessionInstancesTable> => ({

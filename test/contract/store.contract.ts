@@ -210,6 +210,31 @@ export function describeStoreContract(
         expect(await store.activeSessionsOnHosts(hosts)).toEqual([{ id: 'big', hosts: expect.arrayContaining(hosts.slice(0, 3)) }]);
       });
 
+      it('writes instance patches: each instance its own values (a round of asks), different columns, nulls, more rows than a statement takes', async () => {
+        const fence = await started('s1', ['compute-0', 'compute-1']);
+        const n = 1_234;
+        const instances = Array.from({ length: n }, (_, i) => ({ instanceId: `i-${i}`, projectId: `p-${i % 7}`, host: `compute-${i % 2}`, vcpus: 2 }));
+        expect(await store.commitDecision('s1', fence, { instances }, T0 + 1)).not.toBeNull();
+        const asked = Array.from({ length: n - 4 }, (_, i): NonNullable<Decision['instances']>[number] => ({ instanceId: `i-${i}`, askState: 'MAINTENANCE', askKey: `a1:i-${i}:compute-${i % 2}`, reply: null, notifiedAt: T0 + 2 + i }));
+        const patches: NonNullable<Decision['instances']> = [
+          ...asked,
+          { instanceId: 'i-0', status: 'moving', action: 'MIGRATE', moves: 1 },
+          { instanceId: 'i-1', error: "it's broken; \"quoted\" ünïcode", reply: 'ACK_MAINTENANCE', repliedAt: T0 + 9 },
+          { instanceId: 'i-2', askKey: null, askState: null },
+          { instanceId: `i-${n - 3}`, host: 'compute-1', status: 'present' },
+          { instanceId: `i-${n - 2}` },
+        ];
+        expect(await store.commitDecision('s1', fence, { instances: patches }, T0 + 3)).not.toBeNull();
+        const byId = new Map((await store.loadSnapshot('s1'))!.instances.map((i) => [i.instanceId, i]));
+        expect(byId.size).toBe(n);
+        expect(byId.get('i-0')).toMatchObject({ askState: 'MAINTENANCE', askKey: 'a1:i-0:compute-0', notifiedAt: T0 + 2, status: 'moving', action: 'MIGRATE', moves: 1, projectId: 'p-0', vcpus: 2 });
+        expect(byId.get('i-1')).toMatchObject({ askKey: 'a1:i-1:compute-1', reply: 'ACK_MAINTENANCE', repliedAt: T0 + 9, error: 'it\'s broken; "quoted" ünïcode' });
+        expect(byId.get('i-2')).toMatchObject({ askKey: null, askState: null, notifiedAt: T0 + 4 });
+        for (const i of [3, 500, n - 5]) expect(byId.get(`i-${i}`)).toMatchObject({ askState: 'MAINTENANCE', askKey: `a1:i-${i}:compute-${i % 2}`, notifiedAt: T0 + 2 + i, reply: null, status: 'present' });
+        expect(byId.get(`i-${n - 3}`)).toMatchObject({ host: 'compute-1', originHost: `compute-${(n - 3) % 2}`, askState: null, askKey: null });
+        for (const i of [n - 2, n - 1]) expect(byId.get(`i-${i}`)).toMatchObject({ askState: null, askKey: null, notifiedAt: null, status: 'present', moves: 0 });
+      });
+
       it('writes op outcomes with a commit: each op its own values, patches of different columns, nulls, other ops untouched', async () => {
         const fence = await started('s1', ['compute-0']);
         const ops = Array.from({ length: 7 }, (_, i) => ({ key: `move:${i}`, kind: 'move' as const, subject: `i-${i}`, args: { kind: 'MIGRATE' } }));

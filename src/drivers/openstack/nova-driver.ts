@@ -521,7 +521,7 @@ export class OpenStackDriver implements InfraDriver {
     const cur = instances.get(id);
     if (!host) return;
     const next: InstanceInfo | undefined = cur
-      ? { ...cur, ...patch, host }
+      ? Object.assign({}, cur, patch, { host }) // kept for every server: copied field by field (a spread gives each its own hidden class)
       : patch.projectId !== undefined
         ? { id, name: patch.name ?? id, projectId: patch.projectId, host, vcpus: patch.vcpus ?? 1, floatingIp: false, liveMigratable: patch.liveMigratable ?? true }
         : undefined;

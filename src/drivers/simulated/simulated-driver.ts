@@ -275,8 +275,9 @@ export class SimulatedDriver implements InfraDriver {
     for (const i of s.instances) {
       this.instances.set(i.id, {
         id: i.id,
-        name: i.name,
-        // One string per host and project, not one per instance (JSON gives each value its own).
+        name: i.name === i.id ? i.id : i.name,
+        // One string per host and project, not one per instance (JSON gives each value its own),
+        // and a name that repeats the id is the id's string.
         projectId: projects.get(i.project_id) ?? (projects.set(i.project_id, i.project_id), i.project_id),
         host: this.hosts.get(i.host)?.name ?? i.host,
         vcpus: i.vcpus,

@@ -14,8 +14,12 @@
 import type { CompiledQuery } from 'kysely';
 import pg from 'pg';
 
-/** A statement of a script: SQL text as it is, or a compiled query (its parameters written in, or executed prepared). */
-export type ScriptStatement = string | CompiledQuery;
+/**
+ * A statement of a script: SQL text as it is, a compiled query (its parameters written in, or
+ * executed prepared), or a function that writes the text when its part of the script is sent (a bulk
+ * write: the caller holds its rows anyway, so its text never has to be held with the others').
+ */
+export type ScriptStatement = string | CompiledQuery | (() => string);
 
 /** Runs statements as one transaction, in one round trip (a very large script in parts); their results, in order. */
 export type ScriptRunner = (statements: readonly ScriptStatement[]) => Promise<pg.QueryResult[]>;
@@ -25,9 +29,10 @@ const MAX_PREPARED = 256;
 /** Longer texts are written in: a shape that large comes once (a session's first inventory). */
 const MAX_PREPARED_CHARS = 16_384;
 /**
- * A statement with more values is a bulk write (a session's first 80,000 instances): its text is
- * written at once, as it is added, so its values are not held until the script runs (tens of MB),
- * and planning it again costs little against what it writes.
+ * A statement with more values is a bulk write (a step's thousand new moves): its text is written
+ * at once, as it is added, so its values are not held until the script runs, and planning it again
+ * costs little against what it writes. (The largest, a session's first 80,000 instances, come as
+ * functions and are written only as their part is sent.)
  */
 const MAX_PREPARED_PARAMS = 256;
 
@@ -90,7 +95,7 @@ async function texts(client: pg.PoolClient, statements: readonly ScriptStatement
   let p = preparedOn.get(client);
   if (!p) preparedOn.set(client, (p = { names: new Map(), seen: new Set(), refused: new Set() }));
   for (const st of statements) {
-    if (typeof st === 'string' || !st.parameters.length || p.names.has(st.sql) || p.refused.has(st.sql)) continue;
+    if (typeof st !== 'object' || !st.parameters.length || p.names.has(st.sql) || p.refused.has(st.sql)) continue;
     if (!p.seen.has(st.sql)) {
       if (st.sql.length <= MAX_PREPARED_CHARS && p.seen.size < 4 * MAX_PREPARED) p.seen.add(st.sql);
       continue;
@@ -108,6 +113,7 @@ async function texts(client: pg.PoolClient, statements: readonly ScriptStatement
   return (function* () {
     for (const st of statements) {
       if (typeof st === 'string') yield st;
+      else if (typeof st === 'function') yield st();
       else {
         const name = names.get(st.sql);
         yield name ? `execute ${name}(${st.parameters.map(literal).join(', ')})` : inlineParameters(st);
