@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Migrator, sql, type CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { ownedConstraints, type Constraints, type GroupConstraint, type InstanceConstraint, type PersistedPlan } from '../domain/constraints.js';
-import type { Decision, InstancePatch } from '../domain/decision.js';
+import type { Decision } from '../domain/decision.js';
 import type {
   OutboxRow,
   Phase,
@@ -43,7 +43,7 @@ import { pluginCallback, recordPluginCallback } from './plugin-callbacks.js';
 import { TableGrowth } from './table-stats.js';
 import { RepeatTally, replyEffect, replyKey, replyReads, sortedActions } from './replies.js';
 import { compiledOnce, Shapes } from './compiled.js';
-import { insertRows, updateWhere } from './shaped-writes.js';
+import { insertRows, updateFromValues, updateWhere } from './shaped-writes.js';
 import type { DetailQuery, SessionDetail } from '../ports/detail-reads.js';
 
 class FenceLost extends Error {}
@@ -344,10 +344,10 @@ export class KyselyStore implements Store {
 
     if (plan) await w.add(plan);
     // Outcomes of the ops the engine carried out since its last write (same fence, same transaction).
-    if (opPatches?.size) for (const q of this.opPatchWrites(k, id, opPatches)) await w.add(q);
+    if (opPatches?.size) for (const q of this.opPatchWrites(id, opPatches)) await w.add(q);
     if (consumedSeq !== undefined && consumedSeq > 0)
       await w.add(k.deleteFrom('session_changes').where('session_id', '=', id).where('seq', '<=', consumedSeq).compile());
-    for (const [patch, names] of grouped(d.hosts ?? [], (h) => h.name, row.hostPatch))
+    for (const [patch, names] of sameChanges(mergedBy(d.hosts ?? [], (h) => h.name), (h) => h.name, row.hostPatch))
       await w.add(updateWhere(this.shapes, 'session_hosts', patch, { session_id: id }, { in: { col: 'name', values: names } }));
     await this.projectWrites(w, id, d.projects ?? []);
     await this.instanceWrites(w, id, d.instances ?? []);
@@ -453,7 +453,7 @@ export class KyselyStore implements Store {
    * Op outcomes. SQLite: an UPDATE per op (no round trips to save). PostgreSQL: one UPDATE … FROM
    * (VALUES …) per set of columns patched (a step's outcomes share two or three).
    */
-  private *opPatchWrites(k: Kysely<DB>, id: string, opPatches: ReadonlyMap<number, OpPatch>): Generator<CompiledQuery> {
+  private *opPatchWrites(id: string, opPatches: ReadonlyMap<number, OpPatch>): Generator<CompiledQuery> {
     const bySet = new Map<string, { cols: (keyof typeof OP_COLUMN_TYPES)[]; rows: [number, Record<string, unknown>][] }>();
     for (const [opId, patch] of opPatches) {
       const set = row.opPatch(patch) as Record<string, unknown>;
@@ -468,13 +468,11 @@ export class KyselyStore implements Store {
       group.rows.push([opId, set]);
       bySet.set(sig, group);
     }
-    for (const { cols, rows } of bySet.values())
-      for (const part of chunks(rows, 500)) {
-        const values = part.map(([opId, set]) => sql`(${opId}::bigint, ${sql.join(cols.map((c) => sql`${set[c]}::${sql.raw(OP_COLUMN_TYPES[c])}`))})`);
-        yield sql`update ops as o set ${sql.join(cols.map((c) => sql`${sql.id(c)} = v.${sql.id(c)}`))}
-          from (values ${sql.join(values)}) as v(id, ${sql.join(cols.map((c) => sql.id(c)))})
-          where o.id = v.id and o.session_id = ${id}`.compile(k);
-      }
+    for (const { cols, rows } of bySet.values()) {
+      const typed = cols.map((c) => [c, OP_COLUMN_TYPES[c]] as const);
+      for (const part of chunks(rows, 500))
+        yield updateFromValues(this.shapes, 'ops', ['id', 'bigint'], typed, part.map(([opId, set]) => [opId, ...cols.map((c) => set[c])]), { session_id: id });
+    }
   }
 
   /**
@@ -502,34 +500,16 @@ export class KyselyStore implements Store {
       await this.growing(w, 'session_instances', later(part, () => part.map((i) => row.newInstance(id, i))), { cols: ['session_id', 'instance_id'], update: cols });
     const updates = merged.filter((i) => i.projectId === undefined || i.host === undefined);
     if (this.dialect === 'sqlite') {
-      for (const [set, iids] of grouped(updates, (i) => i.instanceId, row.instancePatch))
+      for (const [set, iids] of sameChanges(updates, (i) => i.instanceId, row.instancePatch))
         await w.add(updateWhere(this.shapes, 'session_instances', set, { session_id: id }, { in: { col: 'instance_id', values: iids } }));
       return;
     }
     for (const [cols, part] of byColumns(updates, row.instancePatch)) {
       if (!cols.length) continue;
-      const q = () => this.instanceUpdate(id, cols, part);
-      await w.add(part.length > LATER_ROWS ? q : q());
+      const spec = cols.map((c) => row.INSTANCE_UPDATES.find((u) => u[1] === c)!);
+      const typed = spec.map(([, c, type]) => [c, type] as const);
+      await w.add(later(part, () => updateFromValues(this.shapes, 'session_instances', ['instance_id', 'varchar'], typed, part.map((p) => [p.instanceId, ...spec.map(([f]) => p[f])]), { session_id: id })));
     }
-  }
-
-  /** PostgreSQL: `cols` of these instances set from a VALUES list (compiled once per shape). */
-  private instanceUpdate(id: string, cols: readonly string[], part: readonly InstancePatch[]): CompiledQuery {
-    const spec = cols.map((c) => row.INSTANCE_UPDATES.find((u) => u[1] === c)!);
-    const width = spec.length + 1;
-    const values: unknown[] = [id];
-    for (const p of part) {
-      values.push(p.instanceId);
-      for (const [field] of spec) values.push(p[field]);
-    }
-    return this.shapes.query(`uv|session_instances|${cols.join(',')}|${part.length}`, values, (db, arg) => {
-      const at = (r: number, j: number) => arg(1 + r * width + j);
-      const rows = part.map((_, r) => sql`(${sql.join([sql`${at(r, 0)}::varchar`, ...spec.map(([, , type], j) => sql`${at(r, j + 1)}::${sql.raw(type)}`)])})`);
-      const q = sql`update session_instances as t set ${sql.join(spec.map(([, c]) => sql`${sql.id(c)} = v.${sql.id(c)}`))}
-        from (values ${sql.join(rows)}) as v(instance_id, ${sql.join(spec.map(([, c]) => sql.id(c)))})
-        where t.session_id = ${arg(0)} and t.instance_id = v.instance_id`;
-      return { compile: () => q.compile(db) };
-    });
   }
 
   /**
@@ -1229,12 +1209,12 @@ function uniqueBy<T>(xs: readonly T[], key: (x: T) => string): T[] {
 }
 
 /**
- * Patches merged per row (later fields win), then rows with the same change grouped, so a decision
- * touching many rows the same way is one UPDATE … WHERE key IN (…).
+ * Patches (merged per row) whose rows get the same change grouped, so a decision touching many rows
+ * the same way is one UPDATE … WHERE key IN (…).
  */
-function grouped<P extends object, S extends object>(patches: readonly P[], key: (p: P) => string, toSet: (p: P) => S): [S, string[]][] {
+function sameChanges<P extends object, S extends object>(patches: readonly P[], key: (p: P) => string, toSet: (p: P) => S): [S, string[]][] {
   const bySet = new Map<string, [S, string[]]>();
-  for (const p of mergedBy(patches, key)) {
+  for (const p of patches) {
     const set = toSet(p);
     if (!Object.keys(set).length) continue;
     const k = key(p);
@@ -1285,8 +1265,8 @@ type Deferred<R> = () => CompiledQuery<R>;
  * smaller ones come back step after step, and PostgreSQL's script prepares them.
  */
 const LATER_ROWS = 16;
-/** The rows now, or, for a large part, a function that builds them when the statement runs. */
-const later = <T>(part: readonly unknown[], rows: () => T[]): T[] | (() => T[]) => (part.length > LATER_ROWS ? rows : rows());
+/** What `build` makes, now, or, for a large part, `build` itself, called when the statement runs. */
+const later = <T>(part: readonly unknown[], build: () => T): T | (() => T) => (part.length > LATER_ROWS ? build : build());
 
 interface Statements {
   /** Builds the statements. */

@@ -37,6 +37,35 @@ export function updateWhere<R = unknown>(
 }
 
 /**
+ * PostgreSQL: `UPDATE table AS t SET c = v.c, … FROM (VALUES (<key>, <c>, …), …) AS v(<key>, <c>, …)
+ * WHERE t.<eq> = … AND t.<key> = v.<key>`: rows that set the same columns, each to its own values.
+ * A VALUES list types its columns from its casts, so the key and each column come with their
+ * PostgreSQL type. Each row is its key's value, then its columns' values, in order.
+ */
+export function updateFromValues(
+  shapes: Shapes,
+  table: keyof DB,
+  key: readonly [col: string, type: string],
+  cols: readonly (readonly [col: string, type: string])[],
+  rows: readonly (readonly unknown[])[],
+  eq: Row,
+): CompiledQuery {
+  const eqCols = Object.keys(eq);
+  const width = cols.length + 1;
+  const values = [...eqCols.map((c) => eq[c]), ...rows.flat()];
+  const shape = `uv|${table}|${key.join(':')}|${cols.map((c) => c.join(':')).join(',')}|${eqCols.join(',')}|${rows.length}`;
+  return shapes.query(shape, values, (db, arg) => {
+    const at = (r: number, j: number) => arg(eqCols.length + r * width + j);
+    const typed = [key, ...cols];
+    const list = rows.map((_, r) => sql`(${sql.join(typed.map(([, type], j) => sql`${at(r, j)}::${sql.raw(type)}`))})`);
+    const q = sql`update ${sql.table(table)} as t set ${sql.join(cols.map(([c]) => sql`${sql.id(c)} = v.${sql.id(c)}`))}
+      from (values ${sql.join(list)}) as v(${sql.join(typed.map(([c]) => sql.id(c)))})
+      where ${sql.join(eqCols.map((c, i) => sql`t.${sql.id(c)} = ${arg(i)}`), sql` and `)} and t.${sql.id(key[0])} = v.${sql.id(key[0])}`;
+    return { compile: () => q.compile(db as Db) };
+  });
+}
+
+/**
  * `INSERT INTO table (<the first row's columns>) VALUES …` for rows that all have those columns,
  * `ON CONFLICT (<cols>) DO NOTHING` or `DO UPDATE SET c = excluded.c` for the columns named, and
  * `RETURNING` the columns named, and (PostgreSQL) whether each row was inserted as `fresh`.
