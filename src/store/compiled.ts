@@ -3,6 +3,7 @@
 // PUT's time at 1,000 hosts). The API's hottest reads are compiled once with placeholders; each
 // call binds its own values to the same SQL (and SQLite's kept prepared statement).
 import { CompiledQuery, type Compilable, type Kysely, type QueryResult, type Transaction } from 'kysely';
+import type { ReadCache } from './read-cache.js';
 import type { DB } from './schema.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
@@ -43,14 +44,22 @@ function withValues<R>(b: Bound, values: readonly unknown[]): CompiledQuery<R> {
   return { query, queryId, sql, parameters: b.bind.map((x) => ('arg' in x ? values[x.arg] : x.value)) } as CompiledQuery<R>;
 }
 
+/** Numbers the cached queries: their entries' keys start with it. */
+let cachedQueries = 0;
+
 /**
  * `build` receives placeholders (typed as the arguments, so it reads like any query) and must use
  * each only as a bound value, never to choose the query's shape. Returns a runner taking the
- * database or transaction to run on and the values.
+ * database or transaction to run on and the values. With a `cache`, its runs on `db` itself (not in
+ * a transaction) are answered from it while the database is unchanged (read-cache.ts).
  */
-export function compiledOnce<A extends unknown[], R>(db: Kysely<DB>, arity: A['length'], build: (db: Kysely<DB>, ...args: A) => Compilable<R>) {
+export function compiledOnce<A extends unknown[], R>(db: Kysely<DB>, arity: A['length'], build: (db: Kysely<DB>, ...args: A) => Compilable<R>, cache?: ReadCache) {
   const bound = bindOnce(build(db, ...(Array.from({ length: arity }, (_, i) => slot(i)) as A)), arity, 'compiledOnce: the query');
-  return (on: Db, ...values: A): Promise<QueryResult<R>> => on.executeQuery<R>(withValues<R>(bound, values));
+  const run = (on: Db, values: A): Promise<QueryResult<R>> => on.executeQuery<R>(withValues<R>(bound, values));
+  if (!cache) return (on: Db, ...values: A): Promise<QueryResult<R>> => run(on, values);
+  // Outside a transaction only; the key is unambiguous whatever the values hold (JSON).
+  const query = `${++cachedQueries}:`;
+  return (on: Db, ...values: A): Promise<QueryResult<R>> => (on === db ? cache.get(query + JSON.stringify(values), () => run(on, values)) : run(on, values));
 }
 
 /**

@@ -42,6 +42,7 @@ import { readDetail } from './detail-reads.js';
 import { pluginCallback, recordPluginCallback } from './plugin-callbacks.js';
 import { TableGrowth } from './table-stats.js';
 import { RepeatTally, replyEffect, replyKey, replyReads, sortedActions } from './replies.js';
+import { ReadCache, type ReadVersion } from './read-cache.js';
 import { compiledOnce, Shapes } from './compiled.js';
 import { insertRows, updateFromValues, updateWhere } from './shaped-writes.js';
 import type { DetailQuery, SessionDetail } from '../ports/detail-reads.js';
@@ -79,16 +80,26 @@ export class KyselyStore implements Store {
   constructor(
     readonly db: Kysely<DB>,
     readonly dialect: 'sqlite' | 'postgres',
-    /** PostgreSQL: the schema holding the tables (and the migrator's own). */
-    readonly schema?: string,
-    /** PostgreSQL: runs a script of statements in one round trip (the engine's commits). */
-    private readonly script?: ScriptRunner,
+    opts: {
+      /** PostgreSQL: the schema holding the tables (and the migrator's own). */
+      schema?: string;
+      /** PostgreSQL: runs a script of statements in one round trip (the engine's commits). */
+      script?: ScriptRunner;
+      /** SQLite: what this connection sees changes (read-cache.ts); the hot reads are then kept between changes. */
+      readVersion?: ReadVersion;
+    } = {},
   ) {
+    this.schema = opts.schema;
+    this.script = opts.script;
+    const cache = opts.readVersion && new ReadCache(opts.readVersion);
     this.tally = new RepeatTally(db, (err) => console.error('writing counted reply repeats failed', err));
-    this.replies = replyReads(db);
-    this.hot = hotReads(db);
+    this.replies = replyReads(db, cache);
+    this.hot = hotReads(db, cache);
     this.shapes = new Shapes(db);
   }
+
+  readonly schema: string | undefined;
+  private readonly script: ScriptRunner | undefined;
 
   /** The commit's statements, compiled once per shape (shaped-writes.ts). */
   private readonly shapes: Shapes;
@@ -1232,18 +1243,20 @@ async function subscriptionsFor(db: Kysely<DB> | Transaction<DB>, eventType: Eve
   return (await q.execute()).map(row.subscription).filter((s) => s.eventTypes.includes(eventType));
 }
 
-/** Reads every API request makes (the session, a project's row, its instance ids), compiled once. */
-function hotReads(db: Kysely<DB>) {
+/** Reads every API request makes (the session, a project's row, its instance ids), compiled once, kept between changes when the dialect can tell. */
+function hotReads(db: Kysely<DB>, cache: ReadCache | undefined) {
   const presentIds = (d: Kysely<DB>, sessionId: string, projectId: string) =>
     d.selectFrom('session_instances').select('instance_id').where('session_id', '=', sessionId).where('project_id', '=', projectId).where('status', '!=', 'gone');
   return {
-    session: compiledOnce(db, 1, (d, id: string) => d.selectFrom('sessions').selectAll().where('id', '=', id)),
+    session: compiledOnce(db, 1, (d, id: string) => d.selectFrom('sessions').selectAll().where('id', '=', id), cache),
     project: compiledOnce(db, 2, (d, sessionId: string, projectId: string) =>
       d.selectFrom('session_projects').selectAll().where('session_id', '=', sessionId).where('project_id', '=', projectId),
+      cache,
     ),
-    presentIds: compiledOnce(db, 2, (d, sessionId: string, projectId: string) => presentIds(d, sessionId, projectId).orderBy('instance_id')),
+    presentIds: compiledOnce(db, 2, (d, sessionId: string, projectId: string) => presentIds(d, sessionId, projectId).orderBy('instance_id'), cache),
     presentIdsOn: compiledOnce(db, 3, (d, sessionId: string, projectId: string, host: string) =>
       presentIds(d, sessionId, projectId).where('host', '=', host).orderBy('instance_id'),
+      cache,
     ),
   };
 }

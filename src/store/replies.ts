@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ReplyInput } from '../ports/store.js';
 import { compiledOnce } from './compiled.js';
+import type { ReadCache } from './read-cache.js';
 import type { DB } from './schema.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
@@ -44,9 +45,13 @@ export function replyEffect(r: ReplyInput, awaiting: string | null, awaitingIds:
   return { perInstance, projectAccepted, accepted: projectAccepted || perInstance.length > 0 };
 }
 
+const digestOf = (kept: readonly (readonly [string, string])[]): string => createHash('sha256').update(JSON.stringify(kept)).digest('hex');
+/** Most replies name no instance (a plain ACK): their digest, computed once. */
+const NO_ACTIONS_DIGEST = digestOf([]);
+
 /** The reply row's key: one row per project, instance, reply, outcome and set of actions (its columns, as a filter: `eb.and(key)`). */
 export function replyKey(r: ReplyInput, accepted: boolean, kept: readonly (readonly [string, string])[]) {
-  const digest = createHash('sha256').update(JSON.stringify(kept)).digest('hex');
+  const digest = kept.length ? digestOf(kept) : NO_ACTIONS_DIGEST;
   return { session_id: r.sessionId, project_id: r.projectId, instance_id: r.instanceId ?? '', reply: r.reply, accepted: accepted ? 1 : 0, digest };
 }
 export type ReplyKey = ReturnType<typeof replyKey>;
@@ -54,7 +59,7 @@ export type ReplyKey = ReturnType<typeof replyKey>;
 export const sortedActions = (r: ReplyInput): [string, string][] => [...r.instanceActions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 /** The hot reads of a reply, compiled once (compiled.ts). */
-export function replyReads(db: Kysely<DB>) {
+export function replyReads(db: Kysely<DB>, cache?: ReadCache) {
   const awaiting = compiledOnce(db, 3, (d, sessionId: string, projectId: string, state: string) =>
     d.selectFrom('session_instances').select('instance_id').where('session_id', '=', sessionId).where('project_id', '=', projectId).where('ask_state', '=', state),
   );
@@ -78,6 +83,7 @@ export function replyReads(db: Kysely<DB>) {
       })
       .where('p.session_id', '=', sessionId)
       .where('p.project_id', '=', projectId),
+    cache,
   );
 
   /** The instances of a project awaiting the answered state (by index: session, project, ask state). */

@@ -73,7 +73,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     if (!migrationSchema) throw new Error('no schema to create tables in: the search_path names no existing schema');
     // The migrator must look for its own tables in this schema only: by default it would take a
     // kysely_migration table in any other schema of the database as its own.
-    const store = new KyselyStore(db, 'postgres', migrationSchema, scriptRunner(pool));
+    const store = new KyselyStore(db, 'postgres', { schema: migrationSchema, script: scriptRunner(pool) });
     await store.migrate();
     return store;
   } catch (e) {

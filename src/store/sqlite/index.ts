@@ -22,7 +22,10 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
   sqlite.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const store = new KyselyStore(new Kysely<DB>({ dialect: new WritersFirstSqliteDialect({ database: withStatementCache(sqlite) }) }), 'sqlite');
+  const seen = changesSeen(sqlite);
+  const store = new KyselyStore(new Kysely<DB>({ dialect: new WritersFirstSqliteDialect({ database: withStatementCache(sqlite, seen.wrote) }) }), 'sqlite', {
+    readVersion: seen.version,
+  });
   await store.migrate();
   return store;
 }
@@ -36,7 +39,7 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
  */
 const STATEMENT_CACHE = 500;
 
-function withStatementCache(db: Database.Database): SqliteDatabase {
+function withStatementCache(db: Database.Database, wrote: () => void): SqliteDatabase {
   const kept = new Map<string, Database.Statement>();
   return {
     close: () => db.close(),
@@ -46,8 +49,34 @@ function withStatementCache(db: Database.Database): SqliteDatabase {
       else st = db.prepare(sql);
       kept.set(sql, st);
       if (kept.size > STATEMENT_CACHE) kept.delete(kept.keys().next().value!);
+      // Kysely prepares each statement right before it runs it, in the same synchronous call.
+      if (!st.readonly) wrote();
       return st;
     },
+  };
+}
+
+/**
+ * The store's read version (read-cache.ts): a number that moves whenever what this connection
+ * reads may have changed. `pragma data_version` changes when another connection (this process's
+ * other thread, or another process) commits; it does not see this connection's own writes, which
+ * the statement cache reports (`wrote`: every statement SQLite calls not read-only). A read costs
+ * one pragma, a few microseconds: it only looks at the write-ahead log's shared header.
+ */
+function changesSeen(db: Database.Database): { version: () => number; wrote: () => void } {
+  const dataVersion = db.prepare('pragma data_version').pluck();
+  let version = 0;
+  let last: unknown;
+  return {
+    version() {
+      const v = dataVersion.get();
+      if (v !== last) {
+        last = v;
+        version++;
+      }
+      return version;
+    },
+    wrote: () => void version++,
   };
 }
 
