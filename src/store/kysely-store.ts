@@ -85,7 +85,7 @@ export class KyselyStore implements Store {
       schema?: string;
       /** PostgreSQL: runs a script of statements in one round trip (the engine's commits). */
       script?: ScriptRunner;
-      /** SQLite: what this connection sees changes (read-cache.ts); the hot reads are then kept between changes. */
+      /** SQLite: a number that moves whenever what this connection reads may have changed; the hot reads are then kept between changes (read-cache.ts). */
       readVersion?: ReadVersion;
     } = {},
   ) {

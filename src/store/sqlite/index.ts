@@ -49,7 +49,8 @@ function withStatementCache(db: Database.Database, wrote: () => void): SqliteDat
       else st = db.prepare(sql);
       kept.set(sql, st);
       if (kept.size > STATEMENT_CACHE) kept.delete(kept.keys().next().value!);
-      // Kysely prepares each statement right before it runs it, in the same synchronous call.
+      // Also counts this connection's writes for the read version (changesSeen): Kysely prepares
+      // each statement right before it runs it, in the same synchronous call.
       if (!st.readonly) wrote();
       return st;
     },
@@ -61,7 +62,8 @@ function withStatementCache(db: Database.Database, wrote: () => void): SqliteDat
  * reads may have changed. `pragma data_version` changes when another connection (this process's
  * other thread, or another process) commits; it does not see this connection's own writes, which
  * the statement cache reports (`wrote`: every statement SQLite calls not read-only). A read costs
- * one pragma, a few microseconds: it only looks at the write-ahead log's shared header.
+ * one pragma: a read lock on the write-ahead log's index and an `fstat`, about 4 µs alone and 15 µs
+ * in a loaded service (docs/bench.md, tenth session), against three reads of 50–150 µs it saves.
  */
 function changesSeen(db: Database.Database): { version: () => number; wrote: () => void } {
   const dataVersion = db.prepare('pragma data_version').pluck();
