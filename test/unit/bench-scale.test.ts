@@ -5,6 +5,7 @@ import {
   evaluate,
   INSTANT,
   medianRun,
+  runsAt,
   parseOptions,
   runTimeoutS,
   scaleScenario,
@@ -43,6 +44,18 @@ describe('bench:scale options', () => {
     expect(medianRun([run(9), run(7)]).engine_ms_per_host).toBe(7);
     expect(medianRun([run(7), run(null, 'TIMEOUT'), run(8)])).toMatchObject({ outcome: 'TIMEOUT', runs_ms_per_host: [7, null, 8] });
     expect(medianRun([run(5)])).not.toHaveProperty('runs_ms_per_host');
+  });
+
+  it('repeats the sizes the targets are judged at, and keeps the worst answer and memory of the repeats', () => {
+    const o = defaultOptions();
+    expect([50, 1000, 10_000].map((h) => runsAt(o, h))).toEqual([3, 3, 1]);
+    expect(runsAt(parseOptions(['--repeat', '1']), 1000)).toBe(1);
+    expect(runsAt(parseOptions(['--repeat-up-to', '10000']), 10_000)).toBe(3);
+    const probe = (slowest: number) => ({ answers: 1, errors: 0, slowest_ms: slowest, longest_gap_ms: 0, last_error: null });
+    const run = (ms: number, slowest: number, rss: number) =>
+      ({ store: 'sqlite', workflow: 'default', hosts: 10, instances: 80, outcome: 'MAINTENANCE_DONE', reason: null, engine_ms: ms * 10, engine_ms_per_host: ms, observed_ms: null, create_ms: null, probe: probe(slowest), peak_rss: [{ pid: 1, rss_mb: rss }] }) as Parameters<typeof medianRun>[0][number];
+    const r = medianRun([run(9, 10, 300), run(7, 80, 200), run(8, 20, 250)]);
+    expect(r).toMatchObject({ engine_ms_per_host: 8, probe: { slowest_ms: 80 }, peak_rss: [{ rss_mb: 300 }] });
   });
 
   it('keeps a working load session busy for longer than both loads', () => {
