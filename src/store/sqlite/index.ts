@@ -63,7 +63,7 @@ function withStatementCache(db: Database.Database, wrote: () => void): SqliteDat
  * other thread, or another process) commits; it does not see this connection's own writes, which
  * the statement cache reports (`wrote`: every statement SQLite calls not read-only). A read costs
  * one pragma: a read lock on the write-ahead log's index and an `fstat`, about 4 µs alone and 15 µs
- * in a loaded service (docs/bench.md, tenth session), against three reads of 50–150 µs it saves.
+ * in a loaded service (docs/bench-history.md, tenth session), against three reads of 50–150 µs it saves.
  */
 function changesSeen(db: Database.Database): { version: () => number; wrote: () => void } {
   const dataVersion = db.prepare('pragma data_version').pluck();
