@@ -53,15 +53,29 @@ async function until<T>(f: () => Promise<T | undefined | false>, ms = 60_000, ev
   }
 }
 
+/**
+ * A `fenix api|engine` process, ready once it logs its start line. That line is logged at info
+ * level, so the process runs at info (at warn it never comes and the benchmark would wait forever);
+ * only the output's tail is kept, and a process that neither starts nor exits within 60 s fails.
+ */
 function spawnFenix(cmd: string, args: string[]): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, [BIN, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FENIX_LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, [BIN, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FENIX_LOG_LEVEL: 'info' } });
   let out = '';
   const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('Fenix engine running') || out.includes('Fenix maintenance API on')) resolve();
+    const timer = setTimeout(() => reject(new Error(`${cmd} did not start within 60 s: ${out}`)), 60_000);
+    const keep = (d: Buffer) => {
+      out = (out + d.toString()).slice(-8000);
+      if (out.includes('Fenix engine running') || out.includes('Fenix maintenance API on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep); // drained too: a full pipe would block the process
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited ${code}: ${out}`));
     });
-    child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out}`)));
   });
   return { child, ready };
 }
