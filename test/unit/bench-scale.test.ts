@@ -4,6 +4,7 @@ import {
   defaultOptions,
   evaluate,
   INSTANT,
+  judged,
   medianRun,
   runsAt,
   parseOptions,
@@ -106,6 +107,22 @@ describe('bench:scale targets', () => {
   it('fails a run that did not finish, a slow answer and a large process', () => {
     const bad = evaluate([engineRow(50, null, { outcome: 'TIMEOUT', probe: { answers: 1, errors: 0, slowest_ms: 150, longest_gap_ms: 150, last_error: null }, peak_rss: [{ pid: 1, rss_mb: 600 }] })], []);
     expect(bad.filter((c) => !c.ok).map((c) => c.value)).toEqual(['TIMEOUT', '150 ms', '600 MB']);
+  });
+
+  it('--judge outcomes leaves the figures of the machine out of the verdict, not out of the report', () => {
+    const checks = evaluate(
+      [engineRow(50, 9, { probe: { answers: 1, errors: 0, slowest_ms: 150, longest_gap_ms: 150, last_error: null } }), engineRow(1000, 50), engineRow(1000, null, { store: 'postgres', outcome: 'MAINTENANCE_FAILED' })],
+      [loadRow(10, 100, 50)],
+    );
+    expect(judged(checks, 'all')).toBe(checks);
+    const outcomes = judged(checks, 'outcomes');
+    expect(outcomes.filter((c) => !c.ok).map((c) => c.what)).toEqual(['postgres default 1000 hosts: reaches MAINTENANCE_DONE']);
+    expect(checks.filter((c) => c.figure && !c.ok).length).toBeGreaterThan(3); // time, growth, load, slowest: still measured
+    expect(outcomes.some((c) => c.what.includes('answers'))).toBe(true);
+    expect(parseOptions(['--judge', 'outcomes']).judge).toBe('outcomes');
+    expect(parseOptions([]).judge).toBe('all');
+    expect(() => parseOptions(['--judge', 'some'])).toThrow(/--judge/);
+    expect(() => parseOptions(['--judge', 'all,outcomes'])).toThrow(/--judge/);
   });
 
   it('judges load at the largest size and against the smallest', () => {
