@@ -103,9 +103,8 @@ const SPECS: OptionSpec[] = [
     flag: 'judge',
     help: 'all: every target decides the exit code; outcomes: only what does not depend on the machine (sessions done, answers 2xx, runs ran), as in CI',
     apply: (o, v) => {
-      const [judge, ...more] = list('--judge', ['all', 'outcomes'] as const)(v);
-      if (!judge || more.length) throw new Error(`--judge: ${JSON.stringify(v)} is not one of all, outcomes`);
-      o.judge = judge;
+      if (v !== 'all' && v !== 'outcomes') throw new Error(`--judge: ${JSON.stringify(v)} is not one of all, outcomes`);
+      o.judge = v;
     },
   },
 ];
